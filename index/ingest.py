@@ -1,0 +1,279 @@
+"""Outbox → index → archive.
+
+Each outbox file (``<run-id>.jsonl``, or the complete lines of a ``.part`` whose
+crawl died) is upserted into Whoosh by item key, committed, then written to
+``<home>/archive/YYYY/MM/<run-id>.jsonl.gz`` (fsynced), and only then removed
+from the outbox.  A crash anywhere repeats the last step next time; upserts by
+key make the repeat harmless.  ``reindex`` rebuilds the index from the archive.
+
+When a key is already indexed, the new record replaces it field by field: an
+empty field in the new record keeps the old value (a feed entry without a body
+does not erase the body a list crawl fetched).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from index.schema import SCHEMA_VERSION, make_schema, to_document
+from newsdesk.errors import NewsdeskError
+from newsdesk.home import Home
+from newsdesk.locks import FileLock, LockBusy, is_locked
+from newsdesk.runid import run_time
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "newsdesk"
+BATCH = 5000  # records per commit: bounds memory and the work a crash repeats
+MAX_SEGMENTS = 16  # past this many segments, a commit also merges the small ones
+
+
+class IngestBusy(NewsdeskError):
+    """Another ingest or reindex held the index lock for longer than we waited."""
+
+
+class IndexMissing(NewsdeskError):
+    """No index exists yet in this home."""
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did."""
+
+    files: int = 0
+    records: int = 0
+    new: int = 0
+    updated: int = 0
+    bad_lines: int = 0
+    skipped_live: list[str] = field(default_factory=list)  # .part files still being written
+
+
+def open_index(path: Path, create: bool = False) -> Any:
+    """Open the index at ``path`` (creating it if asked); IndexMissing if absent."""
+    if whoosh_index.exists_in(path, indexname=INDEX_NAME):
+        return whoosh_index.open_dir(path, indexname=INDEX_NAME)
+    if not create:
+        raise IndexMissing(f"no index in {path} yet", "run `newsdesk crawl` (or `newsdesk ingest`) first")
+    path.mkdir(parents=True, exist_ok=True)
+    ix = whoosh_index.create_in(path, make_schema(), indexname=INDEX_NAME)
+    (path / "SCHEMA_VERSION").write_text(f"{SCHEMA_VERSION}\n")
+    return ix
+
+
+def read_records(path: Path, result: IngestResult) -> list[dict[str, Any]]:
+    """The complete, valid JSON lines of an outbox or archive file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    records = []
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                break  # the torn last line of a killed writer
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                result.bad_lines += 1
+                continue
+            if not isinstance(record, dict) or not record.get("key"):
+                result.bad_lines += 1
+                continue
+            records.append(record)
+    return records
+
+
+def pending_files(home: Home, result: IngestResult) -> list[Path]:
+    """Outbox files ready to ingest, oldest run first; live ``.part`` files are left alone."""
+    if not home.outbox.is_dir():
+        return []
+    ready = []
+    for path in sorted(home.outbox.iterdir()):
+        if path.name.endswith(".jsonl"):
+            ready.append(path)
+        elif path.name.endswith(".jsonl.part"):
+            if is_locked(path):
+                result.skipped_live.append(path.name)
+            else:
+                ready.append(path)
+    return ready
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(new)
+    for name, value in old.items():
+        if _empty(merged.get(name)) and not _empty(value):
+            merged[name] = value
+    return merged
+
+
+class Upserter:
+    """Writes records into an index in bounded batches, merging with what is there."""
+
+    def __init__(self, ix: Any, merge_existing: bool = True) -> None:
+        self.ix = ix
+        self.merge_existing = merge_existing
+        self.writer: SegmentWriter | None = None
+        self.searcher: Any = None
+        self.batch: dict[str, dict[str, Any]] = {}
+
+    def _current(self, key: str) -> dict[str, Any] | None:
+        if key in self.batch:
+            return self.batch[key]
+        if not self.merge_existing:
+            return None
+        if self.searcher is None:
+            self.searcher = self.ix.searcher()
+        stored = self.searcher.document(key=key)
+        return json.loads(stored["record"]) if stored else None
+
+    def add(self, records: Iterable[dict[str, Any]], result: IngestResult) -> None:
+        for record in records:
+            key = record["key"]
+            old = self._current(key)
+            if old is None:
+                result.new += 1
+            else:
+                result.updated += 1
+                record = _merge(old, record)
+            self.batch[key] = record
+            result.records += 1
+            if len(self.batch) >= BATCH:
+                self.commit()
+
+    def commit(self) -> None:
+        """Write the batch; merging segments only when they have piled up."""
+        if not self.batch:
+            return
+        writer = self.ix.writer(limitmb=128)
+        for record in self.batch.values():
+            writer.update_document(**to_document(record))
+        many_segments = len(self.ix._segments()) >= MAX_SEGMENTS
+        writer.commit(merge=many_segments)
+        self.batch.clear()
+        if self.searcher is not None:  # reopened on the next lookup, over the new segments
+            self.searcher.close()
+            self.searcher = None
+
+    def close(self) -> None:
+        self.commit()
+        if self.searcher is not None:
+            self.searcher.close()
+            self.searcher = None
+
+
+def archive_path(home: Home, outbox_file: Path) -> Path:
+    """Where an outbox file is kept for good: ``archive/YYYY/MM/<run-id>.jsonl.gz``."""
+    run_id = outbox_file.name.removesuffix(".part").removesuffix(".jsonl")
+    started = run_time(run_id)
+    if started is None:
+        from datetime import datetime, timezone
+
+        started = datetime.fromtimestamp(outbox_file.stat().st_mtime, timezone.utc)
+    return home.archive / f"{started:%Y}" / f"{started:%m}" / f"{run_id}.jsonl.gz"
+
+
+def _archive(home: Home, outbox_file: Path) -> None:
+    target = archive_path(home, outbox_file)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    with open(outbox_file, "rb") as src, open(tmp, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            shutil.copyfileobj(src, gz)
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+    outbox_file.unlink()
+    _fsync_dir(outbox_file.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def index_lock(home: Home, wait: float) -> FileLock:
+    """The lock every index writer takes; waits up to ``wait`` seconds."""
+    return FileLock(home.locks / "index.lock", wait=wait)
+
+
+def ingest(home: Home, wait: float = 120.0) -> IngestResult:
+    """Ingest every ready outbox file; idempotent, safe to run at any time."""
+    result = IngestResult()
+    home.ensure(home.root)
+    try:
+        with index_lock(home, wait):
+            files = pending_files(home, result)
+            if not files and whoosh_index.exists_in(home.index, indexname=INDEX_NAME):
+                return result
+            ix = open_index(home.index, create=True)
+            upserter = Upserter(ix)
+            try:
+                for path in files:
+                    upserter.add(read_records(path, result), result)
+                    result.files += 1
+                upserter.commit()  # the index holds them: now the archive may take the files
+            finally:
+                upserter.close()
+                ix.close()
+            for path in files:
+                _archive(home, path)
+    except LockBusy:
+        raise IngestBusy(f"the index is busy (another ingest or reindex ran for over {wait:.0f} s)") from None
+    return result
+
+
+def archive_files(home: Home) -> Iterator[Path]:
+    """Every archive file, in run order (run ids start with their UTC start time)."""
+    if not home.archive.is_dir():
+        return iter(())
+    return iter(sorted(home.archive.glob("*/*/*.jsonl.gz"), key=lambda p: p.name))
+
+
+def reindex(home: Home, wait: float = 120.0) -> IngestResult:
+    """Rebuild the index from the archive into a fresh directory, then swap it in."""
+    result = IngestResult()
+    home.ensure(home.root)
+    fresh = home.root / "index.new"
+    try:
+        with index_lock(home, wait):
+            shutil.rmtree(fresh, ignore_errors=True)
+            ix = open_index(fresh, create=True)
+            upserter = Upserter(ix)
+            try:
+                for path in archive_files(home):
+                    upserter.add(read_records(path, result), result)
+                    result.files += 1
+                upserter.close()
+                writer = ix.writer()
+                writer.commit(optimize=True)  # one segment: the fastest index to open and search
+            finally:
+                ix.close()
+            old = home.root / "index.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if home.index.exists():
+                os.replace(home.index, old)
+            os.replace(fresh, home.index)
+            shutil.rmtree(old, ignore_errors=True)
+    except LockBusy:
+        raise IngestBusy(f"the index is busy (another ingest or reindex ran for over {wait:.0f} s)") from None
+    return result

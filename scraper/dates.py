@@ -1,0 +1,135 @@
+"""Turn dates as printed on pages and in feeds into aware UTC datetimes.
+
+Rules (DESIGN invariant 2):
+
+* a time printed without a zone is read in the source's zone (DST aware);
+* a time that names its zone or offset ("GMT", "+0300", "Z") keeps it;
+* a wall-clock time that does not exist (the hour skipped when DST starts) is
+  moved forward past the gap; one that happens twice (the hour repeated when
+  DST ends) is read as the first of the two;
+* a text that is not a complete date (no day, no year, garbage) is ``None``,
+  never "now".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+
+from dateutil import parser as dateparser
+from dateutil import tz
+
+#: Labels sites print in front of a date.
+_LABEL = re.compile(
+    r"^\s*(?:last\s+)?(?:updated|published|posted|modified|date|first\s+published|"
+    r"publicado|actualizado|veröffentlicht|aktualisiert|mis\s+à\s+jour|publié)"
+    r"\s*(?:on|at|:|-)?\s*",
+    re.IGNORECASE,
+)
+_RELATIVE = re.compile(
+    r"^\s*(\d+)\s*(second|sec|minute|min|hour|hr|day|week)s?\s+ago\s*$", re.IGNORECASE
+)
+_RELATIVE_UNITS = {
+    "second": "seconds", "sec": "seconds", "minute": "minutes", "min": "minutes",
+    "hour": "hours", "hr": "hours", "day": "days", "week": "weeks",
+}
+#: Zone abbreviations that are unambiguous enough to honour when printed.
+_ABBREVIATIONS: dict[str, int] = {
+    "UTC": 0, "GMT": 0, "Z": 0, "UT": 0,
+    "EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
+    "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+    "CET": 3600, "CEST": 2 * 3600, "BST": 3600, "IDT": 3 * 3600,
+}
+# Two defaults far apart: a component the text leaves out takes each default's
+# value, so the two parses differ and the date is known to be incomplete.
+_DEFAULT_A = datetime(1904, 1, 1, 0, 0)
+_DEFAULT_B = datetime(1905, 2, 2, 0, 0)
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    """An instant read from printed text, and the zone used to read it."""
+
+    value: datetime  # aware, UTC
+    zone: str  # IANA name of the source zone, or the printed zone/offset
+
+
+class UnknownZoneError(ValueError):
+    """A source names a timezone that does not exist."""
+
+
+@lru_cache(maxsize=64)
+def get_zone(name: str) -> tzinfo:
+    """The tzinfo for an IANA zone name; raises UnknownZoneError for unknown names."""
+    zone = tz.gettz(name)
+    if zone is None:
+        raise UnknownZoneError(f"unknown timezone {name!r}")
+    return zone
+
+
+def _localize(naive: datetime, zone: tzinfo) -> datetime:
+    """Attach ``zone`` to a wall-clock time: gaps move forward, repeats take the first."""
+    aware = naive.replace(tzinfo=zone, fold=0)
+    return tz.resolve_imaginary(aware)
+
+
+def _tzinfos(name: str | None, offset: int | None) -> tzinfo | int | None:
+    """Printed offsets are kept; known abbreviations mapped; unknown ones ignored."""
+    if offset is not None:
+        return offset
+    if name and name.upper() in _ABBREVIATIONS:
+        return _ABBREVIATIONS[name.upper()]
+    return None  # unknown abbreviation: the source zone applies
+
+
+def _zone_label(value: datetime) -> str:
+    offset = value.utcoffset() or timedelta(0)
+    if offset == timedelta(0):
+        return "UTC"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_printed(
+    text: str | None,
+    zone_name: str,
+    *,
+    dayfirst: bool = False,
+    now: datetime | None = None,
+) -> ParsedDate | None:
+    """Read a printed date; ``None`` if it is not a complete, readable date.
+
+    :param zone_name: the source's IANA zone, used when the text names none.
+    :param dayfirst: read "03/04/2024" as 3 April (the source's convention).
+    :param now: the fetch time, for relative forms such as "5 minutes ago".
+    """
+    if not text:
+        return None
+    cleaned = _LABEL.sub("", " ".join(text.split()))
+    if not cleaned:
+        return None
+    zone = get_zone(zone_name)
+
+    relative = _RELATIVE.match(cleaned)
+    if relative:
+        if now is None:
+            return None
+        amount, unit = int(relative.group(1)), _RELATIVE_UNITS[relative.group(2).lower()]
+        instant = now - timedelta(**{unit: amount})
+        return ParsedDate(instant.astimezone(timezone.utc), zone_name)
+
+    try:
+        first = dateparser.parse(cleaned, default=_DEFAULT_A, dayfirst=dayfirst, tzinfos=_tzinfos)
+        second = dateparser.parse(cleaned, default=_DEFAULT_B, dayfirst=dayfirst, tzinfos=_tzinfos)
+    except (ValueError, OverflowError, TypeError, LookupError):
+        return None
+    # A missing component makes the two parses differ.  Only the date parts
+    # matter: a date printed without a time is midnight, which is honest.
+    if (first.year, first.month, first.day) != (second.year, second.month, second.day):
+        return None
+    if first.tzinfo is not None:
+        return ParsedDate(first.astimezone(timezone.utc), _zone_label(first))
+    return ParsedDate(_localize(first, zone).astimezone(timezone.utc), zone_name)

@@ -1,0 +1,49 @@
+"""Extensions: the run report a crawl leaves for the CLI and the scheduler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+
+from newsdesk.home import Home
+
+logger = logging.getLogger(__name__)
+
+
+class RunReport:
+    """On close, write the crawl's stats to ``<home>/runs/<run-id>.json``."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunReport:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        assert self.crawler.stats is not None
+        stats: dict[str, Any] = dict(self.crawler.stats.get_stats())
+        run_id = stats.get("newsdesk/run_id")
+        if not run_id:
+            return
+        report = {
+            "run_id": run_id,
+            "source": getattr(getattr(spider, "source", None), "id", spider.name),
+            "spider": spider.name,
+            "finish_reason": reason,
+            "stats": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in stats.items()},
+        }
+        self.home.ensure(self.home.runs)
+        path = self.home.runs / f"{run_id}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(report, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        os.replace(tmp, path)

@@ -1,0 +1,73 @@
+"""NewsItem: the one record schema shared by spiders, pipelines, the index and the CLI.
+
+A spider fills the raw fields (strings as printed on the page); the pipelines
+derive the rest.  Serialized, a record is one JSON object a line: this file is
+the only contract between ``scraper/`` and ``index/``.  No Scrapy import here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+#: Kinds of record: an item of a list page (a breaking-news ticker line),
+#: an article page, an entry of a feed, an entry of a news sitemap.
+KINDS = ("breaking", "article", "feed", "sitemap")
+
+DATETIME_FIELDS = ("published", "updated", "fetched_at")
+
+
+@dataclass
+class NewsItem:
+    """One news item as kept in the archive of record."""
+
+    key: str | None = None  # canonical URL, or "<source>:<hash>" for link-less items
+    url: str | None = None
+    source: str | None = None  # source id from sources.toml
+    kind: str | None = None  # one of KINDS
+    title: str | None = None
+    summary: str | None = None
+    body: str | None = None
+    byline: str | None = None  # as printed, e.g. "By REUTERS"
+    authors: list[str] = field(default_factory=list)
+    agency: str | None = None  # wire agency or desk named in the byline: "Reuters", "AP", ...
+    published: datetime | None = None  # aware, UTC
+    published_raw: str | None = None  # as printed
+    published_tz: str | None = None  # the zone used to read published_raw
+    updated: datetime | None = None  # aware, UTC
+    updated_raw: str | None = None
+    fetched_at: datetime | None = None  # aware, UTC
+    language: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # custom fields a source names
+    fingerprint: str | None = None  # hash of the normalized content
+    version: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready values (datetimes as ISO 8601 UTC)."""
+        data = asdict(self)
+        for name in DATETIME_FIELDS:
+            value = data[name]
+            if isinstance(value, datetime):
+                data[name] = value.isoformat()
+        return data
+
+    def to_json(self) -> str:
+        """One line of JSONL, no trailing newline."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NewsItem:
+        """Rebuild a record from ``to_dict`` output; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for name in DATETIME_FIELDS:
+            if isinstance(values.get(name), str):
+                values[name] = datetime.fromisoformat(values[name])
+        return cls(**values)
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NewsItem))

@@ -1,0 +1,55 @@
+"""Item keys and content fingerprints.
+
+The key identifies an item across runs: the canonical URL (w3lib's
+``canonicalize_url`` minus tracking parameters), or, for an item with no link
+of its own, the source id plus a hash of its headline and printed time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+#: Query parameters that only track the reader; they never change the page.
+TRACKING_PARAMS = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "utm_name", "utm_reader", "utm_brand", "utm_social-type", "fbclid", "gclid",
+    "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga", "ocid",
+    "cmpid", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
+    "at_custom4", "ito", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname",
+    "ns_fee", "smid", "smtyp", "xtor", "__twitter_impression", "s_cid",
+)
+_TRACKING_PREFIXES = ("utm_",)
+_SPACE = re.compile(r"\s+")
+
+
+def canonical_url(url: str) -> str:
+    """The canonical form of a URL: sorted query, no fragment, no tracking parameters."""
+    url = url.strip()
+    cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
+    if "utm_" in cleaned:  # unusual utm_* names not in the list
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+        parts = urlsplit(cleaned)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                 if not k.lower().startswith(_TRACKING_PREFIXES)]
+        cleaned = urlunsplit(parts._replace(query=urlencode(query)))
+    return canonicalize_url(cleaned)
+
+
+def _digest(text: str, size: int = 10) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=size).hexdigest()
+
+
+def linkless_key(source: str, title: str, printed_time: str | None) -> str:
+    """Key for an item without a link: source id plus a hash of headline and printed time."""
+    basis = f"{_SPACE.sub(' ', title).strip().casefold()}\x1f{(printed_time or '').strip()}"
+    return f"{source}:{_digest(basis)}"
+
+
+def fingerprint(*parts: str | None) -> str:
+    """Hash of the normalized content (case and whitespace folded)."""
+    text = "\x1f".join(_SPACE.sub(" ", p or "").strip().casefold() for p in parts)
+    return _digest(text, 12)

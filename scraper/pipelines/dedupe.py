@@ -1,0 +1,60 @@
+"""Dedupe across runs: an unchanged record is dropped; a changed one goes on as version + 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from newsdesk.home import Home
+from scraper.pipelines import drop
+from scraper.seen import SeenStore
+
+
+class DedupePipeline:
+    """Compare each record's fingerprint with the one stored for its key."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+        self.store: SeenStore | None = None
+        self.this_run: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.item_scraped, signal=signals.item_scraped)
+        return pipeline
+
+    def open_spider(self) -> None:
+        self.store = SeenStore(self.home.state / "seen.sqlite")
+
+    def close_spider(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def process_item(self, item: Any) -> Any:
+        assert self.store is not None and self.crawler.stats is not None
+        adapter = ItemAdapter(item)
+        key, fp = adapter["key"], adapter["fingerprint"]
+        if key in self.this_run:
+            raise drop(self.crawler, "duplicate_in_run", key)
+        self.this_run.add(key)
+        known = self.store.get(key)
+        if known is None:
+            adapter["version"] = 1
+            self.crawler.stats.inc_value("newsdesk/items_new")
+        elif known[0] == fp:
+            raise drop(self.crawler, "unchanged", key)
+        else:
+            adapter["version"] = known[1] + 1
+            self.crawler.stats.inc_value("newsdesk/items_updated")
+        return item
+
+    def item_scraped(self, item: Any) -> None:
+        """The record reached the outbox: from now on it counts as seen."""
+        if self.store is not None:
+            adapter = ItemAdapter(item)
+            self.store.mark(adapter["key"], adapter["fingerprint"], adapter["version"])

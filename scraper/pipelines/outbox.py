@@ -1,0 +1,83 @@
+"""Outbox: append each record as a JSON line to ``<home>/outbox/<run-id>.jsonl.part``.
+
+The file is flushed after every record and held under an exclusive ``flock``
+while the crawl writes it, so ingest can tell a live file from one left by a
+killed crawl (the kernel releases the lock when the holder dies).  On close it
+is fsynced and renamed to ``<run-id>.jsonl``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from typing import IO, Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+
+from newsdesk.home import Home
+from scraper.items import NewsItem
+from newsdesk.runid import new_run_id
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxPipeline:
+    """The last pipeline: what it writes is what ingest will index."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+        self.run_id = crawler.settings.get("NEWSDESK_RUN_ID") or ""
+        self.file: IO[str] | None = None
+        self.count = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OutboxPipeline:
+        return cls(crawler)
+
+    @property
+    def part_path(self) -> os.PathLike[str]:
+        return self.home.outbox / f"{self.run_id}.jsonl.part"
+
+    def open_spider(self) -> None:
+        spider = self.crawler.spider
+        if not self.run_id:
+            self.run_id = new_run_id(getattr(getattr(spider, "source", None), "id", "run"))
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("newsdesk/run_id", self.run_id)
+        self.home.ensure(self.home.outbox)
+        self.file = open(self.part_path, "a", encoding="utf-8")
+        fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def process_item(self, item: Any) -> Any:
+        assert self.file is not None
+        record = item if isinstance(item, NewsItem) else NewsItem.from_dict(ItemAdapter(item).asdict())
+        self.file.write(record.to_json() + "\n")
+        self.file.flush()
+        self.count += 1
+        return item
+
+    def close_spider(self) -> None:
+        if self.file is None:
+            return
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        part = self.home.outbox / f"{self.run_id}.jsonl.part"
+        if self.count:
+            os.replace(part, self.home.outbox / f"{self.run_id}.jsonl")
+            _fsync_dir(self.home.outbox)
+        else:
+            part.unlink(missing_ok=True)
+        self.file.close()  # releases the lock after the rename: ingest never sees a half state
+        self.file = None
+        logger.info("outbox: %d records for run %s", self.count, self.run_id)
+
+
+def _fsync_dir(path: os.PathLike[str]) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

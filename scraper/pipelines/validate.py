@@ -1,0 +1,36 @@
+"""Validate: a record without a key or a title is dropped, with the reason counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+
+from scraper.items import KINDS
+from scraper.pipelines import drop
+
+
+class ValidatePipeline:
+    """Drop records that cannot be archived; say why."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        where = adapter.get("url") or adapter.get("source") or "?"
+        if not adapter.get("title"):
+            raise drop(self.crawler, "missing_title", where)
+        if not adapter.get("key"):
+            raise drop(self.crawler, "missing_key", where)
+        url = adapter.get("url")
+        if url and not url.startswith(("http://", "https://")):
+            raise drop(self.crawler, "bad_url", url)
+        if adapter.get("kind") not in KINDS:
+            raise drop(self.crawler, "bad_kind", f"{adapter.get('kind')!r} at {where}")
+        return item

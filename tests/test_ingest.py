@@ -1,0 +1,119 @@
+"""Outbox → index → archive: idempotent, crash-tolerant, rebuildable."""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from index.ingest import IngestBusy, index_lock, ingest, open_index, reindex
+from index.search import search
+from newsdesk.home import Home
+from tests.records import ARCHIVE, record, write_outbox
+
+RUN1 = "20241024T170000Z-jpost-breaking-aaaaaa"
+RUN2 = "20241024T171000Z-jpost-breaking-bbbbbb"
+
+
+def _keys(home: Home) -> list[str]:
+    ix = open_index(home.index)
+    with ix.searcher() as s:
+        keys = sorted(doc["key"] for doc in s.all_stored_fields())
+    ix.close()
+    return keys
+
+
+def test_ingest_indexes_then_archives(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    result = ingest(home)
+    assert (result.files, result.records, result.new) == (1, len(ARCHIVE), len(ARCHIVE))
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
+    assert list((tmp_path / "outbox").iterdir()) == []
+    archived = tmp_path / "archive" / "2024" / "10" / f"{RUN1}.jsonl.gz"
+    with gzip.open(archived, "rt") as fh:
+        assert [json.loads(line)["key"] for line in fh] == [r["key"] for r in ARCHIVE]
+
+
+def test_ingesting_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    ingest(home)
+    write_outbox(tmp_path, RUN1, ARCHIVE)  # as if a crash had left it behind after indexing
+    again = ingest(home)
+    assert again.new == 0 and again.updated == len(ARCHIVE)
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE)  # once each
+
+
+def test_part_left_by_a_killed_crawl_gives_its_complete_lines(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE[:2], part=True, torn='{"key": "https://www.jpost.com/bn/torn", "ti')
+    result = ingest(home)
+    assert result.records == 2
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE[:2])
+
+
+def test_part_still_being_written_is_left_alone(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    path = write_outbox(tmp_path, RUN1, ARCHIVE[:2], part=True)
+    with open(path) as live:
+        fcntl.flock(live.fileno(), fcntl.LOCK_EX)
+        result = ingest(home)
+        assert result.records == 0 and result.skipped_live == [path.name]
+        assert path.exists()
+    assert ingest(home).records == 2
+
+
+def test_bad_lines_are_counted_not_fatal(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    path = write_outbox(tmp_path, RUN1, ARCHIVE[:1])
+    path.write_text(path.read_text() + "not json\n[1, 2]\n" + json.dumps({"title": "no key"}) + "\n")
+    result = ingest(home)
+    assert result.records == 1 and result.bad_lines == 3
+
+
+def test_a_later_record_without_body_keeps_the_body(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    key = "https://www.jpost.com/bn/1"
+    write_outbox(tmp_path, RUN1, [record(key, "Old headline", "2024-10-24T16:25:00+00:00", body="The full story.")])
+    write_outbox(tmp_path, RUN2, [record(key, "Corrected headline", "2024-10-24T16:25:00+00:00", version=2)])
+    ingest(home)
+    hits = search(home.index, "story").hits
+    assert len(hits) == 1
+    assert hits[0].record["title"] == "Corrected headline" and hits[0].record["body"] == "The full story."
+    assert hits[0].record["version"] == 2
+
+
+def test_reindex_rebuilds_the_same_view(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE[:4])
+    write_outbox(tmp_path, RUN2, ARCHIVE[3:])
+    ingest(home)
+    before = [(h.record["key"], h.record["title"]) for h in search(home.index, "", sort="newest", limit=100).hits]
+    result = reindex(home)
+    assert result.files == 2
+    after = [(h.record["key"], h.record["title"]) for h in search(home.index, "", sort="newest", limit=100).hits]
+    assert before == after and len(after) == len(ARCHIVE)
+
+
+def test_reindex_recovers_a_lost_index(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    ingest(home)
+    import shutil
+
+    shutil.rmtree(home.index)
+    reindex(home)
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
+
+
+def test_second_ingest_waits_then_reports_busy(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    with index_lock(home, wait=0):
+        with pytest.raises(IngestBusy, match="busy"):
+            ingest(home, wait=0.3)
+    assert ingest(home).records == len(ARCHIVE)
