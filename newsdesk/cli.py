@@ -10,50 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from newsdesk import __version__
-from newsdesk.errors import NewsdeskError
-from newsdesk.home import ENV_VAR, Home
+from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.home import Home
 
-F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger(__name__)
-
-
-class UserError(click.ClickException):
-    """A NewsdeskError shown as ``Error: …`` plus a hint, with its exit code."""
-
-    def __init__(self, error: NewsdeskError) -> None:
-        message = str(error) + (f"\nHint: {error.hint}" if error.hint else "")
-        super().__init__(message)
-        self.exit_code = error.exit_code
-
-
-class Group(click.Group):
-    """Turns every NewsdeskError into a clean message and exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except NewsdeskError as exc:
-            raise UserError(exc) from None
-
-
-def home_option(func: F) -> F:
-    """``--home DIR`` (or $NEWSDESK_HOME) on every command."""
-    return click.option(
-        "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_VAR,
-        default=None, help=f"Data directory (default: the platform data dir; env {ENV_VAR}).",
-    )(func)
-
-
-def _home(path: Path | None) -> Home:
-    return Home.resolve(path)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,7 +60,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, quiet: 
     from newsdesk.crawl import run_crawls
     from scraper.sources import load_sources
 
-    where = _home(home)
+    where = resolve_home(home)
     where.ensure()
     sources = load_sources(where.sources_file)
     if source_ids:
@@ -149,7 +116,7 @@ def ingest(quiet: bool, home: Path | None) -> None:
 
         newsdesk ingest
     """
-    _run_ingest(_home(home), quiet)
+    _run_ingest(resolve_home(home), quiet)
 
 
 @cli.command()
@@ -163,7 +130,7 @@ def reindex(home: Path | None) -> None:
     """
     from index.ingest import reindex as do_reindex
 
-    result = do_reindex(_home(home))
+    result = do_reindex(resolve_home(home))
     click.echo(f"reindex: {result.records} records from {result.files} archive files "
                f"into {result.new} items")
 
@@ -196,7 +163,7 @@ def sources(as_json: bool, home: Path | None) -> None:
     """
     from scraper.sources import load_sources
 
-    where = _home(home)
+    where = resolve_home(home)
     items = load_sources(where.sources_file)
     if as_json:
         rows = [{"id": s.id, "name": s.name, "spider": s.spider, "urls": list(s.urls),
@@ -236,7 +203,7 @@ def search(query: str, since: str | None, until: str | None, sources_: tuple[str
     zone = user_zone(tz_name)
     since_at = parse_user_time(since, zone, option="--since") if since else None
     until_at = parse_user_time(until, zone, end=True, option="--until") if until else None
-    result = run_search(_home(home).index, query, since=since_at, until=until_at,
+    result = run_search(resolve_home(home).index, query, since=since_at, until=until_at,
                         sources=list(sources_), sort=sort, limit=limit)
     if as_json:
         click.echo(json.dumps([_hit_json(h) for h in result.hits], indent=2, ensure_ascii=False))
@@ -286,7 +253,7 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
     from scraper.offline import parse_page
     from scraper.sources import get_source
 
-    source = get_source(source_id, _home(home).sources_file)
+    source = get_source(source_id, resolve_home(home).sources_file)
     result = parse_page(source, file.read_bytes(), url)
     for record in result.records:
         click.echo(json.dumps(record, ensure_ascii=False))
