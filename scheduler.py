@@ -217,7 +217,7 @@ def _serve(scheduler: BaseScheduler, runner: Runner, config: Config) -> int:
             logger.warning("%s again: stopping running crawls now", name)
             stop.now()
             return
-        logger.info("%s: no new runs; a running crawl may finish for up to %.0f s", name, config.stop_timeout)
+        logger.info("%s: no new runs; a running crawl may finish for up to %g s", name, config.stop_timeout)
         stop.set()
         try:
             scheduler.shutdown(wait=False)

@@ -95,11 +95,13 @@ class CrawlOutcome:
 
     @property
     def http_errors(self) -> int:
-        """HTTP responses of 4xx/5xx plus downloads that failed outright."""
-        prefix = "downloader/response_status_count/"
-        bad = sum(int(v or 0) for k, v in self.stats.items()
-                  if k.startswith(prefix) and k[len(prefix):][:1] in ("4", "5"))
-        return bad + self.stat("downloader/exception_count")
+        """HTTP responses of 4xx/5xx plus downloads that failed outright (robots.txt not counted)."""
+        def bad(prefix: str) -> int:
+            return sum(int(v or 0) for k, v in self.stats.items()
+                       if k.startswith(prefix) and k[len(prefix):][:1] in ("4", "5"))
+
+        robots = bad("robotstxt/response_status_count/") + self.stat("robotstxt/exception_count")
+        return max(0, bad("downloader/response_status_count/") + self.stat("downloader/exception_count") - robots)
 
     @property
     def status(self) -> str:
@@ -143,6 +145,9 @@ class CrawlOutcome:
             return f"{self.source}: skipped: {self.skipped}"
         if self.timed_out:
             return f"{self.source}: stopped after the crawl timeout; see {self.log_file}"
+        if self.stopped and not self.stats:
+            return (f"{self.source}: stopped (shutdown) before the crawl could report; "
+                    f"the records it wrote are kept; see {self.log_file}")
         if not self.stats:
             return f"{self.source}: crawl failed (exit {self.exit_code}); see {self.log_file}"
         problem = self.network_problem
@@ -261,16 +266,21 @@ def _summary_stats(stats: dict[str, Any]) -> dict[str, Any]:
 
 def _wait(proc: subprocess.Popen[bytes], outcome: CrawlOutcome, stop: StopRequest | None,
           timeout: float | None, kill_after: float) -> int:
-    """Wait for the crawl; stop it cleanly on shutdown or timeout, kill it if it will not stop."""
+    """Wait for the crawl; stop it cleanly on shutdown or timeout, force it if it will not stop.
+
+    SIGTERM makes Scrapy close the spider (in-flight downloads finish, the outbox
+    file is completed); after ``kill_after`` seconds a second SIGTERM forces it,
+    and two seconds later SIGKILL.  Records already written survive all three.
+    """
     started = time.monotonic()
-    termed_at: float | None = None
+    signals_sent: list[float] = []
     while True:
         try:
             return proc.wait(timeout=0.1)
         except subprocess.TimeoutExpired:
             pass
         moment = time.monotonic()
-        if termed_at is None:
+        if not signals_sent:
             stop_at = stop.terminate_at() if stop is not None else None
             if stop_at is not None and moment >= stop_at:
                 outcome.stopped = True
@@ -280,10 +290,13 @@ def _wait(proc: subprocess.Popen[bytes], outcome: CrawlOutcome, stop: StopReques
                 logger.warning("%s: crawl ran over %.0f s; stopping it", outcome.source, timeout)
             else:
                 continue
-            proc.send_signal(signal.SIGTERM)  # Scrapy: close the spider, finish the outbox file
-            termed_at = moment
-        elif moment - termed_at >= kill_after or (stop is not None and stop.urgent.is_set()
-                                                  and moment - termed_at >= min(kill_after, 2.0)):
+            proc.send_signal(signal.SIGTERM)
+            signals_sent.append(moment)
+        elif len(signals_sent) == 1 and moment - signals_sent[0] >= kill_after:
+            logger.warning("%s: crawl still closing after %.0f s; forcing it", outcome.source, kill_after)
+            proc.send_signal(signal.SIGTERM)  # Scrapy: "Send again to force"
+            signals_sent.append(moment)
+        elif len(signals_sent) == 2 and moment - signals_sent[1] >= 2.0:
             logger.warning("%s: crawl did not stop; killing it", outcome.source)
             proc.kill()
             return proc.wait()

@@ -67,7 +67,7 @@ def utcnow() -> datetime:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds") if moment else None
 
 
 def _parse(text: str | None) -> datetime | None:
