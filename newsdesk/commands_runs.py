@@ -122,7 +122,7 @@ def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
             "interval_seconds": plan.interval.total_seconds(),
             "last_run": last.to_json() if last else None,
             "running": current[-1].to_json() if current else None,
-            "next_run": _iso(plan.next_run(now)) if source.enabled else None,
+            "next_run": _iso(plan.next_run(now, newest.started if newest else None)) if source.enabled else None,
             "health": "alert" if alerts else ("ok" if last else "unknown"),
             "alerts": [a.to_json() for a in alerts],
         })

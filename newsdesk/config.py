@@ -37,7 +37,9 @@ def _line_of(text: str, table: str, key: str) -> int | None:
         stripped = line.strip()
         header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
         if header:
-            current = header.group(1)
+            current = header.group(1).strip()
+            if key == "" and (current == table or current.startswith(table + ".")):
+                return number
             continue
         if current == table and re.match(rf"^{re.escape(key)}\s*=", stripped):
             return number

@@ -52,11 +52,18 @@ class Plan:
         """A run late by up to one interval still runs (then coalescing takes over)."""
         return int(max(MIN_GRACE, self.interval.total_seconds()))
 
-    def next_run(self, now: datetime | None = None) -> datetime | None:
-        """The next time the schedule fires after ``now`` (without jitter)."""
+    def next_run(self, now: datetime | None = None, last_started: datetime | None = None) -> datetime | None:
+        """The next time the schedule fires after ``now`` (without jitter).
+
+        An interval counts from the last run's start (``last_started``), or is due now.
+        """
         now = now or datetime.now(timezone.utc)
+        if isinstance(self.trigger, IntervalTrigger):
+            if last_started is None:
+                return now
+            return max(now, last_started + self.interval).astimezone(self.trigger.timezone)
         plain = _without_jitter(self.trigger)
-        return plain.get_next_fire_time(None, now)
+        return plain.get_next_fire_time(None, now + timedelta(microseconds=1))
 
 
 def _without_jitter(trigger: BaseTrigger) -> BaseTrigger:
