@@ -125,7 +125,8 @@ class Runner:
             logger.info("ingest: %d records from %d files", result.records, result.files)
 
     def housekeeping(self, schedule: dict[str, tuple[Source, Plan]]) -> None:
-        """Prune old history and logs; alert on sources that have not run for several intervals."""
+        """Settle runs whose process died, prune old history and logs, alert on sources that stopped running."""
+        settle_orphans(self.home)
         history = RunHistory(self.home)
         keep = {run.run_id for run in history.running()}
         prune(self.home, self.config.keep_days, self.config.max_log_bytes, keep=keep)

@@ -292,7 +292,8 @@ def _wait(proc: subprocess.Popen[bytes], outcome: CrawlOutcome, stop: StopReques
                 continue
             proc.send_signal(signal.SIGTERM)
             signals_sent.append(moment)
-        elif len(signals_sent) == 1 and moment - signals_sent[0] >= kill_after:
+        elif len(signals_sent) == 1 and (moment - signals_sent[0] >= kill_after or (
+                stop is not None and stop.urgent.is_set() and moment - signals_sent[0] >= 1.0)):
             logger.warning("%s: crawl still closing after %.0f s; forcing it", outcome.source, kill_after)
             proc.send_signal(signal.SIGTERM)  # Scrapy: "Send again to force"
             signals_sent.append(moment)

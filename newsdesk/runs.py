@@ -187,7 +187,8 @@ class RunHistory:
     def runs(self, source: str | None = None, limit: int | None = 20, *, finished: bool = False,
              before: str | None = None) -> list[RunRecord]:
         """Runs, newest first; only finished ones if asked; only those started before run ``before``."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if source:
             where.append("source = ?")
             args.append(source)
@@ -226,7 +227,8 @@ class RunHistory:
     def alerts(self, source: str | None = None, since: datetime | None = None,
                limit: int = 50) -> list[AlertRecord]:
         """Stored alerts, newest first."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if source:
             where.append("source = ?")
             args.append(source)
