@@ -67,7 +67,8 @@ def scheduler_lock_path(home: Home) -> Path:
 def plans(home: Home, config: Config, now: datetime | None = None) -> dict[str, tuple[Source, Plan]]:
     """Every enabled source with its schedule plan (raises on a bad schedule)."""
     zone = config.schedule_timezone or None
-    return {source.id: (source, plan_for(source, zone, config.jitter, now))
+    origin = str(home.sources_file) if home.sources_file.exists() else "(shipped) scraper/sources.toml"
+    return {source.id: (source, plan_for(source, zone, config.jitter, now, origin))
             for source in load_sources(home.sources_file).values() if source.enabled}
 
 

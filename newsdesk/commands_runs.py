@@ -104,8 +104,9 @@ def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
     pid = lock.read_text().strip() if running else None
     window = max(int(config.data["health"]["window"]), int(config.data["health"]["failed_runs"])) * 3
     rows = []
+    origin = str(where.sources_file) if where.sources_file.exists() else "(shipped) scraper/sources.toml"
     for source in load_sources(where.sources_file).values():
-        plan = plan_for(source, config.schedule_timezone or None, config.jitter, now)
+        plan = plan_for(source, config.schedule_timezone or None, config.jitter, now, origin)
         finished = history.runs(source.id, limit=window, finished=True) if has_history else []
         current = [r for r in history.running() if r.source == source.id] if has_history else []
         last = finished[0] if finished else None

@@ -22,10 +22,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from newsdesk.config import Config, load_config
@@ -146,7 +149,7 @@ class CrawlOutcome:
         if self.timed_out:
             return f"{self.source}: stopped after the crawl timeout; see {self.log_file}"
         if self.stopped and not self.stats:
-            return (f"{self.source}: stopped (shutdown) before the crawl could report; "
+            return (f"{self.source}: stopped on request before the crawl could report; "
                     f"the records it wrote are kept; see {self.log_file}")
         if not self.stats:
             return f"{self.source}: crawl failed (exit {self.exit_code}); see {self.log_file}"
@@ -163,7 +166,7 @@ class CrawlOutcome:
         parts.append(f"{self.errors} errors")
         line = f"{self.source}: " + ", ".join(parts)
         if self.stopped:
-            line += "; stopped early (shutdown)"
+            line += "; stopped early on request"
         unreadable = sum(int(v) for k, v in self.stats.items() if k.startswith("newsdesk/date_unreadable/"))
         if unreadable:
             line += f"; {unreadable} unreadable dates"
@@ -422,6 +425,28 @@ def _finish_time(stats: dict[str, Any]) -> datetime | None:
     return ended if ended.tzinfo else ended.replace(tzinfo=timezone.utc)
 
 
+@contextmanager
+def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
+    """While crawls run: SIGINT/SIGTERM stop them cleanly (a second one forces them)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.requested:
+            stop.now()
+        else:
+            logger.warning("%s: stopping the running crawls (again to force)", signal.Signals(signum).name)
+            stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def config_path(home: Home) -> Path:
     """The user's config file in a home (see :mod:`newsdesk.config`)."""
     return home.root / "config.toml"
@@ -434,10 +459,13 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
     config = config or load_config(config_path(home))
     merged = {**config.crawl_settings, **(settings or {})}
     settle_orphans(home)
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(run_crawl, home, s, url, merged, config.crawl_timeout,
-                               trigger=trigger, config=config) for s in sources]
-        outcomes = [f.result() for f in futures]
+    # Crawls run in their own sessions, so Ctrl-C reaches only us: pass it on as a clean stop.
+    stop = StopRequest(grace=0.0, kill_after=config.kill_timeout)
+    with _stop_on_signals(stop):
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = [pool.submit(run_crawl, home, s, url, merged, config.crawl_timeout,
+                                   trigger=trigger, stop=stop, config=config) for s in sources]
+            outcomes = [f.result() for f in futures]
     keep = {run.run_id for run in RunHistory(home).running()}
     prune(home, config.keep_days, config.max_log_bytes, keep=keep)
     return outcomes

@@ -127,13 +127,15 @@ def _interval(trigger: BaseTrigger, zone: Any, now: datetime) -> timedelta:
 
 
 def plan_for(source: Source, zone: str | None = None, jitter: float = 30.0,
-             now: datetime | None = None) -> Plan:
+             now: datetime | None = None, origin: str = "") -> Plan:
     """The trigger of ``source``'s schedule in ``zone`` (default: the source's zone).
 
     Jitter is capped at a tenth of the interval, so a run never slides into the next one.
+
+    :param origin: the sources file, named in errors.
     """
     zone = zone or source.timezone
-    where = f"[sources.{source.id}] schedule {source.schedule!r}"
+    where = f"{origin + ': ' if origin else ''}[sources.{source.id}] schedule {source.schedule!r}"
     every = _EVERY.match(source.schedule)
     now = now or datetime.now(timezone.utc)
     trigger: BaseTrigger
