@@ -40,6 +40,9 @@ from scraper.sources import Source
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between a forced stop (second SIGTERM) and SIGKILL.
+FORCE_GRACE = 2.0
+
 #: Exceptions as Scrapy counts them → what to tell a person.
 _NETWORK_ERRORS = {
     "DNSLookupError": "DNS lookup failed",
@@ -208,7 +211,8 @@ class StopRequest:
 
     A crawl that is running when it is set may finish for ``grace`` seconds, is
     then sent SIGTERM (Scrapy closes the spider: the outbox file is completed),
-    and after ``kill_after`` more seconds SIGKILL.  ``now()`` skips the grace.
+    and after ``kill_after`` more seconds forced (see :func:`_wait`).  ``now()``
+    skips the grace and most of the wait.
     """
 
     def __init__(self, grace: float = 60.0, kill_after: float = 15.0) -> None:
@@ -273,7 +277,7 @@ def _wait(proc: subprocess.Popen[bytes], outcome: CrawlOutcome, stop: StopReques
 
     SIGTERM makes Scrapy close the spider (in-flight downloads finish, the outbox
     file is completed); after ``kill_after`` seconds a second SIGTERM forces it,
-    and two seconds later SIGKILL.  Records already written survive all three.
+    and ``FORCE_GRACE`` seconds later SIGKILL.  Records already written survive all three.
     """
     started = time.monotonic()
     signals_sent: list[float] = []
@@ -300,7 +304,7 @@ def _wait(proc: subprocess.Popen[bytes], outcome: CrawlOutcome, stop: StopReques
             logger.warning("%s: crawl still closing after %.0f s; forcing it", outcome.source, kill_after)
             proc.send_signal(signal.SIGTERM)  # Scrapy: "Send again to force"
             signals_sent.append(moment)
-        elif len(signals_sent) == 2 and moment - signals_sent[1] >= 2.0:
+        elif len(signals_sent) == 2 and moment - signals_sent[1] >= FORCE_GRACE:
             logger.warning("%s: crawl did not stop; killing it", outcome.source)
             proc.kill()
             return proc.wait()

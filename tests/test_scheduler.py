@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -15,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 
 import scheduler
+from newsdesk import crawl
 from newsdesk.cli import cli
 from newsdesk.config import ConfigError, load_config
 from newsdesk.crawl import settle_orphans, source_lock_path
@@ -300,3 +302,30 @@ def test_next_run_of_an_interval_counts_from_the_last_start() -> None:
     plan = plan_for(source("every 10m", zone="UTC"), now=NOW)
     assert plan.next_run(NOW, NOW - timedelta(minutes=4)) == NOW + timedelta(minutes=6)
     assert plan.next_run(NOW, None) == NOW and plan.next_run(NOW, NOW - timedelta(hours=1)) == NOW
+
+
+STUBBORN = ("import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: print('term', flush=True))\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(30)\n")
+
+
+def test_a_crawl_over_its_timeout_is_stopped_then_forced_then_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crawl, "FORCE_GRACE", 0.2)
+    proc = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    outcome = crawl.CrawlOutcome(source="s", run_id="r", exit_code=0, log_file=Path("x.log"))
+    start = time.monotonic()
+    code = crawl._wait(proc, outcome, None, timeout=0.2, kill_after=0.2)  # type: ignore[arg-type]
+    assert code == -9 and outcome.timed_out and outcome.status == "timeout"
+    assert proc.stdout.read() == "term\nterm\n"  # asked twice, then killed
+    assert time.monotonic() - start < 5
+
+
+def test_a_stop_request_lets_the_crawl_finish_within_its_grace() -> None:
+    stop = crawl.StopRequest(grace=5.0, kill_after=5.0)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    stop.set()
+    outcome = crawl.CrawlOutcome(source="s", run_id="r", exit_code=0, log_file=Path("x.log"))
+    assert crawl._wait(proc, outcome, stop, timeout=None, kill_after=5.0) == 0  # type: ignore[arg-type]
+    assert not outcome.stopped
