@@ -99,12 +99,14 @@ def parse_printed(
     *,
     dayfirst: bool = False,
     now: datetime | None = None,
+    formats: tuple[str, ...] = (),
 ) -> ParsedDate | None:
     """Read a printed date; ``None`` if it is not a complete, readable date.
 
     :param zone_name: the source's IANA zone, used when the text names none.
     :param dayfirst: read "03/04/2024" as 3 April (the source's convention).
     :param now: the fetch time, for relative forms such as "5 minutes ago".
+    :param formats: ``strptime`` formats the source prints, tried before guessing.
     """
     if not text:
         return None
@@ -112,6 +114,14 @@ def parse_printed(
     if not cleaned:
         return None
     zone = get_zone(zone_name)
+    for fmt in formats:
+        try:
+            exact = datetime.strptime(cleaned, fmt)
+        except ValueError:
+            continue
+        if exact.tzinfo is not None:
+            return ParsedDate(exact.astimezone(timezone.utc), _zone_label(exact))
+        return ParsedDate(_localize(exact, zone).astimezone(timezone.utc), zone_name)
 
     relative = _RELATIVE.match(cleaned)
     if relative:
