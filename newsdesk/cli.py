@@ -18,6 +18,7 @@ import click
 
 from newsdesk import __version__
 from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.commands_extract import extract
 from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
@@ -264,6 +265,9 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
     if not result.records:
         click.echo(f"no records found in {file} by spider {source.spider}", err=True)
         sys.exit(1)
+
+
+cli.add_command(extract)
 
 
 def main() -> None:

@@ -1,0 +1,395 @@
+"""Article pages → title, authors, dates, body: what a spider keeps from a followed link.
+
+Each field is taken from the first kind of evidence that has it:
+
+1. JSON-LD (``NewsArticle``, ``Article``, ``ReportageNewsArticle``, ``BlogPosting`` …,
+   also inside ``@graph``, lists and ``mainEntity``);
+2. meta tags (OpenGraph, ``article:published_time``, ``itemprop``, Dublin Core,
+   parsely, sailthru, plain ``author``/``description``);
+3. the source's own selectors (``selectors`` below);
+4. a generic main-text extractor (trafilatura) and printed ``<time>`` elements.
+
+Selectors: a dict whose keys are ``title``, ``author``, ``date``, ``body`` (also
+``summary``, ``section``) and whose values are CSS selectors, or XPath
+expressions when they start with ``/``, ``./`` or ``(``.  The text of every
+matched element is used (all of them joined for ``author`` and ``body``); for
+``date`` a ``datetime`` or ``content`` attribute wins over the text.  Parsel's
+``::text`` and ``::attr(name)`` pseudo-elements work in CSS too.
+
+Dates come back raw (``published_raw``): ``scraper.dates.parse_printed`` reads them,
+a zone-less one in the source's zone.  Authors are cleaned person names
+(``scraper.bylines``); a wire agency or desk in a byline goes to ``agency``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from parsel import Selector
+from w3lib.encoding import html_to_unicode
+
+from scraper.bylines import parse_byline
+from scraper.text import clean_block, clean_line
+
+logger = logging.getLogger(__name__)
+
+#: schema.org types that describe the article itself.
+ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle",
+    "askpublicnewsarticle", "blogposting", "liveblogposting", "socialmediaposting",
+    "scholarlyarticle", "techarticle", "report", "satiricalarticle", "advertisercontentarticle",
+})
+_XPATH_START = ("/", "./", "(")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_JSON_COMMENTS = re.compile(r"^\s*(?://[^\n]*\n|/\*.*?\*/|<!--|-->|<!\[CDATA\[|\]\]>)", re.DOTALL)
+_URLISH = re.compile(r"^(?:https?:)?//|^www\.", re.IGNORECASE)
+
+
+@dataclass
+class ExtractedArticle:
+    """What an article page says about itself; every field may be missing."""
+
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)  # cleaned person names
+    published_raw: str | None = None  # as found; zone-less ones are read in the source's zone
+    updated_raw: str | None = None
+    body: str | None = None  # plain text, paragraphs separated by "\n"
+    summary: str | None = None
+    language: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    agency: str | None = None  # wire agency or desk from the byline (scraper/bylines.py)
+    byline: str | None = None  # the author text as found, before cleaning
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+def _to_text(html: str | bytes) -> str:
+    """Decode page bytes (BOM, then <meta charset>, then UTF-8) and drop an XML declaration."""
+    if isinstance(html, bytes):
+        _, html = html_to_unicode(None, html)
+    return _XML_DECLARATION.sub("", html, count=1)
+
+
+def _selector(text: str) -> Selector:
+    return Selector(text=text or "<html></html>", type="html")
+
+
+# --- JSON-LD ---------------------------------------------------------------------------
+
+def _load_json(raw: str) -> Any:
+    """Parse one JSON-LD block, tolerating comments, CDATA and raw control characters."""
+    text = raw.strip()
+    while True:
+        stripped = _JSON_COMMENTS.sub("", text, count=1).strip()
+        if stripped == text:
+            break
+        text = stripped
+    text = re.sub(r"(?:\]\]>|-->)\s*$", "", text).strip().rstrip(";")
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        # Some sites put two objects side by side, or leave a trailing comma.
+        try:
+            return json.loads("[" + re.sub(r"}\s*{", "},{", text) + "]", strict=False)
+        except ValueError:
+            logger.debug("unreadable JSON-LD block: %.80s", text)
+            return None
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object inside a JSON-LD value (lists, @graph, mainEntity …)."""
+    if isinstance(node, list):
+        for child in node:
+            yield from _walk(child)
+    elif isinstance(node, dict):
+        yield node
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement", "hasPart"):
+            if isinstance(node.get(key), (list, dict)):
+                yield from _walk(node[key])
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    kind = node.get("@type") or node.get("type") or []
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {k.rsplit("/", 1)[-1].casefold() for k in kinds if isinstance(k, str)}
+
+
+def _jsonld_articles(sel: Selector) -> list[dict[str, Any]]:
+    """The article objects in a page's JSON-LD, best first (most fields, then order)."""
+    found: list[dict[str, Any]] = []
+    for raw in sel.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]/text()').getall():
+        data = _load_json(raw)
+        if data is None:
+            continue
+        for node in _walk(data):
+            if _types(node) & ARTICLE_TYPES and node not in found:
+                found.append(node)
+
+    def weight(node: dict[str, Any]) -> int:
+        return sum(1 for key in ("headline", "author", "datePublished", "articleBody") if node.get(key))
+
+    return sorted(found, key=weight, reverse=True)
+
+
+def _ld_text(value: Any) -> str | None:
+    """A JSON-LD value as one line of text (first of a list; @value / name of an object)."""
+    if isinstance(value, list):
+        for item in value:
+            text = _ld_text(item)
+            if text:
+                return text
+        return None
+    if isinstance(value, dict):
+        return _ld_text(value.get("@value") or value.get("name"))
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return clean_line(str(value))
+    return None
+
+
+def _ld_names(value: Any) -> list[str]:
+    """Author names from a JSON-LD author value: a string, an object, or a list of them."""
+    if isinstance(value, list):
+        return [name for item in value for name in _ld_names(item)]
+    if isinstance(value, dict):
+        name = value.get("name")
+        if isinstance(name, list):
+            return _ld_names(name)
+        if not name and (value.get("givenName") or value.get("familyName")):
+            name = f"{value.get('givenName', '')} {value.get('familyName', '')}"
+        text = clean_line(name) if isinstance(name, str) else None
+        return [text] if text else []
+    if isinstance(value, str):
+        text = clean_line(value)
+        return [text] if text and not _URLISH.match(text) else []
+    return []
+
+
+def _ld_list(value: Any) -> list[str]:
+    """Keywords/sections: a list, or a comma-separated string."""
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        text = _ld_text(item)
+        if not text:
+            continue
+        for part in text.split(",") if isinstance(item, str) else [text]:
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+# --- meta tags -------------------------------------------------------------------------
+
+def _metas(sel: Selector) -> dict[str, list[str]]:
+    """Meta tag values by lower-cased name/property/itemprop, in page order."""
+    values: dict[str, list[str]] = {}
+    for meta in sel.xpath("//meta"):
+        content = meta.attrib.get("content")
+        if content is None:
+            content = meta.attrib.get("datetime") or meta.attrib.get("value")
+        if content is None or not content.strip():
+            continue
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = meta.attrib.get(attr)
+            if key:
+                values.setdefault(key.strip().casefold(), []).append(content.strip())
+    return values
+
+
+def _first(metas: dict[str, list[str]], *names: str) -> str | None:
+    for name in names:
+        for value in metas.get(name, []):
+            text = clean_line(value)
+            if text:
+                return text
+    return None
+
+
+def _itemprop(sel: Selector, prop: str) -> str | None:
+    """A microdata value (not a meta tag): datetime/content attribute, else the text."""
+    for node in sel.xpath(f'//*[@itemprop="{prop}"][not(self::meta)]'):
+        value = node.attrib.get("datetime") or node.attrib.get("content")
+        if value is None:
+            value = " ".join(node.xpath(".//text()").getall())
+        text = clean_line(value)
+        if text:
+            return text
+    return None
+
+
+_META_TITLE = ("og:title", "twitter:title", "dc.title", "dcterms.title", "parsely-title",
+               "sailthru.title", "headline", "title")
+_META_PUBLISHED = ("article:published_time", "article:published", "og:article:published_time",
+                   "datepublished", "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.date",
+                   "dcterms.created", "dc.date.created", "parsely-pub-date", "sailthru.date",
+                   "pubdate", "publishdate", "publish-date", "publish_date", "date", "article.published",
+                   "og:published_time", "cxenseparse:recs:publishtime")
+_META_UPDATED = ("article:modified_time", "og:updated_time", "article:modified", "datemodified",
+                 "dc.date.modified", "dcterms.modified", "last-modified", "lastmod", "article.updated",
+                 "sailthru.lastmodified")
+_META_AUTHOR = ("author", "article:author", "dc.creator", "dcterms.creator", "parsely-author",
+                "sailthru.author", "byl", "byline", "cxenseparse:author", "og:article:author")
+
+
+# --- selectors -------------------------------------------------------------------------
+
+def _select(sel: Selector, query: str) -> list[Selector]:
+    """Apply one configured selector: XPath if it starts with / ./ or (, else CSS."""
+    query = query.strip()
+    return sel.xpath(query) if query.startswith(_XPATH_START) else sel.css(query)
+
+
+def _node_text(node: Selector, *, block: bool = False) -> str | None:
+    root = node.root
+    if isinstance(root, str):
+        return clean_block(root) if block else clean_line(root)
+    if block:
+        return clean_block(node.get())
+    return clean_line(" ".join(node.xpath(".//text()").getall()))
+
+
+def _by_selector(sel: Selector, selectors: dict[str, str], name: str) -> list[Selector]:
+    query = selectors.get(name)
+    if not query:
+        return []
+    try:
+        return list(_select(sel, query))
+    except (ValueError, etree.XPathError) as exc:
+        logger.warning("selector %s=%r is not valid CSS/XPath: %s", name, query, exc)
+        return []
+
+
+# --- generic fallbacks -----------------------------------------------------------------
+
+def _generic(text: str, url: str | None) -> dict[str, Any]:
+    """trafilatura's reading of the page (body and metadata); {} if it finds nothing."""
+    import trafilatura  # lazy: only pages that need it pay the import
+
+    try:
+        doc = trafilatura.bare_extraction(
+            text, url=url, with_metadata=True, include_comments=False, include_tables=False,
+            favor_precision=False, deduplicate=False, as_dict=True,
+        )
+    except Exception as exc:  # trafilatura can fail on odd markup; the other layers still count
+        logger.debug("trafilatura failed on %s: %s", url, exc)
+        return {}
+    if doc is None:
+        return {}
+    return doc if isinstance(doc, dict) else doc.as_dict()
+
+
+def _printed_time(sel: Selector) -> str | None:
+    """The first <time datetime> in the page, else the first <time> text."""
+    for node in sel.xpath("//time"):
+        value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+# --- assembling ------------------------------------------------------------------------
+
+def _authors(result: ExtractedArticle, names: Iterable[str]) -> None:
+    """Clean raw author strings into ``result.authors`` / ``result.agency``."""
+    raw = [n for n in names if n]
+    if not raw:
+        return
+    result.byline = ", ".join(raw)
+    for name in raw:
+        byline = parse_byline(name)
+        for person in byline.authors:
+            if person not in result.authors:
+                result.authors.append(person)
+        if byline.agency and result.agency is None:
+            result.agency = byline.agency
+
+
+def extract_article(html: str | bytes, url: str | None = None,
+                    selectors: dict[str, str] | None = None) -> ExtractedArticle:
+    """Extract an article page's fields: JSON-LD, then meta tags, then selectors, then generic.
+
+    :param html: the page, as text or as bytes (decoded by BOM, <meta charset>, else UTF-8).
+    :param url: the page URL, if known (helps the generic extractor).
+    :param selectors: the source's own selectors (see the module docstring).
+    """
+    text = _to_text(html)
+    sel = _selector(text)
+    selectors = selectors or {}
+    result = ExtractedArticle()
+
+    articles = _jsonld_articles(sel)
+
+    def from_ld(*keys: str) -> Any:
+        for node in articles:
+            for key in keys:
+                if node.get(key) not in (None, "", []):
+                    return node[key]
+        return None
+
+    metas = _metas(sel)
+
+    # Title
+    result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline")) or _first(metas, *_META_TITLE)
+    if not result.title:
+        nodes = _by_selector(sel, selectors, "title")
+        result.title = _node_text(nodes[0]) if nodes else None
+
+    # Authors
+    names = _ld_names(from_ld("author", "creator"))
+    if not names:
+        for key in _META_AUTHOR:
+            names = [v for v in metas.get(key, []) if not _URLISH.match(v)]
+            if names:
+                break
+    if not names:
+        names = [t for t in (_node_text(n) for n in _by_selector(sel, selectors, "author")) if t]
+    if not names:
+        names = [t for t in (_node_text(n) for n in sel.xpath('//*[@itemprop="author"]')) if t][:1]
+    _authors(result, names)
+
+    # Dates
+    result.published_raw = (_ld_text(from_ld("datePublished", "dateCreated", "uploadDate"))
+                            or _first(metas, *_META_PUBLISHED) or _itemprop(sel, "datePublished"))
+    result.updated_raw = (_ld_text(from_ld("dateModified")) or _first(metas, *_META_UPDATED)
+                          or _itemprop(sel, "dateModified"))
+    if not result.published_raw:
+        for node in _by_selector(sel, selectors, "date"):
+            root = node.root
+            value = (root.get("datetime") or root.get("content")) if not isinstance(root, str) else None
+            result.published_raw = clean_line(value) or _node_text(node)
+            if result.published_raw:
+                break
+
+    # Body, summary, language, section, tags
+    body = from_ld("articleBody", "text")
+    result.body = clean_block(body) if isinstance(body, str) else None
+    if not result.body:
+        nodes = _by_selector(sel, selectors, "body")
+        parts = [t for t in (_node_text(n, block=True) for n in nodes) if t]
+        result.body = "\n".join(parts) or None
+    result.summary = _ld_text(from_ld("description", "abstract")) or _first(
+        metas, "og:description", "description", "twitter:description", "dc.description")
+    result.language = (_ld_text(from_ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
+                       or _first(metas, "content-language", "og:locale", "dc.language", "language"))
+    result.section = (_ld_text(from_ld("articleSection")) or _first(metas, "article:section", "parsely-section")
+                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "section")) else None))
+    result.tags = _ld_list(from_ld("keywords")) or [t for t in metas.get("article:tag", []) if t]
+
+    if not (result.title and result.body and result.published_raw and (result.authors or result.agency)):
+        generic = _generic(text, url)
+        result.title = result.title or clean_line(generic.get("title"))
+        if not (result.authors or result.agency) and generic.get("author"):
+            _authors(result, [generic["author"]])
+        result.published_raw = result.published_raw or _printed_time(sel) or generic.get("date")
+        result.body = result.body or clean_block(generic.get("text"))
+        result.language = result.language or generic.get("language")
+    return result
