@@ -70,11 +70,12 @@ def merge_article(item: NewsItem, article: Any, *, dates_from: str = "article") 
         if not getattr(item, name) and value:
             setattr(item, name, value)
     authors = [a for a in (getattr(article, "authors", None) or []) if a and a.strip()]
-    if authors:
-        item.authors = list(authors)
-        if item.byline:
+    byline = getattr(article, "byline", None)
+    if authors or (byline and byline.strip()):
+        if item.byline:  # the article's credit replaces the listed byline
             item.extra.setdefault("listed_byline", item.byline)
-            item.byline = None  # the article's authors replace the listed byline
+        item.byline = byline if byline and byline.strip() else None
+        item.authors = list(authors)
     for name in ("published_raw", "updated_raw"):
         value = getattr(article, name, None)
         if not value or not str(value).strip():

@@ -69,8 +69,9 @@ def feedparser_entries(body: bytes, url: str, options: dict[str, Any]) -> tuple[
                 body_html = content["value"]
                 break
         names = [a.get("name") for a in entry.get("authors", []) if a.get("name")]
-        published = _text(entry.get("published"))
-        updated = _text(entry.get("updated"))
+        # dict.get: FeedParserDict.get("updated") silently falls back to "published".
+        published = _text(dict.get(entry, "published"))
+        updated = _text(dict.get(entry, "updated"))
         if updated_field and not updated:
             updated = _text(entry.get(str(updated_field).lower()))
         if not published and updated:  # RDF dc:date, Atom with only <updated>: the one date given
@@ -102,7 +103,6 @@ def json_feed_entries(body: bytes, options: dict[str, Any]) -> tuple[list[NewsIt
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(JSON_FEED_VERSION):
         return [], "not a JSON Feed (no jsonfeed.org version)"
     language = _text(data.get("language"))
-    feed_authors = _json_authors(data)
     extra_fields = [str(n) for n in options.get("extra_fields", [])]
     items = []
     for entry in data.get("items") or []:
@@ -111,7 +111,7 @@ def json_feed_entries(body: bytes, options: dict[str, Any]) -> tuple[list[NewsIt
         link = entry.get("url") or entry.get("external_url")
         if not link and str(entry.get("id", "")).startswith(("http://", "https://")):
             link = entry["id"]
-        names = _json_authors(entry) or feed_authors
+        names = _json_authors(entry)  # not the feed's: that is usually the publication itself
         summary = entry.get("summary")
         content = entry.get("content_html") or entry.get("content_text")
         published = _text(entry.get("date_published"))
@@ -122,7 +122,7 @@ def json_feed_entries(body: bytes, options: dict[str, Any]) -> tuple[list[NewsIt
             kind="feed",
             url=link,
             title=entry.get("title"),
-            summary=summary or (content if not summary and content and len(content) < 600 else None),
+            summary=summary,
             body=content if content and content != summary else None,
             byline=names[0] if len(names) == 1 else None,
             authors=names if len(names) > 1 else [],
