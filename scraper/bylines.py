@@ -26,13 +26,15 @@ AGENCIES: dict[str, str] = {
 _STAFF = re.compile(r"^(?:the\s+)?(.+?)\s+(staff|staff writers?|team|desk|editors?|newsroom)$",
                     re.IGNORECASE)
 #: "By", and its forms in other languages, in front of a byline or a name.
-_BY = re.compile(r"^\s*(?:(?:written|reported|posted)\s+)?(?:by|par|por|von|door|av|af)[:\s]+",
+_BY = re.compile(r"^\s*(?:(?:written|reported|reporting|posted|story)\s+)?(?:by|par|por|von|door|av|af)[:\s]+",
                  re.IGNORECASE)
 _SPLIT = re.compile(
-    r"\s*(?:,|;|\||/|&|\+|\(|\)|\band\b|\bwith\b|\bavec\b|\bund\b|\bet\b|\bcon\b"
+    r"\s*(?:,|;|\||/|&|\+|\band\b|\bwith\b|\bavec\b|\bund\b|\bet\b|\bcon\b"
     r"|(?-i:\s[ye]\s)|\u00b7|\u2022|\s[-\u2013\u2014]\s)\s*",
     re.IGNORECASE,
 )
+_PAREN = re.compile(r"\(([^()]*)\)")
+_JOINER = re.compile(r"^\s*(?:and|with|avec|et|und|mit|con|y|e)\b", re.IGNORECASE)
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 #: Where a printed date or a label starts inside a byline: the rest of the part is not a name.
@@ -93,6 +95,14 @@ def _agency(part: str) -> str | None:
     return None
 
 
+def _unbracket(match: re.Match[str]) -> str:
+    """"(with X)" and "(Reuters)" are more credits; other brackets belong to the name."""
+    inner = match.group(1).strip()
+    if _JOINER.match(inner) or " ".join(inner.casefold().replace(".", "").split()) in AGENCIES:
+        return ", " + _JOINER.sub("", inner) + ","
+    return match.group(0)
+
+
 def parse_byline(text: str | None) -> Byline:
     """Split a printed byline into person names and an agency.
 
@@ -102,7 +112,7 @@ def parse_byline(text: str | None) -> Byline:
     result = Byline()
     if not text:
         return result
-    cleaned = _BY.sub("", " ".join(text.split()))
+    cleaned = _PAREN.sub(_unbracket, _BY.sub("", " ".join(text.split())))
     for part in _SPLIT.split(cleaned):
         part = _BY.sub("", part.strip(" .-–—:")).strip(" .-–—:")
         if not part:

@@ -286,7 +286,7 @@ def _generic(text: str, url: str | None) -> dict[str, Any]:
     try:
         doc = trafilatura.bare_extraction(
             text, url=url, with_metadata=True, include_comments=False, include_tables=False,
-            favor_precision=True, deduplicate=False, as_dict=True,
+            favor_precision=True, deduplicate=False,
         )
     except Exception as exc:  # trafilatura can fail on odd markup; the other layers still count
         logger.debug("trafilatura failed on %s: %s", url, exc)
@@ -303,6 +303,24 @@ def _printed_time(sel: Selector) -> str | None:
         if value and value.strip():
             return value.strip()
     return None
+
+
+def _without_headline(body: str | None, title: str | None) -> str | None:
+    """The body without a first line that only repeats the headline."""
+    if not body or not title:
+        return body
+    first, _, rest = body.partition("\n")
+    if rest and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
+        return rest
+    return body
+
+
+def _language_tag(value: str | None) -> str | None:
+    """'en_US' (og:locale) → 'en-US'; the first of 'de, en'."""
+    if not value:
+        return None
+    tag = re.split(r"[,;\s]", value.strip())[0].replace("_", "-")
+    return tag if re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", tag) else None
 
 
 # --- assembling ------------------------------------------------------------------------
@@ -448,4 +466,6 @@ def extract_article(html: str | bytes, url: str | None = None,
             _authors(result, [generic["author"]])
         result.published_raw = result.published_raw or _printed_time(sel) or generic.get("date")
         result.language = result.language or generic.get("language")
+    result.body = _without_headline(result.body, result.title)
+    result.language = _language_tag(result.language)
     return result
