@@ -28,13 +28,9 @@ def extraction_json(html: bytes, url: str | None, zone: str) -> dict[str, Any]:
     from scraper.extract import extract_article
 
     article = extract_article(html, url=url)
-    # Everyone the byline credits: the people, then the agency or desk.
-    credited = list(article.authors)
-    if article.agency and article.agency not in credited:
-        credited.append(article.agency)
     return {
         "title": article.title,
-        "authors": credited,
+        "authors": article.credits,
         "people": article.authors,
         "agency": article.agency,
         "published": _iso(article.published_raw, zone),

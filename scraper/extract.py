@@ -49,6 +49,8 @@ ARTICLE_TYPES = frozenset({
 _XPATH_START = ("/", "./", "(")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _JSON_COMMENTS = re.compile(r"^\s*(?://[^\n]*\n|/\*.*?\*/|<!--|-->|<!\[CDATA\[|\]\]>)", re.DOTALL)
+#: JSON-LD articleBody shorter than this share of the page's main text is a teaser.
+_TEASER_RATIO = 0.5
 _URLISH = re.compile(r"^(?:https?:)?//|^www\.", re.IGNORECASE)
 
 
@@ -67,6 +69,9 @@ class ExtractedArticle:
     tags: list[str] = field(default_factory=list)
     agency: str | None = None  # wire agency or desk from the byline (scraper/bylines.py)
     byline: str | None = None  # the author text as found, before cleaning
+    #: Everyone credited, in order: people (as in ``authors``), then agencies, desks and
+    #: organisations named as authors, as printed ("The Associated Press").
+    credits: list[str] = field(default_factory=list)
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -154,21 +159,25 @@ def _ld_text(value: Any) -> str | None:
     return None
 
 
-def _ld_names(value: Any) -> list[str]:
-    """Author names from a JSON-LD author value: a string, an object, or a list of them."""
+_ORGANIZATION_TYPES = frozenset({"organization", "newsmediaorganization", "corporation", "ngo"})
+
+
+def _ld_names(value: Any) -> list[tuple[str, bool]]:
+    """Author names from a JSON-LD author value (string, object, list), each with "is an organisation"."""
     if isinstance(value, list):
         return [name for item in value for name in _ld_names(item)]
     if isinstance(value, dict):
         name = value.get("name")
+        is_org = bool(_types(value) & _ORGANIZATION_TYPES)
         if isinstance(name, list):
-            return _ld_names(name)
+            return [(n, is_org) for n, _ in _ld_names(name)]
         if not name and (value.get("givenName") or value.get("familyName")):
             name = f"{value.get('givenName', '')} {value.get('familyName', '')}"
         text = clean_line(name) if isinstance(name, str) else None
-        return [text] if text else []
+        return [(text, is_org)] if text and not _URLISH.match(text) else []
     if isinstance(value, str):
         text = clean_line(value)
-        return [text] if text and not _URLISH.match(text) else []
+        return [(text, False)] if text and not _URLISH.match(text) else []
     return []
 
 
@@ -277,7 +286,7 @@ def _generic(text: str, url: str | None) -> dict[str, Any]:
     try:
         doc = trafilatura.bare_extraction(
             text, url=url, with_metadata=True, include_comments=False, include_tables=False,
-            favor_precision=False, deduplicate=False, as_dict=True,
+            favor_precision=True, deduplicate=False,
         )
     except Exception as exc:  # trafilatura can fail on odd markup; the other layers still count
         logger.debug("trafilatura failed on %s: %s", url, exc)
@@ -296,21 +305,77 @@ def _printed_time(sel: Selector) -> str | None:
     return None
 
 
+def _without_headline(body: str | None, title: str | None) -> str | None:
+    """The body without a first line that only repeats the headline."""
+    if not body or not title:
+        return body
+    first, _, rest = body.partition("\n")
+    if rest and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
+        return rest
+    return body
+
+
+def _language_tag(value: str | None) -> str | None:
+    """'en_US' (og:locale) → 'en-US'; the first of 'de, en'."""
+    if not value:
+        return None
+    tag = re.split(r"[,;\s]", value.strip())[0].replace("_", "-")
+    return tag if re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", tag) else None
+
+
 # --- assembling ------------------------------------------------------------------------
 
-def _authors(result: ExtractedArticle, names: Iterable[str]) -> None:
-    """Clean raw author strings into ``result.authors`` / ``result.agency``."""
-    raw = [n for n in names if n]
+def _authors(result: ExtractedArticle, names: Iterable[str | tuple[str, bool]]) -> bool:
+    """Clean raw author strings into ``authors``, ``agency`` and ``credits``; False if none."""
+    raw = [(n, False) if isinstance(n, str) else n for n in names if n]
+    raw = [(n, is_org) for n, is_org in raw if n]
     if not raw:
-        return
-    result.byline = ", ".join(raw)
-    for name in raw:
+        return False
+    result.byline = ", ".join(n for n, _ in raw)
+    for name, is_org in raw:
+        if is_org:  # an organisation named as the author: credited, not a person
+            org = _BY_PREFIX.sub("", name)
+            if org and org not in result.credits:
+                result.credits.append(org)
+            parsed_org = parse_byline(org)
+            result.agency = result.agency or parsed_org.agency or org
+            continue
         byline = parse_byline(name)
         for person in byline.authors:
             if person not in result.authors:
                 result.authors.append(person)
+        for credit in byline.credits:
+            if credit not in result.credits:
+                result.credits.append(credit)
         if byline.agency and result.agency is None:
             result.agency = byline.agency
+    # People first, then agencies and organisations.
+    result.credits.sort(key=lambda c: c not in result.authors)
+    return bool(result.credits)
+
+
+#: Elements that usually hold the printed byline, most specific first.
+_BYLINE_XPATHS = (
+    '//*[contains(translate(@class, "BYLINE", "byline"), "byline") or contains(translate(@id, "BYLINE", "byline"), "byline")]',
+    '//*[@itemprop="author"][not(self::meta or self::link)]',
+    '//a[@rel="author"]',
+    '//*[not(self::body or self::html or self::article)][contains(translate(@class, "AUTHOR", "author"), "author")]',
+)
+_BY_PREFIX = re.compile(r"^\s*by[:\s]+", re.IGNORECASE)
+
+
+def _printed_byline(sel: Selector) -> list[str]:
+    """The first short element that looks like a byline (class "byline", rel/itemprop author …)."""
+    for xpath in _BYLINE_XPATHS:
+        for node in sel.xpath(xpath)[:20]:
+            if node.root.tag in ("script", "style", "noscript", "template", "meta", "link"):
+                continue
+            text = clean_line(" ".join(node.xpath(".//text()[not(ancestor::script or ancestor::style)]").getall()))
+            if not text or len(text) > 150:
+                continue
+            if parse_byline(text).credits:
+                return [text]
+    return []
 
 
 def extract_article(html: str | bytes, url: str | None = None,
@@ -347,13 +412,13 @@ def extract_article(html: str | bytes, url: str | None = None,
     names = _ld_names(from_ld("author", "creator"))
     if not names:
         for key in _META_AUTHOR:
-            names = [v for v in metas.get(key, []) if not _URLISH.match(v)]
+            names = [v for v in metas.get(key, []) if not _URLISH.match(v) and clean_line(v)]
             if names:
                 break
     if not names:
         names = [t for t in (_node_text(n) for n in _by_selector(sel, selectors, "author")) if t]
     if not names:
-        names = [t for t in (_node_text(n) for n in sel.xpath('//*[@itemprop="author"]')) if t][:1]
+        names = _printed_byline(sel)
     _authors(result, names)
 
     # Dates
@@ -369,13 +434,22 @@ def extract_article(html: str | bytes, url: str | None = None,
             if result.published_raw:
                 break
 
-    # Body, summary, language, section, tags
-    body = from_ld("articleBody", "text")
-    result.body = clean_block(body) if isinstance(body, str) else None
-    if not result.body:
-        nodes = _by_selector(sel, selectors, "body")
-        parts = [t for t in (_node_text(n, block=True) for n in nodes) if t]
-        result.body = "\n".join(parts) or None
+    # Body: JSON-LD articleBody unless it is a teaser (much shorter than the page's
+    # text), then the source's body selector, then the generic extractor.
+    ld_body = from_ld("articleBody", "text")
+    ld_text = clean_block(ld_body) if isinstance(ld_body, str) else None
+    parts = [t for t in (_node_text(n, block=True) for n in _by_selector(sel, selectors, "body")) if t]
+    selected = "\n".join(parts) or None
+    generic: dict[str, Any] | None = None
+    page_text = selected
+    if page_text is None:
+        generic = _generic(text, url)
+        page_text = clean_block(generic.get("text"))
+    if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
+        result.body = ld_text
+    else:
+        result.body = page_text or ld_text
+
     result.summary = _ld_text(from_ld("description", "abstract")) or _first(
         metas, "og:description", "description", "twitter:description", "dc.description")
     result.language = (_ld_text(from_ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
@@ -384,12 +458,14 @@ def extract_article(html: str | bytes, url: str | None = None,
                       or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "section")) else None))
     result.tags = _ld_list(from_ld("keywords")) or [t for t in metas.get("article:tag", []) if t]
 
-    if not (result.title and result.body and result.published_raw and (result.authors or result.agency)):
-        generic = _generic(text, url)
+    if not (result.title and result.published_raw and result.credits):
+        if generic is None:
+            generic = _generic(text, url)
         result.title = result.title or clean_line(generic.get("title"))
-        if not (result.authors or result.agency) and generic.get("author"):
+        if not result.credits and generic.get("author"):
             _authors(result, [generic["author"]])
         result.published_raw = result.published_raw or _printed_time(sel) or generic.get("date")
-        result.body = result.body or clean_block(generic.get("text"))
         result.language = result.language or generic.get("language")
+    result.body = _without_headline(result.body, result.title)
+    result.language = _language_tag(result.language)
     return result
