@@ -30,6 +30,10 @@ class SourceConfigError(NewsdeskError):
     """A sources file cannot be read or names something invalid."""
 
 
+#: What kind of source each spider reads (for `newsdesk sources`).
+SPIDER_KINDS = {"feed": "feed", "sitemap": "sitemap", "list": "list", "jpost_breaking": "list"}
+
+
 @dataclass(frozen=True)
 class Source:
     """One configured source."""
@@ -44,6 +48,11 @@ class Source:
     language: str | None = None
     dayfirst: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """feed, sitemap or list (a spider of another kind: its name)."""
+        return SPIDER_KINDS.get(self.spider, self.spider)
 
 
 def _read_toml(text: str, origin: str) -> dict[str, Any]:

@@ -272,9 +272,14 @@ class NewsSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> Iterator[NewsItem]:
         """The article page could not be fetched: keep the listed record, count the failure."""
         request = failure.request  # type: ignore[attr-defined]
+        item = request.cb_kwargs["item"]
+        try:
+            self._listed.pop(canonical_url(item.url), None)  # not marked: the next run tries again
+        except (ValueError, TypeError):
+            pass
         self.count("article_failed")
         self.logger.info("article not fetched (%s): %s", failure.getErrorMessage(), request.url)
-        yield request.cb_kwargs["item"]
+        yield item
 
     def count(self, key: str, n: int = 1) -> None:
         """Add to a ``newsdesk/...`` stat."""
