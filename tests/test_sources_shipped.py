@@ -75,3 +75,23 @@ def test_parse_a_saved_feed_yields_each_link_once(tmp_path: Path) -> None:
     assert records[0]["published"] == "2024-10-24T19:52:00+00:00"
     assert records[0]["summary"].startswith("The military said")  # escaped HTML and its <img> are gone
     assert "3 links not followed" in result.stderr
+
+
+def test_option_mistakes_name_the_file_source_and_key(tmp_path: Path) -> None:
+    import pytest
+
+    from scraper.sources import SourceConfigError
+
+    user = tmp_path / "sources.toml"
+    cases = {
+        "[sources.bbc-world.options]\nfolow = false\n": "unknown option 'folow'",
+        "[sources.bbc-world.options]\nextra_fields = \"itemID\"\n": "'extra_fields' must be a list",
+        "[sources.bbc-sitemap.options]\nallow = \"((\"\n": "not a regular expression",
+        "[sources.x]\nspider = \"list\"\nurls = [\"https://x.example/\"]\n": "needs options.item",
+        "[sources.jpost-headlines.options]\ndates_from = \"page\"\n": "'dates_from' must be",
+    }
+    for text, message in cases.items():
+        user.write_text(text)
+        with pytest.raises(SourceConfigError, match=message) as info:
+            load_sources(user)
+        assert str(user) in str(info.value)

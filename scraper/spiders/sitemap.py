@@ -97,6 +97,8 @@ class SitemapSpider(NewsSpider):
         root = selector.xpath("/*")
         kind = root.xpath("name()").get() if root else None
         if kind == "sitemapindex":
+            # An index can stay byte-identical while its children change: fetch it in full every run.
+            self._validators.pop(response.request.url if response.request else response.url, None)
             yield from self.parse_index(selector, response)
         elif kind == "urlset":
             yield from self.parse_urlset(selector, response)
