@@ -32,12 +32,12 @@ class SourceConfigError(NewsdeskError):
 
 
 #: Options every spider understands (scraper/spiders/__init__.py), and each spider's own.
-_COMMON_OPTIONS = {"follow": bool, "dates_from": str, "article_selectors": dict}
-_SPIDER_OPTIONS: dict[str, dict[str, type]] = {
+_COMMON_OPTIONS: dict[str, type | tuple[type, ...]] = {"follow": bool, "dates_from": str, "article_selectors": dict}
+_SPIDER_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "feed": {"extra_fields": list, "updated_field": str},
     "sitemap": {"since": str, "sitemap_allow": str, "allow": str, "deny": str},
     "list": {"item": str, "headline": str, "link": str, "byline": str, "time": str, "summary": str,
-             "section": str, "time_format": (str, list)},  # type: ignore[dict-item]
+             "section": str, "time_format": (str, list)},
     "jpost_breaking": {},
 }
 _PATTERN_OPTIONS = ("sitemap_allow", "allow", "deny")
@@ -139,7 +139,7 @@ def _check_options(spider: str, options: dict[str, Any], where: str) -> None:
         if not isinstance(value, kind):
             names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
             raise SourceConfigError(f"{where}: option {key!r} must be a {names}")
-        if key in _PATTERN_OPTIONS:
+        if key in _PATTERN_OPTIONS and isinstance(value, str):
             try:
                 re.compile(value)
             except re.error as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,3 +138,63 @@ def test_second_crawl_fetches_no_known_article_and_adds_nothing(home: Path, outl
     refreshed = newsdesk("crawl", "e2e-list", "--refresh", *FAST, home=home)
     assert refreshed.returncode == 0, refreshed.stderr
     assert outlets_site.fetched("/world/2024/10/24/volcano-erupts-in-iceland") == 2
+
+
+class _ConditionalFeed:
+    """A loopback server for one feed that answers 304 to a matching If-None-Match."""
+
+    def __init__(self, body: bytes) -> None:
+        self.seen_headers: list[str | None] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if self.path != "/feed.xml":
+                    self.send_error(404)
+                    return
+                outer.seen_headers.append(self.headers.get("If-None-Match"))
+                if self.headers.get("If-None-Match") == '"feed-v1"':
+                    self.send_response(304)
+                    self.send_header("ETag", '"feed-v1"')
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("ETag", '"feed-v1"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/feed.xml"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_unchanged_feed_is_a_quiet_successful_304(home: Path) -> None:
+    server = _ConditionalFeed((FIXTURES / "outlets" / "meridian-world.atom").read_bytes())
+    try:
+        home.mkdir(parents=True)
+        (home / "sources.toml").write_text(
+            f'[sources.e2e-atom]\nspider = "feed"\nurls = ["{server.url}"]\ntimezone = "Europe/London"\n'
+            '[sources.e2e-atom.options]\nfollow = false\n')
+        first = newsdesk("crawl", "e2e-atom", *FAST, home=home)
+        assert first.returncode == 0 and "e2e-atom: 3 seen, 3 new" in first.stdout, first.stderr
+        second = newsdesk("crawl", "e2e-atom", "--quiet", *FAST, home=home)
+        assert second.returncode == 0 and second.stdout == "" and second.stderr == ""
+        assert server.seen_headers == [None, '"feed-v1"']
+        (report,) = _reports(home)["e2e-atom"][-1:]
+        assert report["stats"]["newsdesk/not_modified"] == 1 and report["finish_reason"] == "finished"
+    finally:
+        server.close()

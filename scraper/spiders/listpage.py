@@ -72,7 +72,7 @@ class ListPageSpider(NewsSpider):
         self.selectors.setdefault("link", "a::attr(href)")
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        entries = select(response.selector, self.selectors["item"])
+        entries = select(response.selector, self.selectors["item"])  # type: ignore[attr-defined]
         self.count("list_items", len(entries))
         if not entries:
             self.count("layout/no_items")
