@@ -154,6 +154,17 @@ def test_empty_and_broken_pages_give_an_empty_article() -> None:
         ("Jane Doe (Reuters)", ["Jane Doe"], "Reuters"),
         ("E. Jean Carroll", ["E. Jean Carroll"], None),
         ("Contact jane@example.com", [], None),
+        ("Analysis by Joan Doe, Senior Political Analyst", ["Joan Doe"], None),
+        ("Deal Professor By STEVEN ROE JULY 29, 2016", ["Steven Roe"], None),
+        ("News Sam Lee Deputy Content Hub Director 08:39, 06 Jan 2026", ["Sam Lee"], None),
+        ("By Ann Ray and Bo Li The Associated Press Posted May 24, 2026 10:05 am 4 min read",
+         ["Ann Ray", "Bo Li"], "AP"),
+        ("Kim Park · CBC News · Posted: Aug 08, 2024 4:00 AM EDT | Last Updated: August 8", ["Kim Park"], None),
+        ("By Dolores Chang For Example.com", ["Dolores Chang"], None),
+        ("By ALEX RUIZ Updated [hour]:[minute] [AMPM]", ["Alex Ruiz"], None),
+        ("Harbour Times staff reporter", [], "Harbour Times staff reporter"),
+        ("By Fox News", [], "Fox News"),
+        ("Emily Post", ["Emily Post"], None),
     ],
 )
 def test_bylines_in_article_pages(printed: str, authors: list[str], agency: str | None) -> None:
