@@ -191,6 +191,34 @@ def test_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert "cannot read" in result.output
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not an HTML page"),
+    (b"", "no article found"),
+    (b"<!-- nothing here -->", "no article found"),
+])
+def test_non_article_file_is_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(content)
+    result = CliRunner().invoke(cli, ["extract", str(page)])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_utf16_page_with_bom_is_read(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes("<html><head><title>Grüße aus Köln</title></head><body><p>Text.</p></body></html>"
+                     .encode("utf-16"))
+    assert _run(str(page))["title"] == "Grüße aus Köln"
+
+
+def test_title_element_loses_the_site_name() -> None:
+    page = ('<html><head><title>Storm hits coast | Valley Tribune</title>'
+            '<meta property="og:site_name" content="Valley Tribune"></head><body><p>Text.</p></body></html>')
+    assert extract_article(page).title == "Storm hits coast"
+    page = '<html><head><title>Storm hits coast - Tribune Online</title></head><body><h1>Storm hits coast</h1></body></html>'
+    assert extract_article(page).title == "Storm hits coast"
+
+
 def test_unknown_zone_is_a_clear_error() -> None:
     page = str(FIXTURES / "articles" / "generic.html")
     result = CliRunner().invoke(cli, ["extract", page, "--tz", "Mars/Olympus"])
