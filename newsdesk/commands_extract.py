@@ -71,4 +71,11 @@ def extract(file: Path, url: str | None, tz_name: str) -> None:
     except OSError as exc:
         raise UnreadablePageError(f"cannot read {file}: {exc.strerror or exc}",
                                   hint="give the path of a saved HTML page") from None
-    click.echo(json.dumps(extraction_json(html, url or None, tz_name), ensure_ascii=False))
+    if b"\x00" in html[:4096] and not html.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
+        raise UnreadablePageError(f"{file} is not an HTML page (binary data)",
+                                  hint="give the path of a saved HTML page")
+    result = extraction_json(html, url or None, tz_name)
+    if not (result["title"] or result["body"]):
+        raise UnreadablePageError(f"no article found in {file}: no title and no text",
+                                  hint="is it a saved HTML article page?")
+    click.echo(json.dumps(result, ensure_ascii=False))

@@ -23,25 +23,42 @@ AGENCIES: dict[str, str] = {
     "jns": "JNS", "jewish news syndicate": "JNS", "the media line": "The Media Line",
     "online desk": "Online desk", "news desk": "News desk",
 }
-_STAFF = re.compile(r"^(?:the\s+)?(.+?)\s+(staff|staff writers?|team|desk|editors?|newsroom)$",
+_STAFF = re.compile(r"^(?:the\s+)?(.+?)\s+(staff(?:\s+(?:writers?|reporters?|correspondents?))?|team|desk|"
+                    r"editors?|newsroom|redaktion)$",
                     re.IGNORECASE)
 #: "By", and its forms in other languages, in front of a byline or a name.
-_BY = re.compile(r"^\s*(?:(?:written|reported|reporting|posted|story)\s+)?(?:by|par|por|von|door|av|af)[:\s]+",
-                 re.IGNORECASE)
+_BY = re.compile(
+    r"^\s*(?:(?:written|reported|reporting|posted|story|words|text|analysis|opinion|commentary|"
+    r"review|interview|compiled|edited)\s+)?(?:by|par|por|von|door|av|af)[:\s]+",
+    re.IGNORECASE,
+)
 _SPLIT = re.compile(
     r"\s*(?:,|;|\||/|&|\+|\band\b|\bwith\b|\bavec\b|\bund\b|\bet\b|\bcon\b"
     r"|(?-i:\s[ye]\s)|\u00b7|\u2022|\s[-\u2013\u2014]\s)\s*",
     re.IGNORECASE,
 )
+#: "Deal Professor By STEVEN SOLOMON": a label, then "By", then the name.
+_MID_BY = re.compile(r"^.*?\s(?:by|By|BY)\s+(?=[A-Z])")
 _PAREN = re.compile(r"\(([^()]*)\)")
 _JOINER = re.compile(r"^\s*(?:and|with|avec|et|und|mit|con|y|e)\b", re.IGNORECASE)
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 #: Where a printed date or a label starts inside a byline: the rest of the part is not a name.
+_WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|rsday|urday)?\.?"
 _TAIL = re.compile(
-    rf"\d|\b{_MONTH}\s+\d|\b(?:updated|published|posted|last\s+modified|min(?:ute)?s?\s+read)\b",
+    rf"\d|\[|\{{|\b{_MONTH}\s+\d|\b{_WEEKDAY}(?:,|\s+\d)|\b(?:last\s+)?(?:updated|published|posted|modified)\b"
+    r"|\bmin(?:ute)?s?\s+read\b|\b(?:comments?|share|email|e-mail|follow|text\s+size|read\s+more)\b"
+    r"|\s+for\s+",
     re.IGNORECASE,
 )
+#: Last words of publication names, which are not people.
+_ORG_WORDS = frozenset("""
+    news times media network agency radio tv television online newspaper magazine gazette
+    tribune journal chronicle telegraph bulletin
+""".split())
+#: An organisation named after a person in the same part ("Jane Doe The Associated Press").
+_THE_ORG = re.compile(r"\s+(?=(?-i:The)\s+(?-i:[A-Z]))", re.IGNORECASE)
+_DOMAIN = re.compile(r"\b[\w-]+\.(?:com|net|org|info|news|co(?:\.[a-z]{2})?)\b", re.IGNORECASE)
 _NOT_A_NAME = re.compile(
     r"\d|@|https?:|www\.|\b(?:updated|published|posted|min(?:ute)?s?\s+read|hours?\s+ago)\b",
     re.IGNORECASE,
@@ -53,8 +70,20 @@ _ROLE_WORDS = frozenset("""
     photographers photo photos video producer analyst associate deputy managing senior chief
     political foreign special news national international investigative data digital desk
     team author authors guest opinion reporting additional more view all profile bio
-    follow posts articles by
+    follow posts articles by assistant journalist director hub content head lead
+    sports business politics science health technology culture entertainment weather
+    travel economics markets courts crime education environment climate metro
 """.split())
+
+
+def _strip_roles(part: str) -> str:
+    """Drop job-title words and lowercase words after a name ("Jane Doe Senior Editor")."""
+    words = part.split()
+    while len(words) > 2 and (words[-1].casefold().strip(".,") in _ROLE_WORDS or words[-1].islower()):
+        words.pop()
+    while len(words) > 2 and words[0].casefold() in _ROLE_WORDS:
+        words.pop(0)
+    return " ".join(words)
 
 
 def _is_role(part: str) -> bool:
@@ -75,8 +104,8 @@ class Byline:
 
 def _name_case(name: str) -> str:
     """'SETH J. FRANTZMAN' → 'Seth J. Frantzman'; mixed case is left as printed."""
-    if name != name.upper():
-        return name
+    if name != name.upper() or (" " not in name and len(name) <= 4):
+        return name  # mixed case, or an acronym ("CBC")
     words = []
     for word in name.lower().split():
         word = "-".join(part[:1].upper() + part[1:] for part in word.split("-"))
@@ -113,8 +142,14 @@ def parse_byline(text: str | None) -> Byline:
     if not text:
         return result
     cleaned = _PAREN.sub(_unbracket, _BY.sub("", " ".join(text.split())))
-    for part in _SPLIT.split(cleaned):
-        part = _BY.sub("", part.strip(" .-–—:")).strip(" .-–—:")
+    parts = [piece for part in _SPLIT.split(cleaned) for piece in _THE_ORG.split(part)]
+    organisations: list[str] = []
+    for part in parts:
+        part = _MID_BY.sub("", _BY.sub("", part.strip(" .-–—:"))).strip(" .-–—:")
+        tail = _TAIL.search(part)
+        if tail:
+            # "Lucas Nolan22 Dec 2016", "GILLIAN MOHNEY March 11, 2015": keep the name before it.
+            part = part[: tail.start()].strip(" .-–—:,")
         if not part:
             continue
         folded = " ".join(part.casefold().replace(".", "").split())
@@ -128,10 +163,13 @@ def parse_byline(text: str | None) -> Byline:
             if part not in result.credits:
                 result.credits.append(part)
             continue
-        tail = _TAIL.search(part)
-        if tail:
-            # "Lucas Nolan22 Dec 2016", "GILLIAN MOHNEY March 11, 2015": keep the name before it.
-            part = part[: tail.start()].strip(" .-–—:,")
+        if _DOMAIN.search(part):
+            continue  # "example.com": the site itself
+        if folded.startswith("the ") or folded.rsplit(" ", 1)[-1] in _ORG_WORDS:
+            # A publication ("The West Australian", "Fox News"): credited only if no one else is.
+            organisations.append(part)
+            continue
+        part = _strip_roles(part)
         if not part or _NOT_A_NAME.search(part) or _is_role(part) or len(part) > 60:
             continue
         if len(part.split()) > 6:  # a sentence, not a name
@@ -140,4 +178,7 @@ def parse_byline(text: str | None) -> Byline:
         if name not in result.authors:
             result.authors.append(name)
             result.credits.append(name)
+    if not result.credits and organisations:
+        result.agency = organisations[0]
+        result.credits.append(organisations[0])
     return result

@@ -281,6 +281,8 @@ def _by_selector(sel: Selector, selectors: dict[str, str], name: str) -> list[Se
 
 def _generic(text: str, url: str | None) -> dict[str, Any]:
     """trafilatura's reading of the page (body and metadata); {} if it finds nothing."""
+    if not _has_markup(text):
+        return {}
     import trafilatura  # lazy: only pages that need it pay the import
 
     try:
@@ -296,6 +298,11 @@ def _generic(text: str, url: str | None) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else doc.as_dict()
 
 
+def _has_markup(text: str) -> bool:
+    """Whether a page has any markup or words at all (trafilatura logs errors on empty trees)."""
+    return bool(re.search(r"<(?:html|body|head|p|div|article|main|h1|title)\b", text, re.IGNORECASE))
+
+
 def _printed_time(sel: Selector) -> str | None:
     """The first <time datetime> in the page, else the first <time> text."""
     for node in sel.xpath("//time"):
@@ -303,6 +310,25 @@ def _printed_time(sel: Selector) -> str | None:
         if value and value.strip():
             return value.strip()
     return None
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u2022\u00bb/]{1,2}\s+")
+
+
+def _without_site_name(title: str | None, site_names: set[str], sel: Selector) -> str | None:
+    """'Headline | Site' → 'Headline' when the suffix is the site's name or the page's <h1> is the rest."""
+    if not title:
+        return None
+    separators = list(_TITLE_SEPARATOR.finditer(title))
+    if not separators:
+        return title
+    h1s = {" ".join(h.split()).casefold()
+           for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h}
+    for match in reversed(separators):  # the longest head first
+        head, tail = title[: match.start()].strip(), title[match.end():].strip()
+        if head and (tail.casefold() in site_names or head.casefold() in h1s):
+            return head
+    return title
 
 
 def _without_headline(body: str | None, title: str | None) -> str | None:
@@ -403,10 +429,18 @@ def extract_article(html: str | bytes, url: str | None = None,
     metas = _metas(sel)
 
     # Title
-    result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline")) or _first(metas, *_META_TITLE)
+    site_names = {n.casefold() for n in [*metas.get("og:site_name", []), *metas.get("application-name", []),
+                                         _ld_text(from_ld("publisher")) or ""] if n}
+    result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline"))
+    if not result.title:
+        # Meta titles are kept as the site wrote them (some include its name on purpose).
+        result.title = _first(metas, *_META_TITLE)
     if not result.title:
         nodes = _by_selector(sel, selectors, "title")
         result.title = _node_text(nodes[0]) if nodes else None
+    if not result.title:
+        result.title = _without_site_name(clean_line(" ".join(sel.xpath("//head/title//text()").getall())),
+                                          site_names, sel)
 
     # Authors
     names = _ld_names(from_ld("author", "creator"))

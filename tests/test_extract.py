@@ -154,6 +154,17 @@ def test_empty_and_broken_pages_give_an_empty_article() -> None:
         ("Jane Doe (Reuters)", ["Jane Doe"], "Reuters"),
         ("E. Jean Carroll", ["E. Jean Carroll"], None),
         ("Contact jane@example.com", [], None),
+        ("Analysis by Joan Doe, Senior Political Analyst", ["Joan Doe"], None),
+        ("Deal Professor By STEVEN ROE JULY 29, 2016", ["Steven Roe"], None),
+        ("News Sam Lee Deputy Content Hub Director 08:39, 06 Jan 2026", ["Sam Lee"], None),
+        ("By Ann Ray and Bo Li The Associated Press Posted May 24, 2026 10:05 am 4 min read",
+         ["Ann Ray", "Bo Li"], "AP"),
+        ("Kim Park · CBC News · Posted: Aug 08, 2024 4:00 AM EDT | Last Updated: August 8", ["Kim Park"], None),
+        ("By Dolores Chang For Example.com", ["Dolores Chang"], None),
+        ("By ALEX RUIZ Updated [hour]:[minute] [AMPM]", ["Alex Ruiz"], None),
+        ("Harbour Times staff reporter", [], "Harbour Times staff reporter"),
+        ("By Fox News", [], "Fox News"),
+        ("Emily Post", ["Emily Post"], None),
     ],
 )
 def test_bylines_in_article_pages(printed: str, authors: list[str], agency: str | None) -> None:
@@ -178,6 +189,34 @@ def test_directory_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["extract", str(tmp_path)])
     assert result.exit_code == 1
     assert "cannot read" in result.output
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not an HTML page"),
+    (b"", "no article found"),
+    (b"<!-- nothing here -->", "no article found"),
+])
+def test_non_article_file_is_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(content)
+    result = CliRunner().invoke(cli, ["extract", str(page)])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_utf16_page_with_bom_is_read(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes("<html><head><title>Grüße aus Köln</title></head><body><p>Text.</p></body></html>"
+                     .encode("utf-16"))
+    assert _run(str(page))["title"] == "Grüße aus Köln"
+
+
+def test_title_element_loses_the_site_name() -> None:
+    page = ('<html><head><title>Storm hits coast | Valley Tribune</title>'
+            '<meta property="og:site_name" content="Valley Tribune"></head><body><p>Text.</p></body></html>')
+    assert extract_article(page).title == "Storm hits coast"
+    page = '<html><head><title>Storm hits coast - Tribune Online</title></head><body><h1>Storm hits coast</h1></body></html>'
+    assert extract_article(page).title == "Storm hits coast"
 
 
 def test_unknown_zone_is_a_clear_error() -> None:
