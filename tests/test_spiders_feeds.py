@@ -363,3 +363,39 @@ def test_shipped_generic_jpost_list_config_reads_the_jpost_fixture() -> None:
 def test_expected_files_are_valid_json() -> None:
     for path in OUTLETS.glob("*.expected.json"):
         json.loads(path.read_text(encoding="utf-8"))
+
+
+RDF = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+         xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://rss.dw.example/rdf/rss-en-world">
+    <title>World | DW</title><link>https://www.dw.example/en/world</link><description>News</description>
+    <dc:language>en</dc:language>
+    <items><rdf:Seq><rdf:li rdf:resource="https://www.dw.example/en/talks-stall/a-70512345"/></rdf:Seq></items>
+  </channel>
+  <item rdf:about="https://www.dw.example/en/talks-stall/a-70512345">
+    <title>Climate talks stall over finance</title>
+    <link>https://www.dw.example/en/talks-stall/a-70512345?maca=en-rss-en-world-4025-rdf</link>
+    <description>Negotiators failed to agree on a funding target.</description>
+    <dc:date>2024-10-24T18:31:00Z</dc:date>
+    <dc:subject>World</dc:subject>
+  </item>
+</rdf:RDF>"""
+
+RSS091 = b"""<?xml version="1.0"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>Wire</title><link>https://wire.example/</link><description>d</description>
+<language>en-us</language>
+<item><title>Quake hits coast</title><link>https://wire.example/quake</link><description>A 6.1 quake.</description></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize(("body", "title", "published", "tags"), [
+    (RDF, "Climate talks stall over finance", "2024-10-24T18:31:00Z", ["World"]),
+    (RSS091, "Quake hits coast", None, []),
+])
+def test_rdf_and_rss091_feeds(body: bytes, title: str, published: str | None, tags: list[str]) -> None:
+    items, problem = read_feed(body, "https://feeds.example/f", "application/xml", {})
+    assert problem is None and len(items) == 1
+    assert (items[0].title, items[0].published_raw, items[0].tags) == (title, published, tags)
+    assert items[0].url and items[0].url.startswith("https://")

@@ -233,8 +233,8 @@ class NewsSpider(scrapy.Spider):
         A known, unchanged item yields a :class:`KnownListing` (dropped by the
         dedupe pipeline as unchanged) so the run still counts it as seen.
         """
-        if not item.url or not self.follow_articles:
-            yield item
+        if not item.url or not self.follow_articles or not item.url.startswith(("http://", "https://")):
+            yield item  # nothing to fetch (a link-less item, or a link validate will refuse)
             return
         try:
             key = canonical_url(item.url)
