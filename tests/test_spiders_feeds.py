@@ -399,3 +399,13 @@ def test_rdf_and_rss091_feeds(body: bytes, title: str, published: str | None, ta
     assert problem is None and len(items) == 1
     assert (items[0].title, items[0].published_raw, items[0].tags) == (title, published, tags)
     assert items[0].url and items[0].url.startswith("https://")
+
+
+@pytest.mark.parametrize(("link", "key"), [
+    ("https://www.bbc.co.uk/news/articles/c1x?at_medium=RSS&at_campaign=rss#0", "https://www.bbc.co.uk/news/articles/c1x"),
+    ("https://www.theguardian.com/world/2024/oct/24/x?CMP=Share_iOSApp_Other", "https://www.theguardian.com/world/2024/oct/24/x"),
+    ("https://www.aljazeera.com/news/2024/10/24/x?traffic_source=rss", "https://www.aljazeera.com/news/2024/10/24/x"),
+    ("https://www.dw.com/en/x/a-70512345?maca=en-rss-en-world-4025-rdf", "https://www.dw.com/en/x/a-70512345"),
+])
+def test_feed_tracking_parameters_do_not_split_keys(link: str, key: str) -> None:
+    assert canonical_url(link) == key
