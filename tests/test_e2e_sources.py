@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from index.search import search
 from tests.helpers import FIXTURES, FixtureSite, serve
 
 pytestmark = pytest.mark.e2e
@@ -109,6 +110,15 @@ def test_second_crawl_fetches_no_known_article_and_adds_nothing(home: Path, outl
     for path in LISTING_PAGES + SERVED_ARTICLES + MISSING_ARTICLES:
         assert outlets_site.fetched(path) == 1, path
     assert outlets_site.fetched("/sitemaps/archive-2019-05.xml") == 0
+    records = {h.record["title"]: h.record for h in search(home / "index", "", limit=50).hits}
+    assert len(records) == 10
+    depots = records["IDF says it struck Hezbollah weapons depots near Tyre overnight"]
+    assert depots["published"] == "2024-10-24T19:52:00+00:00"  # the feed's GMT, not the page's mislabelled time
+    assert "Radwan force" in depots["body"] and depots["extra"]["itemID"] == "826101"
+    storm = records["Storm batters Atlantic coast, cutting power to thousands"]
+    assert storm["kind"] == "sitemap" and storm["authors"] == ["Fiona Blake", "Daniel Osei"]
+    assert "Ferry services were suspended" in storm["body"]
+    assert records["Rail strike called off after late-night talks"]["agency"] == "Reuters"  # kept from the list
 
     second = newsdesk("crawl", *ids, *FAST, home=home)
     assert second.returncode == 0, second.stderr + second.stdout
