@@ -7,7 +7,13 @@ Each field is taken from the first kind of evidence that has it:
 2. meta tags (OpenGraph, ``article:published_time``, ``itemprop``, Dublin Core,
    parsely, sailthru, plain ``author``/``description``);
 3. the source's own selectors (``selectors`` below);
-4. a generic main-text extractor (trafilatura) and printed ``<time>`` elements.
+4. generic rules: the printed byline (class "byline", ``rel``/``itemprop`` author),
+   ``<time>`` elements, the ``<title>`` without the site's name, and trafilatura's
+   main text (precision mode).
+
+The body is the exception to "first found wins": JSON-LD ``articleBody`` is a
+teaser on many sites, so it is used only when it is at least half as long as the
+page's main text (from the selectors, else trafilatura); otherwise the page text is.
 
 Selectors: a dict whose keys are ``title``, ``author``, ``date``, ``body`` (also
 ``summary``, ``section``) and whose values are CSS selectors, or XPath
@@ -18,7 +24,8 @@ matched element is used (all of them joined for ``author`` and ``body``); for
 
 Dates come back raw (``published_raw``): ``scraper.dates.parse_printed`` reads them,
 a zone-less one in the source's zone.  Authors are cleaned person names
-(``scraper.bylines``); a wire agency or desk in a byline goes to ``agency``.
+(``scraper.bylines``); a wire agency or desk in a byline goes to ``agency``, and
+``credits`` lists everyone credited (people, then agencies and organisations as printed).
 """
 
 from __future__ import annotations
@@ -506,8 +513,9 @@ def extract_article(html: str | bytes, url: str | None = None,
     else:
         result.body = page_text or ld_text
 
-    result.summary = _ld_text(from_ld("description", "abstract")) or _first(
-        metas, "og:description", "description", "twitter:description", "dc.description")
+    result.summary = (_ld_text(from_ld("description", "abstract"))
+                      or _first(metas, "og:description", "description", "twitter:description", "dc.description")
+                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "summary")) else None))
     result.language = (_ld_text(from_ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
                        or _first(metas, "content-language", "og:locale", "dc.language", "language"))
     result.section = (_ld_text(from_ld("articleSection")) or _first(metas, "article:section", "parsely-section")

@@ -90,7 +90,8 @@ ARTICLE_NO_METADATA = """<html><body>
 @pytest.mark.parametrize(
     "selectors",
     [
-        {"title": "h2.hed", "author": ".who", "date": ".when::attr(data-ts)", "body": "div.copy p"},
+        {"title": "h2.hed", "author": ".who", "date": ".when::attr(data-ts)", "body": "div.copy p",
+         "summary": "div.copy p:first-child::text"},
         {"title": "//h2[@class='hed']", "author": "//span[@class='who']",
          "date": "//span[@class='when']/@data-ts", "body": "(//div[@class='copy'])[1]"},
     ],
@@ -103,6 +104,8 @@ def test_source_selectors_fill_what_metadata_lacks(selectors: dict[str, str]) ->
     assert article.agency == "Reuters"
     assert article.published_raw == "2024-06-02 10:05"
     assert article.body == "First paragraph of the story.\nSecond paragraph of the story."
+    if "summary" in selectors:
+        assert article.summary == "First paragraph of the story."
 
 
 def test_bad_selector_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
