@@ -237,6 +237,16 @@ def test_unreadable_date_is_null(tmp_path: Path) -> None:
     assert got["published"] is None and got["title"] == "T"
 
 
+def test_dates_keep_their_offset_and_a_bare_day_stays_that_day(tmp_path: Path) -> None:
+    page = tmp_path / "p.html"
+    page.write_text('<html><head><meta property="og:title" content="T">'
+                    '<meta property="article:published_time" content="2024-05-14">'
+                    '<meta property="article:modified_time" content="2024-05-14T09:30:00+05:30"></head></html>')
+    got = _run(str(page), "--tz", "Asia/Tokyo")
+    assert got["published"] == "2024-05-14T00:00:00+09:00"
+    assert got["updated"] == "2024-05-14T09:30:00+05:30"
+
+
 def test_extract_does_not_import_scrapy_at_cli_import() -> None:
     code = "import sys, newsdesk.cli; print('scrapy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
