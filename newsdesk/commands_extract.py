@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,21 @@ class UnreadablePageError(NewsdeskError):
 
 
 def _iso(raw: str | None, zone: str) -> str | None:
-    """A raw date as ISO 8601 UTC with offset, read in ``zone`` when it names none."""
-    from scraper.dates import parse_printed
+    """A raw date as ISO 8601 with the offset it was read in (its own, else ``zone``'s)."""
+    from scraper.dates import get_zone, parse_printed
 
     parsed = parse_printed(raw, zone)
-    return parsed.value.isoformat() if parsed else None
+    if parsed is None:
+        return None
+    offset = re.fullmatch(r"([+-])(\d\d):(\d\d)", parsed.zone)
+    if offset:
+        sign = -1 if offset.group(1) == "-" else 1
+        where: tzinfo = timezone(sign * timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3))))
+    elif parsed.zone == "UTC":
+        where = timezone.utc
+    else:
+        where = get_zone(parsed.zone)
+    return parsed.value.astimezone(where).isoformat()
 
 
 def extraction_json(html: bytes, url: str | None, zone: str) -> dict[str, Any]:
@@ -54,7 +66,8 @@ def extract(file: Path, url: str | None, tz_name: str) -> None:
     """Print as JSON the title, authors, dates, body and language of a saved article page.
 
     Authors lists the people a byline credits, then its wire agency or desk.
-    Dates are ISO 8601 in UTC; a date printed without a zone is read in --tz.
+    Dates are ISO 8601 with the offset they were printed in; a date printed
+    without a zone is read in --tz.
 
     Example:
 

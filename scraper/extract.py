@@ -7,7 +7,13 @@ Each field is taken from the first kind of evidence that has it:
 2. meta tags (OpenGraph, ``article:published_time``, ``itemprop``, Dublin Core,
    parsely, sailthru, plain ``author``/``description``);
 3. the source's own selectors (``selectors`` below);
-4. a generic main-text extractor (trafilatura) and printed ``<time>`` elements.
+4. generic rules: the printed byline (class "byline", ``rel``/``itemprop`` author),
+   ``<time>`` elements, the ``<title>`` without the site's name, and trafilatura's
+   main text (precision mode).
+
+The body is the exception to "first found wins": JSON-LD ``articleBody`` is a
+teaser on many sites, so it is used only when it is at least half as long as the
+page's main text (from the selectors, else trafilatura); otherwise the page text is.
 
 Selectors: a dict whose keys are ``title``, ``author``, ``date``, ``body`` (also
 ``summary``, ``section``) and whose values are CSS selectors, or XPath
@@ -18,7 +24,8 @@ matched element is used (all of them joined for ``author`` and ``body``); for
 
 Dates come back raw (``published_raw``): ``scraper.dates.parse_printed`` reads them,
 a zone-less one in the source's zone.  Authors are cleaned person names
-(``scraper.bylines``); a wire agency or desk in a byline goes to ``agency``.
+(``scraper.bylines``); a wire agency or desk in a byline goes to ``agency``, and
+``credits`` lists everyone credited (people, then agencies and organisations as printed).
 """
 
 from __future__ import annotations
@@ -116,7 +123,8 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(child)
     elif isinstance(node, dict):
         yield node
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement", "hasPart"):
+        # Not itemListElement: article lists are related links, not this page.
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "hasPart"):
             if isinstance(node.get(key), (list, dict)):
                 yield from _walk(node[key])
 
@@ -127,8 +135,22 @@ def _types(node: dict[str, Any]) -> set[str]:
     return {k.rsplit("/", 1)[-1].casefold() for k in kinds if isinstance(k, str)}
 
 
-def _jsonld_articles(sel: Selector) -> list[dict[str, Any]]:
-    """The article objects in a page's JSON-LD, best first (most fields, then order)."""
+def _url_key(url: Any) -> str | None:
+    """A URL without scheme, www., query, fragment and trailing slash, for comparing."""
+    if isinstance(url, dict):
+        url = url.get("@id") or url.get("url")
+    if not isinstance(url, str) or not url.strip():
+        return None
+    key = re.sub(r"^(?:https?:)?//(?:www\.)?", "", url.strip().casefold())
+    return re.split(r"[?#]", key, maxsplit=1)[0].rstrip("/") or None
+
+
+def _jsonld_articles(sel: Selector, urls: set[str] | None = None) -> list[dict[str, Any]]:
+    """The article objects in a page's JSON-LD, best first.
+
+    :param urls: keys (``_url_key``) of the page's own URLs: an article naming one of
+        them comes first, then the one with most fields, then page order.
+    """
     found: list[dict[str, Any]] = []
     for raw in sel.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]/text()').getall():
         data = _load_json(raw)
@@ -138,8 +160,10 @@ def _jsonld_articles(sel: Selector) -> list[dict[str, Any]]:
             if _types(node) & ARTICLE_TYPES and node not in found:
                 found.append(node)
 
-    def weight(node: dict[str, Any]) -> int:
-        return sum(1 for key in ("headline", "author", "datePublished", "articleBody") if node.get(key))
+    def weight(node: dict[str, Any]) -> tuple[bool, int]:
+        own = bool(urls) and any(_url_key(node.get(key)) in (urls or set())
+                                 for key in ("url", "@id", "mainEntityOfPage"))
+        return own, sum(1 for key in ("headline", "author", "datePublished", "articleBody") if node.get(key))
 
     return sorted(found, key=weight, reverse=True)
 
@@ -417,7 +441,9 @@ def extract_article(html: str | bytes, url: str | None = None,
     selectors = selectors or {}
     result = ExtractedArticle()
 
-    articles = _jsonld_articles(sel)
+    own_urls = {k for k in (_url_key(url), _url_key(sel.xpath('//link[@rel="canonical"]/@href').get()),
+                            _url_key(sel.xpath('//meta[@property="og:url"]/@content').get())) if k}
+    articles = _jsonld_articles(sel, own_urls)
 
     def from_ld(*keys: str) -> Any:
         for node in articles:
@@ -443,17 +469,20 @@ def extract_article(html: str | bytes, url: str | None = None,
                                           site_names, sel)
 
     # Authors
-    names = _ld_names(from_ld("author", "creator"))
+    names = [(n, is_org or n.casefold() in site_names) for n, is_org in _ld_names(from_ld("author", "creator"))]
     if not names:
         for key in _META_AUTHOR:
-            names = [v for v in metas.get(key, []) if not _URLISH.match(v) and clean_line(v)]
+            names = [(v, v.casefold() in site_names) for v in metas.get(key, [])
+                     if not _URLISH.match(v) and clean_line(v)]
             if names:
                 break
-    if not names:
-        names = [t for t in (_node_text(n) for n in _by_selector(sel, selectors, "author")) if t]
-    if not names:
-        names = _printed_byline(sel)
     _authors(result, names)
+    if not result.authors:
+        # Metadata named nobody, or only an organisation: the printed byline may name people.
+        printed = [t for t in (_node_text(n) for n in _by_selector(sel, selectors, "author")) if t]
+        printed = printed or _printed_byline(sel)
+        if not result.credits or any(parse_byline(t).authors for t in printed):
+            _authors(result, printed)
 
     # Dates
     result.published_raw = (_ld_text(from_ld("datePublished", "dateCreated", "uploadDate"))
@@ -484,8 +513,9 @@ def extract_article(html: str | bytes, url: str | None = None,
     else:
         result.body = page_text or ld_text
 
-    result.summary = _ld_text(from_ld("description", "abstract")) or _first(
-        metas, "og:description", "description", "twitter:description", "dc.description")
+    result.summary = (_ld_text(from_ld("description", "abstract"))
+                      or _first(metas, "og:description", "description", "twitter:description", "dc.description")
+                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "summary")) else None))
     result.language = (_ld_text(from_ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
                        or _first(metas, "content-language", "og:locale", "dc.language", "language"))
     result.section = (_ld_text(from_ld("articleSection")) or _first(metas, "article:section", "parsely-section")

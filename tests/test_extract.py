@@ -90,7 +90,8 @@ ARTICLE_NO_METADATA = """<html><body>
 @pytest.mark.parametrize(
     "selectors",
     [
-        {"title": "h2.hed", "author": ".who", "date": ".when::attr(data-ts)", "body": "div.copy p"},
+        {"title": "h2.hed", "author": ".who", "date": ".when::attr(data-ts)", "body": "div.copy p",
+         "summary": "div.copy p:first-child::text"},
         {"title": "//h2[@class='hed']", "author": "//span[@class='who']",
          "date": "//span[@class='when']/@data-ts", "body": "(//div[@class='copy'])[1]"},
     ],
@@ -103,6 +104,8 @@ def test_source_selectors_fill_what_metadata_lacks(selectors: dict[str, str]) ->
     assert article.agency == "Reuters"
     assert article.published_raw == "2024-06-02 10:05"
     assert article.body == "First paragraph of the story.\nSecond paragraph of the story."
+    if "summary" in selectors:
+        assert article.summary == "First paragraph of the story."
 
 
 def test_bad_selector_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
@@ -232,6 +235,16 @@ def test_unreadable_date_is_null(tmp_path: Path) -> None:
                     '<meta property="article:published_time" content="sometime soon"></head></html>')
     got = _run(str(page))
     assert got["published"] is None and got["title"] == "T"
+
+
+def test_dates_keep_their_offset_and_a_bare_day_stays_that_day(tmp_path: Path) -> None:
+    page = tmp_path / "p.html"
+    page.write_text('<html><head><meta property="og:title" content="T">'
+                    '<meta property="article:published_time" content="2024-05-14">'
+                    '<meta property="article:modified_time" content="2024-05-14T09:30:00+05:30"></head></html>')
+    got = _run(str(page), "--tz", "Asia/Tokyo")
+    assert got["published"] == "2024-05-14T00:00:00+09:00"
+    assert got["updated"] == "2024-05-14T09:30:00+05:30"
 
 
 def test_extract_does_not_import_scrapy_at_cli_import() -> None:
