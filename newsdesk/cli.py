@@ -18,6 +18,7 @@ import click
 
 from newsdesk import __version__
 from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.commands_extract import extract
 from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
@@ -43,13 +44,15 @@ def cli(verbose: int) -> None:
 @click.argument("source_ids", metavar="[SOURCE]...", nargs=-1)
 @click.option("--url", help="Start from this URL instead of the source's (one source only; may be 127.0.0.1).")
 @click.option("--no-ingest", is_flag=True, help="Leave the records in the outbox; do not index them.")
+@click.option("--refresh", is_flag=True,
+              help="Fetch article pages again even when their items are already archived.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems (for cron).")
 @click.option("--parallel", type=click.IntRange(1, 16), default=2, show_default=True,
               help="Crawls run at once.")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="A Scrapy setting for this run (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
 @home_option
-def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, quiet: bool,
+def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh: bool, quiet: bool,
           parallel: int, settings: tuple[str, ...], home: Path | None) -> None:
     """Crawl sources once (all enabled ones by default), ingest, print a summary.
 
@@ -83,6 +86,8 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, quiet: 
         if not sep or not name.strip():
             raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
         overrides[name.strip()] = value
+    if refresh:
+        overrides["NEWSDESK_REFRESH"] = "1"
     outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
                           trigger="cron" if quiet else "manual")
     for outcome in outcomes:
@@ -142,25 +147,31 @@ def reindex(home: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @home_option
 def sources(as_json: bool, home: Path | None) -> None:
-    """List configured sources: id, spider, schedule, zone, enabled.
+    """List configured sources: id, kind, schedule, zone, enabled, last run.
 
     Example:
 
         newsdesk sources --json
     """
+    from newsdesk.lastrun import last_runs
     from scraper.sources import load_sources
 
     where = resolve_home(home)
     items = load_sources(where.sources_file)
+    runs = last_runs(where, list(items))
     if as_json:
-        rows = [{"id": s.id, "name": s.name, "spider": s.spider, "urls": list(s.urls),
-                 "timezone": s.timezone, "schedule": s.schedule, "enabled": s.enabled}
+        rows = [{"id": s.id, "name": s.name, "kind": s.kind, "spider": s.spider, "urls": list(s.urls),
+                 "timezone": s.timezone, "schedule": s.schedule, "enabled": s.enabled,
+                 "last_run": runs[s.id].to_dict() if s.id in runs else None}
                 for s in items.values()]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
+    width = max([len(s.id) for s in items.values()] + [6])
+    click.echo(f"{'SOURCE':<{width}}  {'KIND':<8} {'SCHEDULE':<14} {'ZONE':<18} {'ENABLED':<8} LAST RUN")
     for s in items.values():
-        state = "enabled" if s.enabled else "disabled"
-        click.echo(f"{s.id:<24} {s.spider:<18} {s.schedule:<14} {s.timezone:<18} {state}")
+        state = "yes" if s.enabled else "no"
+        last = runs[s.id].describe() if s.id in runs else "never"
+        click.echo(f"{s.id:<{width}}  {s.kind:<8} {s.schedule:<14} {s.timezone:<18} {state:<8} {last}")
 
 
 # --- search ----------------------------------------------------------------------------
@@ -258,6 +269,7 @@ from newsdesk import commands_runs  # noqa: E402  (run history, status, the sche
 cli.add_command(commands_runs.runs)
 cli.add_command(commands_runs.status)
 cli.add_command(commands_runs.schedule)
+cli.add_command(extract)
 
 
 def main() -> None:

@@ -89,7 +89,8 @@ def check_run(run: RunRecord, earlier: list[RunRecord], config: Config, repeat: 
 
     usual = [r for r in earlier if r.status == "ok"][:window]
     usual_seen = [r.seen for r in usual]
-    if run.seen == 0 and usual_seen and mean(usual_seen) >= 1:
+    unchanged = int(run.stats.get("newsdesk/not_modified", 0) or 0) > 0  # a 304: nothing new, not broken
+    if run.seen == 0 and not unchanged and usual_seen and mean(usual_seen) >= 1:
         layout = sorted(k.rsplit("/", 1)[1] for k in run.stats if k.startswith("newsdesk/layout/"))
         hint = f"; layout warnings: {', '.join(layout)}" if layout else ""
         alerts.append(_alert(run, "zero_items",

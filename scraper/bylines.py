@@ -23,14 +23,73 @@ AGENCIES: dict[str, str] = {
     "jns": "JNS", "jewish news syndicate": "JNS", "the media line": "The Media Line",
     "online desk": "Online desk", "news desk": "News desk",
 }
-_STAFF = re.compile(r"^(?:the\s+)?(.+?)\s+(staff|staff writers?|team|desk|editors?|newsroom)$",
+_STAFF = re.compile(r"^(?:the\s+)?(.+?)\s+(staff(?:\s+(?:writers?|reporters?|correspondents?))?|team|desk|"
+                    r"editors?|newsroom|redaktion)$",
                     re.IGNORECASE)
-_BY = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.IGNORECASE)
-_SPLIT = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bwith\b|\u00b7|\u2022)\s*", re.IGNORECASE)
-_NOT_A_NAME = re.compile(
-    r"\d|@|https?:|\b(?:updated|published|posted|min(?:ute)?s?\s+read|hours?\s+ago)\b",
+#: "By", and its forms in other languages, in front of a byline or a name.
+_BY = re.compile(
+    r"^\s*(?:(?:written|reported|reporting|posted|story|words|text|analysis|opinion|commentary|"
+    r"review|interview|compiled|edited)\s+)?(?:by|par|por|von|door|av|af)[:\s]+",
     re.IGNORECASE,
 )
+_SPLIT = re.compile(
+    r"\s*(?:,|;|\||/|&|\+|\band\b|\bwith\b|\bavec\b|\bund\b|\bet\b|\bcon\b"
+    r"|(?-i:\s[ye]\s)|\u00b7|\u2022|\s[-\u2013\u2014]\s)\s*",
+    re.IGNORECASE,
+)
+#: "Deal Professor By STEVEN SOLOMON": a label, then "By", then the name.
+_MID_BY = re.compile(r"^.*?\s(?:by|By|BY)\s+(?=[A-Z])")
+_PAREN = re.compile(r"\(([^()]*)\)")
+_JOINER = re.compile(r"^\s*(?:and|with|avec|et|und|mit|con|y|e)\b", re.IGNORECASE)
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+#: Where a printed date or a label starts inside a byline: the rest of the part is not a name.
+_WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|rsday|urday)?\.?"
+_TAIL = re.compile(
+    rf"\d|\[|\{{|\b{_MONTH}\s+\d|\b{_WEEKDAY}(?:,|\s+\d)|\b(?:last\s+)?(?:updated|published|posted|modified)\b"
+    r"|\bmin(?:ute)?s?\s+read\b|\b(?:comments?|share|email|e-mail|follow|text\s+size|read\s+more)\b"
+    r"|\s+for\s+",
+    re.IGNORECASE,
+)
+#: Last words of publication names, which are not people.
+_ORG_WORDS = frozenset("""
+    news times media network agency radio tv television online newspaper magazine gazette
+    tribune journal chronicle telegraph bulletin
+""".split())
+#: An organisation named after a person in the same part ("Jane Doe The Associated Press").
+_THE_ORG = re.compile(r"\s+(?=(?-i:The)\s+(?-i:[A-Z]))", re.IGNORECASE)
+_DOMAIN = re.compile(r"\b[\w-]+\.(?:com|net|org|info|news|co(?:\.[a-z]{2})?)\b", re.IGNORECASE)
+_NOT_A_NAME = re.compile(
+    r"\d|@|https?:|www\.|\b(?:updated|published|posted|min(?:ute)?s?\s+read|hours?\s+ago)\b",
+    re.IGNORECASE,
+)
+#: Job titles and roles printed beside names ("Jane Doe, Senior Editor", "X | Staff").
+_ROLE_WORDS = frozenset("""
+    a an the our your staff writer writers reporter reporters correspondent correspondents
+    contributor contributors contributing editor editors editorial columnist photographer
+    photographers photo photos video producer analyst associate deputy managing senior chief
+    political foreign special news national international investigative data digital desk
+    team author authors guest opinion reporting additional more view all profile bio
+    follow posts articles by assistant journalist director hub content head lead
+    sports business politics science health technology culture entertainment weather
+    travel economics markets courts crime education environment climate metro
+""".split())
+
+
+def _strip_roles(part: str) -> str:
+    """Drop job-title words and lowercase words after a name ("Jane Doe Senior Editor")."""
+    words = part.split()
+    while len(words) > 2 and (words[-1].casefold().strip(".,") in _ROLE_WORDS or words[-1].islower()):
+        words.pop()
+    while len(words) > 2 and words[0].casefold() in _ROLE_WORDS:
+        words.pop(0)
+    return " ".join(words)
+
+
+def _is_role(part: str) -> bool:
+    """A part made only of job-title words ("Senior Editor", "Staff"), not a name."""
+    words = re.findall(r"[^\W\d_]+", part.casefold())
+    return bool(words) and all(w in _ROLE_WORDS for w in words)
 
 
 @dataclass
@@ -39,12 +98,14 @@ class Byline:
 
     authors: list[str] = field(default_factory=list)
     agency: str | None = None
+    #: Everyone credited, in order: people name-cased, agencies and desks as printed.
+    credits: list[str] = field(default_factory=list)
 
 
 def _name_case(name: str) -> str:
     """'SETH J. FRANTZMAN' → 'Seth J. Frantzman'; mixed case is left as printed."""
-    if name != name.upper():
-        return name
+    if name != name.upper() or (" " not in name and len(name) <= 4):
+        return name  # mixed case, or an acronym ("CBC")
     words = []
     for word in name.lower().split():
         word = "-".join(part[:1].upper() + part[1:] for part in word.split("-"))
@@ -63,26 +124,61 @@ def _agency(part: str) -> str | None:
     return None
 
 
+def _unbracket(match: re.Match[str]) -> str:
+    """"(with X)" and "(Reuters)" are more credits; other brackets belong to the name."""
+    inner = match.group(1).strip()
+    if _JOINER.match(inner) or " ".join(inner.casefold().replace(".", "").split()) in AGENCIES:
+        return ", " + _JOINER.sub("", inner) + ","
+    return match.group(0)
+
+
 def parse_byline(text: str | None) -> Byline:
-    """Split a printed byline into person names and an agency."""
+    """Split a printed byline into person names and an agency.
+
+    Dates, "Updated …" labels, job titles, e-mail addresses and URLs are dropped;
+    "By" (and "Par", "Por", "Von" …) and joiners ("and", "et", "und", "y") are understood.
+    """
     result = Byline()
     if not text:
         return result
-    cleaned = _BY.sub("", " ".join(text.split()))
-    for part in _SPLIT.split(cleaned):
-        part = part.strip(" .-–—:")
-        part = _BY.sub("", part)
+    cleaned = _PAREN.sub(_unbracket, _BY.sub("", " ".join(text.split())))
+    parts = [piece for part in _SPLIT.split(cleaned) for piece in _THE_ORG.split(part)]
+    organisations: list[str] = []
+    for part in parts:
+        part = _MID_BY.sub("", _BY.sub("", part.strip(" .-–—:"))).strip(" .-–—:")
+        tail = _TAIL.search(part)
+        if tail:
+            # "Lucas Nolan22 Dec 2016", "GILLIAN MOHNEY March 11, 2015": keep the name before it.
+            part = part[: tail.start()].strip(" .-–—:,")
         if not part:
+            continue
+        folded = " ".join(part.casefold().replace(".", "").split())
+        if folded not in AGENCIES and _is_role(part):
             continue
         agency = _agency(part)
         if agency:
             # A wire agency outranks a desk ("JERUSALEM POST STAFF, REUTERS" → Reuters).
             if result.agency is None or result.agency.endswith(("staff", "desk", "team")):
                 result.agency = agency
+            if part not in result.credits:
+                result.credits.append(part)
             continue
-        if _NOT_A_NAME.search(part) or len(part) > 60:
+        if _DOMAIN.search(part):
+            continue  # "example.com": the site itself
+        if folded.startswith("the ") or folded.rsplit(" ", 1)[-1] in _ORG_WORDS:
+            # A publication ("The West Australian", "Fox News"): credited only if no one else is.
+            organisations.append(part)
+            continue
+        part = _strip_roles(part)
+        if not part or _NOT_A_NAME.search(part) or _is_role(part) or len(part) > 60:
+            continue
+        if len(part.split()) > 6:  # a sentence, not a name
             continue
         name = _name_case(part)
         if name not in result.authors:
             result.authors.append(name)
+            result.credits.append(name)
+    if not result.credits and organisations:
+        result.agency = organisations[0]
+        result.credits.append(organisations[0])
     return result

@@ -29,7 +29,7 @@ from newsdesk.crawl import run_crawl
 from newsdesk.home import Home
 from newsdesk.runs import RunHistory, RunRecord
 from scraper.sources import get_source
-from tests.helpers import FIXTURES, ROOT, FixtureSite, load_expected, serve
+from tests.helpers import FIXTURES, ROOT, FixtureSite, load_expected, serve, only_source
 
 pytestmark = pytest.mark.e2e
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
@@ -77,7 +77,7 @@ def gated() -> Iterator[GatedSite]:
 
 def setup_home(home: Path, url: str, schedule: str, config: str = "") -> None:
     home.mkdir(parents=True, exist_ok=True)
-    (home / "sources.toml").write_text(f'[sources.jpost-breaking]\nurls = ["{url}"]\nschedule = "{schedule}"\n')
+    (home / "sources.toml").write_text(only_source("jpost-breaking", urls=url, schedule=schedule))
     (home / "config.toml").write_text(config)
 
 

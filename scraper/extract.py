@@ -1,0 +1,535 @@
+"""Article pages → title, authors, dates, body: what a spider keeps from a followed link.
+
+Each field is taken from the first kind of evidence that has it:
+
+1. JSON-LD (``NewsArticle``, ``Article``, ``ReportageNewsArticle``, ``BlogPosting`` …,
+   also inside ``@graph``, lists and ``mainEntity``);
+2. meta tags (OpenGraph, ``article:published_time``, ``itemprop``, Dublin Core,
+   parsely, sailthru, plain ``author``/``description``);
+3. the source's own selectors (``selectors`` below);
+4. generic rules: the printed byline (class "byline", ``rel``/``itemprop`` author),
+   ``<time>`` elements, the ``<title>`` without the site's name, and trafilatura's
+   main text (precision mode).
+
+The body is the exception to "first found wins": JSON-LD ``articleBody`` is a
+teaser on many sites, so it is used only when it is at least half as long as the
+page's main text (from the selectors, else trafilatura); otherwise the page text is.
+
+Selectors: a dict whose keys are ``title``, ``author``, ``date``, ``body`` (also
+``summary``, ``section``) and whose values are CSS selectors, or XPath
+expressions when they start with ``/``, ``./`` or ``(``.  The text of every
+matched element is used (all of them joined for ``author`` and ``body``); for
+``date`` a ``datetime`` or ``content`` attribute wins over the text.  Parsel's
+``::text`` and ``::attr(name)`` pseudo-elements work in CSS too.
+
+Dates come back raw (``published_raw``): ``scraper.dates.parse_printed`` reads them,
+a zone-less one in the source's zone.  Authors are cleaned person names
+(``scraper.bylines``); a wire agency or desk in a byline goes to ``agency``, and
+``credits`` lists everyone credited (people, then agencies and organisations as printed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from parsel import Selector
+from w3lib.encoding import html_to_unicode
+
+from scraper.bylines import parse_byline
+from scraper.text import clean_block, clean_line
+
+logger = logging.getLogger(__name__)
+
+#: schema.org types that describe the article itself.
+ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle",
+    "askpublicnewsarticle", "blogposting", "liveblogposting", "socialmediaposting",
+    "scholarlyarticle", "techarticle", "report", "satiricalarticle", "advertisercontentarticle",
+})
+_XPATH_START = ("/", "./", "(")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_JSON_COMMENTS = re.compile(r"^\s*(?://[^\n]*\n|/\*.*?\*/|<!--|-->|<!\[CDATA\[|\]\]>)", re.DOTALL)
+#: JSON-LD articleBody shorter than this share of the page's main text is a teaser.
+_TEASER_RATIO = 0.5
+_URLISH = re.compile(r"^(?:https?:)?//|^www\.", re.IGNORECASE)
+
+
+@dataclass
+class ExtractedArticle:
+    """What an article page says about itself; every field may be missing."""
+
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)  # cleaned person names
+    published_raw: str | None = None  # as found; zone-less ones are read in the source's zone
+    updated_raw: str | None = None
+    body: str | None = None  # plain text, paragraphs separated by "\n"
+    summary: str | None = None
+    language: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    agency: str | None = None  # wire agency or desk from the byline (scraper/bylines.py)
+    byline: str | None = None  # the author text as found, before cleaning
+    #: Everyone credited, in order: people (as in ``authors``), then agencies, desks and
+    #: organisations named as authors, as printed ("The Associated Press").
+    credits: list[str] = field(default_factory=list)
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+def _to_text(html: str | bytes) -> str:
+    """Decode page bytes (BOM, then <meta charset>, then UTF-8) and drop an XML declaration."""
+    if isinstance(html, bytes):
+        _, html = html_to_unicode(None, html)
+    return _XML_DECLARATION.sub("", html, count=1)
+
+
+def _selector(text: str) -> Selector:
+    return Selector(text=text or "<html></html>", type="html")
+
+
+# --- JSON-LD ---------------------------------------------------------------------------
+
+def _load_json(raw: str) -> Any:
+    """Parse one JSON-LD block, tolerating comments, CDATA and raw control characters."""
+    text = raw.strip()
+    while True:
+        stripped = _JSON_COMMENTS.sub("", text, count=1).strip()
+        if stripped == text:
+            break
+        text = stripped
+    text = re.sub(r"(?:\]\]>|-->)\s*$", "", text).strip().rstrip(";")
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        # Some sites put two objects side by side, or leave a trailing comma.
+        try:
+            return json.loads("[" + re.sub(r"}\s*{", "},{", text) + "]", strict=False)
+        except ValueError:
+            logger.debug("unreadable JSON-LD block: %.80s", text)
+            return None
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object inside a JSON-LD value (lists, @graph, mainEntity …)."""
+    if isinstance(node, list):
+        for child in node:
+            yield from _walk(child)
+    elif isinstance(node, dict):
+        yield node
+        # Not itemListElement: article lists are related links, not this page.
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "hasPart"):
+            if isinstance(node.get(key), (list, dict)):
+                yield from _walk(node[key])
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    kind = node.get("@type") or node.get("type") or []
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {k.rsplit("/", 1)[-1].casefold() for k in kinds if isinstance(k, str)}
+
+
+def _url_key(url: Any) -> str | None:
+    """A URL without scheme, www., query, fragment and trailing slash, for comparing."""
+    if isinstance(url, dict):
+        url = url.get("@id") or url.get("url")
+    if not isinstance(url, str) or not url.strip():
+        return None
+    key = re.sub(r"^(?:https?:)?//(?:www\.)?", "", url.strip().casefold())
+    return re.split(r"[?#]", key, maxsplit=1)[0].rstrip("/") or None
+
+
+def _jsonld_articles(sel: Selector, urls: set[str] | None = None) -> list[dict[str, Any]]:
+    """The article objects in a page's JSON-LD, best first.
+
+    :param urls: keys (``_url_key``) of the page's own URLs: an article naming one of
+        them comes first, then the one with most fields, then page order.
+    """
+    found: list[dict[str, Any]] = []
+    for raw in sel.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]/text()').getall():
+        data = _load_json(raw)
+        if data is None:
+            continue
+        for node in _walk(data):
+            if _types(node) & ARTICLE_TYPES and node not in found:
+                found.append(node)
+
+    def weight(node: dict[str, Any]) -> tuple[bool, int]:
+        own = bool(urls) and any(_url_key(node.get(key)) in (urls or set())
+                                 for key in ("url", "@id", "mainEntityOfPage"))
+        return own, sum(1 for key in ("headline", "author", "datePublished", "articleBody") if node.get(key))
+
+    return sorted(found, key=weight, reverse=True)
+
+
+def _ld_text(value: Any) -> str | None:
+    """A JSON-LD value as one line of text (first of a list; @value / name of an object)."""
+    if isinstance(value, list):
+        for item in value:
+            text = _ld_text(item)
+            if text:
+                return text
+        return None
+    if isinstance(value, dict):
+        return _ld_text(value.get("@value") or value.get("name"))
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return clean_line(str(value))
+    return None
+
+
+_ORGANIZATION_TYPES = frozenset({"organization", "newsmediaorganization", "corporation", "ngo"})
+
+
+def _ld_names(value: Any) -> list[tuple[str, bool]]:
+    """Author names from a JSON-LD author value (string, object, list), each with "is an organisation"."""
+    if isinstance(value, list):
+        return [name for item in value for name in _ld_names(item)]
+    if isinstance(value, dict):
+        name = value.get("name")
+        is_org = bool(_types(value) & _ORGANIZATION_TYPES)
+        if isinstance(name, list):
+            return [(n, is_org) for n, _ in _ld_names(name)]
+        if not name and (value.get("givenName") or value.get("familyName")):
+            name = f"{value.get('givenName', '')} {value.get('familyName', '')}"
+        text = clean_line(name) if isinstance(name, str) else None
+        return [(text, is_org)] if text and not _URLISH.match(text) else []
+    if isinstance(value, str):
+        text = clean_line(value)
+        return [(text, False)] if text and not _URLISH.match(text) else []
+    return []
+
+
+def _ld_list(value: Any) -> list[str]:
+    """Keywords/sections: a list, or a comma-separated string."""
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        text = _ld_text(item)
+        if not text:
+            continue
+        for part in text.split(",") if isinstance(item, str) else [text]:
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+# --- meta tags -------------------------------------------------------------------------
+
+def _metas(sel: Selector) -> dict[str, list[str]]:
+    """Meta tag values by lower-cased name/property/itemprop, in page order."""
+    values: dict[str, list[str]] = {}
+    for meta in sel.xpath("//meta"):
+        content = meta.attrib.get("content")
+        if content is None:
+            content = meta.attrib.get("datetime") or meta.attrib.get("value")
+        if content is None or not content.strip():
+            continue
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = meta.attrib.get(attr)
+            if key:
+                values.setdefault(key.strip().casefold(), []).append(content.strip())
+    return values
+
+
+def _first(metas: dict[str, list[str]], *names: str) -> str | None:
+    for name in names:
+        for value in metas.get(name, []):
+            text = clean_line(value)
+            if text:
+                return text
+    return None
+
+
+def _itemprop(sel: Selector, prop: str) -> str | None:
+    """A microdata value (not a meta tag): datetime/content attribute, else the text."""
+    for node in sel.xpath(f'//*[@itemprop="{prop}"][not(self::meta)]'):
+        value = node.attrib.get("datetime") or node.attrib.get("content")
+        if value is None:
+            value = " ".join(node.xpath(".//text()").getall())
+        text = clean_line(value)
+        if text:
+            return text
+    return None
+
+
+_META_TITLE = ("og:title", "twitter:title", "dc.title", "dcterms.title", "parsely-title",
+               "sailthru.title", "headline", "title")
+_META_PUBLISHED = ("article:published_time", "article:published", "og:article:published_time",
+                   "datepublished", "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.date",
+                   "dcterms.created", "dc.date.created", "parsely-pub-date", "sailthru.date",
+                   "pubdate", "publishdate", "publish-date", "publish_date", "date", "article.published",
+                   "og:published_time", "cxenseparse:recs:publishtime")
+_META_UPDATED = ("article:modified_time", "og:updated_time", "article:modified", "datemodified",
+                 "dc.date.modified", "dcterms.modified", "last-modified", "lastmod", "article.updated",
+                 "sailthru.lastmodified")
+_META_AUTHOR = ("author", "article:author", "dc.creator", "dcterms.creator", "parsely-author",
+                "sailthru.author", "byl", "byline", "cxenseparse:author", "og:article:author")
+
+
+# --- selectors -------------------------------------------------------------------------
+
+def _select(sel: Selector, query: str) -> list[Selector]:
+    """Apply one configured selector: XPath if it starts with / ./ or (, else CSS."""
+    query = query.strip()
+    return sel.xpath(query) if query.startswith(_XPATH_START) else sel.css(query)
+
+
+def _node_text(node: Selector, *, block: bool = False) -> str | None:
+    root = node.root
+    if isinstance(root, str):
+        return clean_block(root) if block else clean_line(root)
+    if block:
+        return clean_block(node.get())
+    return clean_line(" ".join(node.xpath(".//text()").getall()))
+
+
+def _by_selector(sel: Selector, selectors: dict[str, str], name: str) -> list[Selector]:
+    query = selectors.get(name)
+    if not query:
+        return []
+    try:
+        return list(_select(sel, query))
+    except (ValueError, etree.XPathError) as exc:
+        logger.warning("selector %s=%r is not valid CSS/XPath: %s", name, query, exc)
+        return []
+
+
+# --- generic fallbacks -----------------------------------------------------------------
+
+def _generic(text: str, url: str | None) -> dict[str, Any]:
+    """trafilatura's reading of the page (body and metadata); {} if it finds nothing."""
+    if not _has_markup(text):
+        return {}
+    import trafilatura  # lazy: only pages that need it pay the import
+
+    try:
+        doc = trafilatura.bare_extraction(
+            text, url=url, with_metadata=True, include_comments=False, include_tables=False,
+            favor_precision=True, deduplicate=False,
+        )
+    except Exception as exc:  # trafilatura can fail on odd markup; the other layers still count
+        logger.debug("trafilatura failed on %s: %s", url, exc)
+        return {}
+    if doc is None:
+        return {}
+    return doc if isinstance(doc, dict) else doc.as_dict()
+
+
+def _has_markup(text: str) -> bool:
+    """Whether a page has any markup or words at all (trafilatura logs errors on empty trees)."""
+    return bool(re.search(r"<(?:html|body|head|p|div|article|main|h1|title)\b", text, re.IGNORECASE))
+
+
+def _printed_time(sel: Selector) -> str | None:
+    """The first <time datetime> in the page, else the first <time> text."""
+    for node in sel.xpath("//time"):
+        value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u2022\u00bb/]{1,2}\s+")
+
+
+def _without_site_name(title: str | None, site_names: set[str], sel: Selector) -> str | None:
+    """'Headline | Site' → 'Headline' when the suffix is the site's name or the page's <h1> is the rest."""
+    if not title:
+        return None
+    separators = list(_TITLE_SEPARATOR.finditer(title))
+    if not separators:
+        return title
+    h1s = {" ".join(h.split()).casefold()
+           for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h}
+    for match in reversed(separators):  # the longest head first
+        head, tail = title[: match.start()].strip(), title[match.end():].strip()
+        if head and (tail.casefold() in site_names or head.casefold() in h1s):
+            return head
+    return title
+
+
+def _without_headline(body: str | None, title: str | None) -> str | None:
+    """The body without a first line that only repeats the headline."""
+    if not body or not title:
+        return body
+    first, _, rest = body.partition("\n")
+    if rest and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
+        return rest
+    return body
+
+
+def _language_tag(value: str | None) -> str | None:
+    """'en_US' (og:locale) → 'en-US'; the first of 'de, en'."""
+    if not value:
+        return None
+    tag = re.split(r"[,;\s]", value.strip())[0].replace("_", "-")
+    return tag if re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", tag) else None
+
+
+# --- assembling ------------------------------------------------------------------------
+
+def _authors(result: ExtractedArticle, names: Iterable[str | tuple[str, bool]]) -> bool:
+    """Clean raw author strings into ``authors``, ``agency`` and ``credits``; False if none."""
+    raw = [(n, False) if isinstance(n, str) else n for n in names if n]
+    raw = [(n, is_org) for n, is_org in raw if n]
+    if not raw:
+        return False
+    result.byline = ", ".join(n for n, _ in raw)
+    for name, is_org in raw:
+        if is_org:  # an organisation named as the author: credited, not a person
+            org = _BY_PREFIX.sub("", name)
+            if org and org not in result.credits:
+                result.credits.append(org)
+            parsed_org = parse_byline(org)
+            result.agency = result.agency or parsed_org.agency or org
+            continue
+        byline = parse_byline(name)
+        for person in byline.authors:
+            if person not in result.authors:
+                result.authors.append(person)
+        for credit in byline.credits:
+            if credit not in result.credits:
+                result.credits.append(credit)
+        if byline.agency and result.agency is None:
+            result.agency = byline.agency
+    # People first, then agencies and organisations.
+    result.credits.sort(key=lambda c: c not in result.authors)
+    return bool(result.credits)
+
+
+#: Elements that usually hold the printed byline, most specific first.
+_BYLINE_XPATHS = (
+    '//*[contains(translate(@class, "BYLINE", "byline"), "byline") or contains(translate(@id, "BYLINE", "byline"), "byline")]',
+    '//*[@itemprop="author"][not(self::meta or self::link)]',
+    '//a[@rel="author"]',
+    '//*[not(self::body or self::html or self::article)][contains(translate(@class, "AUTHOR", "author"), "author")]',
+)
+_BY_PREFIX = re.compile(r"^\s*by[:\s]+", re.IGNORECASE)
+
+
+def _printed_byline(sel: Selector) -> list[str]:
+    """The first short element that looks like a byline (class "byline", rel/itemprop author …)."""
+    for xpath in _BYLINE_XPATHS:
+        for node in sel.xpath(xpath)[:20]:
+            if node.root.tag in ("script", "style", "noscript", "template", "meta", "link"):
+                continue
+            text = clean_line(" ".join(node.xpath(".//text()[not(ancestor::script or ancestor::style)]").getall()))
+            if not text or len(text) > 150:
+                continue
+            if parse_byline(text).credits:
+                return [text]
+    return []
+
+
+def extract_article(html: str | bytes, url: str | None = None,
+                    selectors: dict[str, str] | None = None) -> ExtractedArticle:
+    """Extract an article page's fields: JSON-LD, then meta tags, then selectors, then generic.
+
+    :param html: the page, as text or as bytes (decoded by BOM, <meta charset>, else UTF-8).
+    :param url: the page URL, if known (helps the generic extractor).
+    :param selectors: the source's own selectors (see the module docstring).
+    """
+    text = _to_text(html)
+    sel = _selector(text)
+    selectors = selectors or {}
+    result = ExtractedArticle()
+
+    own_urls = {k for k in (_url_key(url), _url_key(sel.xpath('//link[@rel="canonical"]/@href').get()),
+                            _url_key(sel.xpath('//meta[@property="og:url"]/@content').get())) if k}
+    articles = _jsonld_articles(sel, own_urls)
+
+    def from_ld(*keys: str) -> Any:
+        for node in articles:
+            for key in keys:
+                if node.get(key) not in (None, "", []):
+                    return node[key]
+        return None
+
+    metas = _metas(sel)
+
+    # Title
+    site_names = {n.casefold() for n in [*metas.get("og:site_name", []), *metas.get("application-name", []),
+                                         _ld_text(from_ld("publisher")) or ""] if n}
+    result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline"))
+    if not result.title:
+        # Meta titles are kept as the site wrote them (some include its name on purpose).
+        result.title = _first(metas, *_META_TITLE)
+    if not result.title:
+        nodes = _by_selector(sel, selectors, "title")
+        result.title = _node_text(nodes[0]) if nodes else None
+    if not result.title:
+        result.title = _without_site_name(clean_line(" ".join(sel.xpath("//head/title//text()").getall())),
+                                          site_names, sel)
+
+    # Authors
+    names = [(n, is_org or n.casefold() in site_names) for n, is_org in _ld_names(from_ld("author", "creator"))]
+    if not names:
+        for key in _META_AUTHOR:
+            names = [(v, v.casefold() in site_names) for v in metas.get(key, [])
+                     if not _URLISH.match(v) and clean_line(v)]
+            if names:
+                break
+    _authors(result, names)
+    if not result.authors:
+        # Metadata named nobody, or only an organisation: the printed byline may name people.
+        printed = [t for t in (_node_text(n) for n in _by_selector(sel, selectors, "author")) if t]
+        printed = printed or _printed_byline(sel)
+        if not result.credits or any(parse_byline(t).authors for t in printed):
+            _authors(result, printed)
+
+    # Dates
+    result.published_raw = (_ld_text(from_ld("datePublished", "dateCreated", "uploadDate"))
+                            or _first(metas, *_META_PUBLISHED) or _itemprop(sel, "datePublished"))
+    result.updated_raw = (_ld_text(from_ld("dateModified")) or _first(metas, *_META_UPDATED)
+                          or _itemprop(sel, "dateModified"))
+    if not result.published_raw:
+        for node in _by_selector(sel, selectors, "date"):
+            root = node.root
+            value = (root.get("datetime") or root.get("content")) if not isinstance(root, str) else None
+            result.published_raw = clean_line(value) or _node_text(node)
+            if result.published_raw:
+                break
+
+    # Body: JSON-LD articleBody unless it is a teaser (much shorter than the page's
+    # text), then the source's body selector, then the generic extractor.
+    ld_body = from_ld("articleBody", "text")
+    ld_text = clean_block(ld_body) if isinstance(ld_body, str) else None
+    parts = [t for t in (_node_text(n, block=True) for n in _by_selector(sel, selectors, "body")) if t]
+    selected = "\n".join(parts) or None
+    generic: dict[str, Any] | None = None
+    page_text = selected
+    if page_text is None:
+        generic = _generic(text, url)
+        page_text = clean_block(generic.get("text"))
+    if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
+        result.body = ld_text
+    else:
+        result.body = page_text or ld_text
+
+    result.summary = (_ld_text(from_ld("description", "abstract"))
+                      or _first(metas, "og:description", "description", "twitter:description", "dc.description")
+                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "summary")) else None))
+    result.language = (_ld_text(from_ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
+                       or _first(metas, "content-language", "og:locale", "dc.language", "language"))
+    result.section = (_ld_text(from_ld("articleSection")) or _first(metas, "article:section", "parsely-section")
+                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "section")) else None))
+    result.tags = _ld_list(from_ld("keywords")) or [t for t in metas.get("article:tag", []) if t]
+
+    if not (result.title and result.published_raw and result.credits):
+        if generic is None:
+            generic = _generic(text, url)
+        result.title = result.title or clean_line(generic.get("title"))
+        if not result.credits and generic.get("author"):
+            _authors(result, [generic["author"]])
+        result.published_raw = result.published_raw or _printed_time(sel) or generic.get("date")
+        result.language = result.language or generic.get("language")
+    result.body = _without_headline(result.body, result.title)
+    result.language = _language_tag(result.language)
+    return result
