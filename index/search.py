@@ -306,20 +306,20 @@ def explain(index_dir: Path | None, text: str, filters: Filters | None = None) -
             ix.close()
     f = filters or Filters()
     words = parse_query(schema, text)
-    lines = [f"query:   {words}"]
+    lines = [f"query:    {words}"]
     if isinstance(words, query.Every):
-        lines.append("         (no words: every record matches)")
+        lines.append("          (no words: every record matches)")
     stems = sorted({(t.decode() if isinstance(t, bytes) else str(t)) for _, t in words.iter_all_terms()
                     if _ in SEARCH_FIELDS})
     if stems:
-        lines.append(f"terms:   {', '.join(stems)}  (stemmed; title matches weigh double)")
+        lines.append(f"terms:    {', '.join(stems)}  (stemmed; title matches weigh double)")
     if f.since or f.until:
         start = f.since.astimezone(timezone.utc).isoformat() if f.since else "(open)"
         end = f.until.astimezone(timezone.utc).isoformat() if f.until else "(open)"
-        lines.append(f"time:    {start} … {end}  (UTC)")
+        lines.append(f"time:     {start} … {end}  (UTC)")
     for label, values in (("sources", f.sources), ("agencies", f.agencies), ("authors", f.authors),
                           ("kinds", f.kinds)):
         if values:
-            lines.append(f"{label + ':':<9}{' OR '.join(values)}")
-    lines.append(f"whoosh:  {query_for(schema, text, f)}")
+            lines.append(f"{label + ':':<10}{' OR '.join(values)}")
+    lines.append(f"whoosh:   {query_for(schema, text, f)}")
     return lines
