@@ -69,7 +69,7 @@ def after_ingest(home: Home, ix: Any, keys: Iterable[str]) -> AfterIngest:
                 _write_groups(ix, records, groups)
                 done.grouped = len(groups)
     try:
-        new = watch.match_records(home.state, ix.schema, records.values())
+        new = watch.match_records(home.state, ix, records.values())
         done.watch_matches = {name: len(hits) for name, hits in new.items()}
         done.alerted = _alert(home)
     except (sqlite3.Error, OSError) as exc:

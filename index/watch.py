@@ -1,9 +1,8 @@
 """Saved searches that watch the archive: matched after every ingest against the new records only.
 
 A saved search is a name, a query and filters (sources, agencies, authors,
-kinds).  After an ingest, the records just indexed are put into a small
-in-memory index and every saved search runs against it, so the cost grows with
-the size of the ingest, not of the archive.  Each (search, record key) match is
+kinds).  After an ingest, every saved search runs restricted to the keys just
+indexed, so the cost grows with the size of the ingest, not of the archive.  Each (search, record key) match is
 recorded once in ``<home>/state/watch.sqlite``: a record seen again (a re-run,
 a corrected headline) is not reported again.  New matches are passed, once, to
 the alert command (``newsdesk.alertcmd``) and shown once by ``watch show --new``.
@@ -22,9 +21,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from whoosh.filedb.filestore import RamStorage
-
-from index.schema import to_document
 from index.search import Filters, query_for
 from newsdesk.errors import NewsdeskError
 
@@ -187,32 +183,31 @@ def matches(state_dir: Path, name: str, new_only: bool = False, mark_shown: bool
     return [Match(r[0], json.loads(r[1]), r[2], bool(r[3]), bool(r[4])) for r in rows]
 
 
-def match_records(state_dir: Path, schema: Any, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Run every saved search over ``records`` (just indexed); record and return the new matches."""
-    records = list(records)
-    if not records or not store_path(state_dir).exists():
+def match_records(state_dir: Path, ix: Any, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Run every saved search over ``records`` (just indexed in ``ix``); record and return the new matches.
+
+    Each query's matcher only skips to the new records' documents, instead of
+    scanning every match in the archive.
+    """
+    by_key = {r["key"]: r for r in records}
+    if not by_key or not store_path(state_dir).exists():
         return {}
     with _open(state_dir) as db:
         searches = [_row(r) for r in db.execute("SELECT * FROM searches ORDER BY name")]
     if not searches:
         return {}
-    ram = RamStorage().create_index(schema)
-    writer = ram.writer()
-    for record in records:
-        writer.update_document(**to_document(record))
-    writer.commit()
-    by_key = {r["key"]: r for r in records}
     found: dict[str, list[dict[str, Any]]] = {}
-    with ram.searcher() as searcher:
+    with ix.searcher() as searcher:
+        docnums = sorted(n for n in (searcher.document_number(key=k) for k in by_key) if n is not None)
         for saved in searches:
             try:
-                q = query_for(schema, saved.query, saved.filters())
+                q = query_for(ix.schema, saved.query, saved.filters())
             except NewsdeskError as exc:
                 logger.warning("saved search %s skipped: %s", saved.name, exc)
                 continue
-            keys = [hit["key"] for hit in searcher.search(q, limit=None)]
+            keys = [searcher.stored_fields(n)["key"] for n in _among(searcher, q, docnums)]
             if keys:
-                found[saved.name] = [by_key[k] for k in keys]
+                found[saved.name] = [by_key[k] for k in keys if k in by_key]
     new: dict[str, list[dict[str, Any]]] = {}
     now = _now()
     with _open(state_dir) as db:
@@ -224,6 +219,25 @@ def match_records(state_dir: Path, schema: Any, records: Iterable[dict[str, Any]
                 if cursor.rowcount:
                     new.setdefault(name, []).append(shown)
     return new
+
+
+def _among(searcher: Any, q: Any, docnums: list[int]) -> list[int]:
+    """Those of ``docnums`` (sorted, live) that ``q`` matches, by skipping each segment's matcher to them."""
+    subs = [(searcher, 0)] if searcher.is_atomic() else searcher.subsearchers
+    found: list[int] = []
+    for sub, offset in subs:
+        local = [n - offset for n in docnums if offset <= n < offset + sub.doc_count_all()]
+        if not local:
+            continue
+        matcher = q.matcher(sub)
+        for n in local:
+            if not matcher.is_active():
+                break
+            if matcher.id() < n:
+                matcher.skip_to(n)
+            if matcher.is_active() and matcher.id() == n:
+                found.append(n + offset)
+    return found
 
 
 def deliver_alerts(state_dir: Path, command: list[str] | None) -> int:

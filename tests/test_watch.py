@@ -144,10 +144,10 @@ def test_matching_sees_only_the_new_records(tmp_path: Path, monkeypatch) -> None
     seen: list[int] = []
     real = watch.match_records
 
-    def spy(state_dir, schema, records):  # type: ignore[no-untyped-def]
+    def spy(state_dir, ix, records):  # type: ignore[no-untyped-def]
         records = list(records)
         seen.append(len(records))
-        return real(state_dir, schema, records)
+        return real(state_dir, ix, records)
 
     monkeypatch.setattr(watch, "match_records", spy)
     _ingest(home, "20241025T100000Z-a-bbbbbb", [KURSK, WEATHER])
