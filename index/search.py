@@ -309,8 +309,8 @@ def explain(index_dir: Path | None, text: str, filters: Filters | None = None) -
     lines = [f"query:    {words}"]
     if isinstance(words, query.Every):
         lines.append("          (no words: every record matches)")
-    stems = sorted({(t.decode() if isinstance(t, bytes) else str(t)) for _, t in words.iter_all_terms()
-                    if _ in SEARCH_FIELDS})
+    stems = sorted({(t.decode() if isinstance(t, bytes) else str(t)) for name, t in words.iter_all_terms()
+                    if name in SEARCH_FIELDS})
     if stems:
         lines.append(f"terms:    {', '.join(stems)}  (stemmed; title matches weigh double)")
     if f.since or f.until:

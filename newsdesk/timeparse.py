@@ -74,8 +74,7 @@ def parse_user_time(text: str, zone: tzinfo, *, end: bool = False, option: str =
 
 def day_range(text: str, zone: tzinfo, option: str = "--on") -> tuple[datetime, datetime]:
     """The first and last instant of one day (``2024-10-24``, ``today``, ``yesterday``) in ``zone``."""
-    start = parse_user_time(text, zone, option=option)
-    start = start.astimezone(zone) if start.tzinfo is not zone else start
+    start = parse_user_time(text, zone, option=option).astimezone(zone)
     first = datetime.combine(start.date(), time(0), tzinfo=zone)
     return first, first + timedelta(days=1) - timedelta(microseconds=1)
 
