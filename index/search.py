@@ -196,13 +196,16 @@ class PlainFormatter(highlight.Formatter):
     def format_token(self, text: str, token: Any, replace: bool = False) -> str:
         return f"[[{highlight.get_text(text, token, replace)}]]"
 
-    def format_fragment(self, fragment: Any, replace: bool = False) -> str:
-        formatted = super().format_fragment(fragment, replace=replace)
-        if fragment.startchar > 0:
-            formatted = "…" + formatted.lstrip()
-        if fragment.endchar < len(fragment.text):
-            formatted = formatted.rstrip() + "…"
-        return formatted
+    def format(self, fragments: list[Any], replace: bool = False) -> str:
+        """Join the fragments; the first and last get '…' where they cut the text."""
+        if not fragments:
+            return ""
+        text = self.between.join(self.format_fragment(f, replace=replace).strip() for f in fragments)
+        if fragments[0].startchar > 0:
+            text = "…" + text
+        if fragments[-1].endchar < len(fragments[-1].text):
+            text += "…"
+        return text
 
 
 def _record(stored: Any) -> dict[str, Any]:

@@ -160,7 +160,8 @@ def watch_list(as_json: bool, home: Path | None) -> None:
         return
     width = max(len(s.name) for s, _, _ in rows)
     for saved, total, new in rows:
-        click.echo(f"{saved.name:<{width}}  {total:>5} matches  {new:>4} new  {saved.describe()}")
+        noun = "match  " if total == 1 else "matches"
+        click.echo(f"{saved.name:<{width}}  {total:>5} {noun}  {new:>4} new  {saved.describe()}")
 
 
 @watch.command("rm")

@@ -118,7 +118,7 @@ def render_table(hits: list[Any], zone: tzinfo, fields: Sequence[str] | None) ->
         lines.append(f"{when}  {record.get('source') or '':<16} {click.style(record.get('title') or '', bold=True)}")
         if record.get("url"):
             lines.append(f"{'':<18}{record['url']}")
-        if hit.snippet:
+        if hit.snippet and hit.plain_snippet != record.get("title"):
             lines.append(f"{'':<18}{styled_snippet(hit.snippet)}")
         for dup in hit.duplicates:
             dwhen = local_time(dup.get("published") or dup.get("updated"), zone)

@@ -76,7 +76,7 @@ def test_list_and_rm(tmp_path: Path) -> None:
     run(home, "watch", "add", "kursk", "kursk", "--source", "jpost-breaking")
     _ingest(home, "20241025T100000Z-a-bbbbbb", [KURSK])
     listing = run(home, "watch", "list").stdout
-    assert "kursk" in listing and "1 matches" in listing and "--source jpost-breaking" in listing
+    assert "kursk" in listing and "1 match " in listing and "--source jpost-breaking" in listing
     rows = json.loads(run(home, "watch", "list", "--json").stdout)
     assert rows[0]["name"] == "kursk" and rows[0]["matches"] == 1 and rows[0]["sources"] == ["jpost-breaking"]
     assert run(home, "watch", "rm", "kursk").exit_code == 0
