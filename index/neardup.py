@@ -23,6 +23,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,14 @@ def shingles(text: str) -> list[bytes]:
     return [g.encode("utf-8") for g in grams]
 
 
+@lru_cache(maxsize=1)
+def _permutations() -> Any:
+    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
+
+
 def signature(text: str) -> np.ndarray:
     """The MinHash values of a normalized text."""
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())
     minhash.update_batch(shingles(text))
     return np.asarray(minhash.hashvalues, dtype=np.uint32)
 
