@@ -14,7 +14,8 @@ from dateutil import tz
 from newsdesk.errors import NewsdeskError
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
-_RELATIVE = re.compile(r"^\s*(\d{1,6})\s*(m|min|mins|h|hr|hrs|d|day|days|w|wk|wks|week|weeks)\s*(ago)?\s*$", re.I)
+_RELATIVE = re.compile(r"^\s*(\d{1,6})\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?)\s*(ago)?\s*$", re.I)
+_YEAR = re.compile(r"\d{4}")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DAY_WORDS = {"today": 0, "yesterday": 1}
 _HINT = "use a date like 2024-10-24 or 2024-10-24T19:00, or 2h, 3d, 1w, today, yesterday"
@@ -60,6 +61,8 @@ def parse_user_time(text: str, zone: tzinfo, *, end: bool = False, option: str =
     relative = _relative(text, zone, end)
     if relative is not None:
         return relative
+    if not _YEAR.search(text):  # dateutil would fill in a year (and read "-2h" as 02:00): refuse
+        raise DateInputError(f"cannot read {option} {text!r}: no year and not a duration", _HINT)
     try:
         value = dateparser.parse(text, default=datetime(2000, 1, 1))
     except (ValueError, OverflowError) as exc:

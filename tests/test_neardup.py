@@ -72,3 +72,13 @@ def test_ingest_writes_group_ids_into_the_index(tmp_path: Path) -> None:
         grouped = sorted(doc["key"] for doc in searcher.documents(dupgroup=WIRE_A["key"]))
     ix.close()
     assert grouped == sorted([WIRE_A["key"], WIRE_B["key"]])
+
+
+def test_ingest_summary_reports_grouping(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsdesk.cli import cli
+
+    write_outbox(tmp_path, "20241024T170000Z-a-aaaaaa", [WIRE_A, WIRE_B])
+    result = CliRunner().invoke(cli, ["ingest", "--home", str(tmp_path)], catch_exceptions=False)
+    assert "near-duplicates: 2 records grouped" in result.stdout

@@ -234,3 +234,15 @@ def test_collapse_survives_a_reindex(tmp_path: Path) -> None:
     reindex(Home(root))
     keys = [h["key"] for h in hits(root, "power grid", "--collapse")]
     assert WIRE_A["key"] in keys and WIRE_B["key"] not in keys
+
+
+@pytest.mark.parametrize("bad", ["3x", "yesterdayish", "-2h", "Oct 24", "2"])
+def test_unreadable_relative_dates_exit_2(home: Path, bad: str) -> None:
+    result = run(home, "search", "korea", "--since", bad)
+    assert result.exit_code == 2 and "cannot read --since" in result.stderr and "2h, 3d, 1w" in result.stderr
+
+
+@time_machine.travel(NOW, tick=False)
+def test_spelled_out_durations(home: Path) -> None:
+    assert {h["key"] for h in hits(home, "", "--since", "4 hours")} == {BN + "1", BN + "2"}
+    assert {h["key"] for h in hits(home, "", "--since", "100 minutes ago")} == {BN + "1"}
