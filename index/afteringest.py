@@ -78,14 +78,15 @@ def after_ingest(home: Home, ix: Any, keys: Iterable[str]) -> AfterIngest:
 
 
 def _alert(home: Home) -> int:
-    from newsdesk.alertcmd import alert_command
+    """Send pending saved-search matches to ``[health] alert_command``, the one command all alerts use."""
+    from newsdesk.config import load_config
 
     try:
-        command = alert_command(home.root)
+        command = load_config(home.root / "config.toml").alert_command
     except NewsdeskError as exc:
-        logger.warning("%s (%s); alerts are kept until it is fixed", exc, exc.hint)
+        logger.warning("%s; saved-search alerts are kept until it is fixed", exc)
         return 0
-    return watch.deliver_alerts(home.state, command)
+    return watch.deliver_alerts(home, command)
 
 
 def restore_groups(home: Home, ix: Any) -> int:

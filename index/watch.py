@@ -5,7 +5,7 @@ kinds).  After an ingest, every saved search runs restricted to the keys just
 indexed, so the cost grows with the size of the ingest, not of the archive.  Each (search, record key) match is
 recorded once in ``<home>/state/watch.sqlite``: a record seen again (a re-run,
 a corrected headline) is not reported again.  New matches are passed, once, to
-the alert command (``newsdesk.alertcmd``) and shown once by ``watch show --new``.
+``[health] alert_command`` (``newsdesk.config``; the same command health alerts use) and shown once by ``watch show --new``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from index.search import Filters, query_for
 from newsdesk.errors import NewsdeskError
+from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
 
@@ -240,10 +241,15 @@ def _among(searcher: Any, q: Any, docnums: list[int]) -> list[int]:
     return found
 
 
-def deliver_alerts(state_dir: Path, command: list[str] | None) -> int:
-    """Pass every match not yet alerted to ``command`` (one call per saved search); returns matches sent."""
-    from newsdesk.alertcmd import send_alert
+def deliver_alerts(home: Home, command: list[str]) -> int:
+    """Pass every match not yet alerted to ``command`` (one call per saved search); returns matches sent.
 
+    With no command, matches are only marked alerted (configuring one later
+    does not replay the past).  A failed call leaves them pending for the next ingest.
+    """
+    from newsdesk.health import send
+
+    state_dir = home.state
     if not store_path(state_dir).exists():
         return 0
     sent = 0
@@ -253,12 +259,13 @@ def deliver_alerts(state_dir: Path, command: list[str] | None) -> int:
             pending.setdefault(search, []).append(json.loads(record))
         queries = dict(db.execute("SELECT name, query FROM searches"))
     for name, records in pending.items():
-        payload = {"type": "watch", "search": name, "query": queries.get(name, ""), "count": len(records),
-                   "matches": records}
-        if command is not None and not send_alert(command, payload):
+        payload = {"at": _now(), "kind": "watch", "search": name, "query": queries.get(name, ""), "count": len(records),
+                   "message": f"saved search {name}: {len(records)} new match{'es' if len(records) != 1 else ''}",
+                   "matches": records, "home": str(home.root)}
+        if command and not send(command, payload, home):
             continue  # kept pending: sent again after the next ingest
         with _open(state_dir) as db:
             db.executemany("UPDATE matches SET alerted = 1 WHERE search = ? AND key = ?",
                            [(name, r["key"]) for r in records])
-        sent += len(records) if command is not None else 0
+        sent += len(records) if command else 0
     return sent

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from newsdesk import __version__, commands_search
+from newsdesk import __version__
 from newsdesk.cliutils import Group, home_option, resolve_home
 from newsdesk.home import Home
 
@@ -82,7 +82,8 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, quiet: 
         if not sep or not name.strip():
             raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
         overrides[name.strip()] = value
-    outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel)
+    outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
+                          trigger="cron" if quiet else "manual")
     for outcome in outcomes:
         if not quiet or not outcome.ok or outcome.errors:
             click.echo(outcome.describe(), err=not outcome.ok)
@@ -137,20 +138,6 @@ def reindex(home: Path | None) -> None:
     result = do_reindex(resolve_home(home))
     click.echo(f"reindex: {result.records} records from {result.files} archive files "
                f"into {result.new} items")
-
-
-@cli.command()
-@home_option
-def schedule(home: Path | None) -> None:
-    """Run crawls on each enabled source's cron schedule until stopped.
-
-    Example:
-
-        newsdesk schedule --home /var/lib/newsdesk
-    """
-    import scheduler
-
-    sys.exit(scheduler.main(str(home) if home else None))
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -301,6 +288,12 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
         sys.exit(1)
 
 
+from newsdesk import commands_runs  # noqa: E402  (run history, status, the scheduler)
+from newsdesk import commands_search  # noqa: E402  (timeline, saved searches)
+
+cli.add_command(commands_runs.runs)
+cli.add_command(commands_runs.status)
+cli.add_command(commands_runs.schedule)
 cli.add_command(commands_search.timeline)
 cli.add_command(commands_search.watch)
 

@@ -110,13 +110,13 @@ def test_alert_command_gets_each_match_once_as_json(tmp_path: Path) -> None:
     home = tmp_path / "home"
     script, out = _alert_script(tmp_path)
     home.mkdir()
-    (home / "config.toml").write_text(f"alert_command = {json.dumps([sys.executable, str(script), str(out)])}\n")
+    (home / "config.toml").write_text(f"[health]\nalert_command = {json.dumps([sys.executable, str(script), str(out)])}\n")
     run(home, "watch", "add", "korea-troops", "north korea troops")
     _ingest(home, "20241025T100000Z-a-bbbbbb", [KURSK, WEATHER])
     _ingest(home, "20241025T100000Z-a-bbbbbb", [KURSK])  # seen again: no second alert
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(alerts) == 1
-    assert alerts[0]["type"] == "watch" and alerts[0]["search"] == "korea-troops"
+    assert alerts[0]["kind"] == "watch" and alerts[0]["search"] == "korea-troops"
     assert [m["key"] for m in alerts[0]["matches"]] == [KURSK["key"]]
     assert alerts[0]["matches"][0]["published"] == "2024-10-25T09:00:00+00:00"
 
@@ -126,10 +126,10 @@ def test_a_failing_alert_command_is_retried_after_the_next_ingest(tmp_path: Path
     script, out = _alert_script(tmp_path)
     home.mkdir()
     config = home / "config.toml"
-    config.write_text(f"alert_command = {json.dumps([sys.executable, '-c', 'import sys; sys.exit(3)'])}\n")
+    config.write_text(f"[health]\nalert_command = {json.dumps([sys.executable, '-c', 'import sys; sys.exit(3)'])}\n")
     run(home, "watch", "add", "kursk", "kursk")
     _ingest(home, "20241025T100000Z-a-bbbbbb", [KURSK])
-    config.write_text(f"alert_command = {json.dumps([sys.executable, str(script), str(out)])}\n")
+    config.write_text(f"[health]\nalert_command = {json.dumps([sys.executable, str(script), str(out)])}\n")
     _ingest(home, "20241025T120000Z-a-cccccc", [WEATHER])  # nothing new matches, the old alert goes out
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
     assert [m["key"] for a in alerts for m in a["matches"]] == [KURSK["key"]]
