@@ -94,7 +94,8 @@ def timeline(query: str, by: str, since: str | None, until: str | None, on_day: 
     top = max((count for _, count in result.buckets), default=0)
     width = max((len(label(start, by)) for start, _ in result.buckets), default=0)
     for start, count in result.buckets:
-        click.echo(f"{label(start, by):<{width}}  {count:>5}  {click.style(_bar(count, top), fg='cyan')}".rstrip())
+        bar = click.style(_bar(count, top), fg="cyan") if count else ""
+        click.echo(f"{label(start, by):<{width}}  {count:>5}  {bar}".rstrip())
     undated = f", {result.undated} without a date" if result.undated else ""
     click.echo(f"{result.total} matches{undated}", err=True)
 
