@@ -310,6 +310,10 @@ cli.add_command(extract)
 cli.add_command(commands_search.timeline)
 cli.add_command(commands_search.watch)
 
+from newsdesk import commands_serve  # noqa: E402  (the read-only web app)
+
+cli.add_command(commands_serve.serve)
+
 
 def main() -> None:
     """Console-script entry point."""
