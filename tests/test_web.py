@@ -258,5 +258,5 @@ def test_chart_geometry() -> None:
     assert tallest.count == 7 and tallest.height == pytest.approx(chart.plot_height * 7 / 8)
     assert [label for _, label in chart.y_ticks] == ["0", "2", "4", "6", "8"]
     assert len(chart.x_labels) <= 8 and chart.x_labels[0][1:] == ("00:00", "24 Oct")
-    assert chart.caption == "11 dated matches per hour, 24 Oct 2024 (UTC)"
+    assert chart.caption == "11 dated matches, counted per hour: 24 Oct 2024 (UTC)"
     assert all(b.x + b.width <= chart.right + 0.01 for b in chart.bars)

@@ -16,7 +16,9 @@ from datetime import datetime
 logger = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 960, 300
-LEFT, RIGHT, TOP, BOTTOM = 56, 20, 20, 58
+LEFT, RIGHT, TOP, BOTTOM = 56, 20, 26, 44
+MAX_BAR_WIDTH = 48  # a few buckets are drawn as bars, not as walls
+MAX_COUNT_LABELS = 48  # above this many bars, counts are left to the tooltips
 MAX_X_LABELS = 8
 MAX_Y_TICKS = 5
 
@@ -31,6 +33,7 @@ class Bar:
     height: float
     count: int
     title: str
+    label: str = ""  # the count printed above the bar ("" when bars are too many or the count is 0)
 
 
 @dataclass
@@ -95,11 +98,13 @@ def build_chart(buckets: list[tuple[datetime, int]], by: str, zone_name: str) ->
     axis_top = step * math.ceil(top / step)
     slot = chart.plot_width / len(buckets)
     gap = min(slot * 0.2, 4.0) if slot > 3 else 0.0
+    width = min(max(slot - gap, 0.5), MAX_BAR_WIDTH)
     for i, (start, count) in enumerate(buckets):
         height = chart.plot_height * count / axis_top
-        chart.bars.append(Bar(x=round(chart.left + i * slot + gap / 2, 2), y=round(chart.baseline - height, 2),
-                              width=round(max(slot - gap, 0.5), 2), height=round(height, 2), count=count,
-                              title=_tooltip(start, by, count)))
+        chart.bars.append(Bar(x=round(chart.left + (i + 0.5) * slot - width / 2, 2),
+                              y=round(chart.baseline - height, 2), width=round(width, 2), height=round(height, 2),
+                              count=count, title=_tooltip(start, by, count),
+                              label=str(count) if count and len(buckets) <= MAX_COUNT_LABELS else ""))
     for value in range(0, axis_top + 1, step):
         chart.y_ticks.append((round(chart.baseline - chart.plot_height * value / axis_top, 2), str(value)))
     every = max(1, math.ceil(len(buckets) / MAX_X_LABELS))
@@ -114,5 +119,5 @@ def build_chart(buckets: list[tuple[datetime, int]], by: str, zone_name: str) ->
     span = f"{first_day:%d %b %Y}" if first_day.date() == last_day.date() else \
         f"{first_day:%d %b %Y} – {last_day:%d %b %Y}"
     total = sum(count for _, count in buckets)
-    chart.caption = f"{total} dated match{'es' if total != 1 else ''} per {by}, {span} ({zone_name})"
+    chart.caption = f"{total} dated match{'es' if total != 1 else ''}, counted per {by}: {span} ({zone_name})"
     return chart
