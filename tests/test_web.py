@@ -237,6 +237,7 @@ def test_no_index_yet_is_a_clear_503(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert "no index" in response.get_json()["error"]
     assert client.get("/").status_code == 200  # the empty form still renders
+    assert 'id="summary"' not in client.get("/?tz=UTC").get_data(as_text=True)
 
 
 def test_serve_refuses_an_unknown_zone(tmp_path: Path) -> None:

@@ -306,7 +306,7 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
         from newsdesk.web.chart import build_chart
 
         form = SearchForm.from_args(request.args)
-        searched = bool(request.args)
+        searched = any(name not in ("tz", "by") for name in request.args)  # ?tz= alone shows the empty form
         result = chart = timeline = None
         if searched:
             result = archive.search(form, g.zone, facets=True)
