@@ -52,7 +52,7 @@ def synthetic_records(count: int, seed: int = SEED) -> list[dict[str, Any]]:
     """``count`` records of made-up words; word frequencies fall off like 1/rank."""
     rng = random.Random(seed)
     weights = [1 / (rank + 1) for rank in range(len(VOCAB))]
-    records = []
+    records: list[dict[str, Any]] = []
     for i in range(count):
         published = START + timedelta(seconds=rng.randrange(60 * 86400))
         title = " ".join(rng.choices(VOCAB, weights, k=8)).capitalize()

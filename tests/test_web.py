@@ -261,3 +261,23 @@ def test_chart_geometry() -> None:
     assert len(chart.x_labels) <= 8 and chart.x_labels[0][1:] == ("00:00", "24 Oct")
     assert chart.caption == "11 dated matches, counted per hour: 24 Oct 2024 (UTC)"
     assert all(b.x + b.width <= chart.right + 0.01 for b in chart.bars)
+
+
+def test_serve_binds_loopback_and_answers(web_home: Path) -> None:
+    """The real command: waitress on 127.0.0.1 (the default), a free port, the API answering."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    server = subprocess.Popen([sys.executable, "-m", "newsdesk", "serve", "--port", "0", "--tz", "UTC",
+                               "--home", str(web_home)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()
+        match = re.search(r"on http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}/api/search?q=korea", timeout=30) as answer:
+            assert json.load(answer)["total"] >= 4
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
