@@ -127,6 +127,12 @@ def test_a_script_title_renders_as_text(client: Any) -> None:
     assert "<script" not in record.lower() and "&lt;script&gt;" in record
 
 
+def test_the_typed_query_is_escaped_too(client: Any) -> None:
+    page = client.get("/", query_string={"q": '"><script>alert(1)</script>', "since": "<b>x"}).get_data(as_text=True)
+    assert "<script" not in page.lower() and "<b>x" not in page
+    assert client.get("/", query_string={"q": '"><script>alert(1)</script>'}).status_code == 200
+
+
 def test_only_http_links_leave_the_page(client: Any) -> None:
     page = client.get("/", query_string={"q": "zebrafish"}).get_data(as_text=True)
     assert 'href="javascript:' not in page
@@ -185,6 +191,7 @@ def test_head_is_served(client: Any) -> None:
 
 def test_record_page_has_fields_versions_and_duplicates(client: Any) -> None:
     data = api_json(client, "/api/record", {"key": WIRE_A["key"]})
+    assert api_json(client, "/api/record/" + WIRE_A["key"], {}) == data
     assert data["record"]["title"] == WIRE_A["title"]
     assert [d["key"] for d in data["duplicates"]] == [WIRE_B["key"]]
     page = client.get("/record", query_string={"key": WIRE_A["key"]}).get_data(as_text=True)

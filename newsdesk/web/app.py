@@ -345,6 +345,11 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
         """``{"record", "versions", "duplicates"}`` for ``?key=``."""
         return jsonify(archive.record(_key()))
 
+    @app.get("/api/record/<path:key>", merge_slashes=False)
+    def api_record_path(key: str) -> Response:
+        """The same for ``/api/record/KEY`` (a key with ``?`` or ``#`` in it needs ``?key=``)."""
+        return jsonify(archive.record(key))
+
     def _key() -> str:
         key = request.args.get("key", "")
         if not key:
