@@ -266,6 +266,12 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
         sys.exit(1)
 
 
+from newsdesk import commands_fixtures  # noqa: E402 (registered below, imports nothing heavy)
+
+cli.add_command(commands_fixtures.record)
+cli.add_command(commands_fixtures.check)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="newsdesk")
