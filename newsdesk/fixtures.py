@@ -120,8 +120,11 @@ def describe_drift(drift: Drift, indent: str = "  ") -> list[str]:
 
 
 def _short(value: Any, width: int = 60) -> str:
+    """A value as JSON; a long string cut after ``width`` characters, marked with "…"."""
+    if isinstance(value, str) and len(value) > width:
+        return json.dumps(value[:width], ensure_ascii=False) + "…"
     text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if len(text) <= width + 2 else text[:width] + "…"
 
 
 def _pair(old: Any, new: Any, width: int = 60) -> tuple[str, str]:

@@ -154,7 +154,6 @@ class ReplayDownloadHandler(BaseDownloadHandler):
         self.fixture: Fixture = load_fixture(Path(directory))
         self.served: list[str] = []
         self.unrecorded: list[str] = []
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     async def download_request(self, request: Request) -> Response:
         page = self.fixture.find(request.url, request.method)
@@ -163,9 +162,11 @@ class ReplayDownloadHandler(BaseDownloadHandler):
             return Response(url=request.url, status=404, request=request, flags=["replay"])
         if page is None:
             self.unrecorded.append(request.url)
+            self._stats()
             logger.warning("replay: no recorded response for %s %s; answering 404", request.method, request.url)
             return Response(url=request.url, status=404, request=request, flags=["replay", "unrecorded"])
         self.served.append(page.url)
+        self._stats()
         headers = Headers()
         for name, value in page.headers.items():
             headers.setlist(name, value if isinstance(value, list) else [value])
@@ -176,8 +177,8 @@ class ReplayDownloadHandler(BaseDownloadHandler):
         return respcls(url=request.url, status=page.status, headers=headers, body=body, request=request,
                        flags=["replay"])
 
-    def spider_closed(self) -> None:
-        """Leave what was served in the stats, for ``check`` to report unused and missing pages."""
+    def _stats(self) -> None:
+        """Keep what was served in the stats (as it goes: the run report is written on close)."""
         stats = self.crawler.stats
         assert stats is not None
         stats.set_value("newsdesk/replay/served", len(self.served))

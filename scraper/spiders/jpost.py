@@ -7,6 +7,7 @@ is in ``span.breaking-news-ticker-date`` (despite the name), and
 for title, authors, printed date and body, and merged into the same record.
 The article's ``itemprop=datePublished`` is Israel clock time labelled as UTC:
 it is never used; the printed date, read in Asia/Jerusalem, is.
+A source may name other body selectors: ``options.article_body = ["div.x"]``.
 """
 
 from __future__ import annotations
@@ -91,14 +92,20 @@ class JPostBreakingSpider(NewsSpider):
                 item.published_raw = printed
         else:
             self.count("layout/article_no_date")
-        for selector in ARTICLE_BODY:
+        for selector in self.body_selectors:
             body = response.css(selector)
             if body:
                 item.body = "".join(body[0].xpath(BODY_PARTS).getall())
                 break
         else:
             self.count("layout/article_no_body")
-            self.logger.warning("layout: no article body (%s) on %s", " / ".join(ARTICLE_BODY), response.url)
+            self.logger.warning("layout: no article body (%s) on %s", " / ".join(self.body_selectors), response.url)
+
+    @property
+    def body_selectors(self) -> tuple[str, ...]:
+        """CSS selectors for the article body: ``options.article_body`` in the source's config, else ours."""
+        value = self.source.options.get("article_body", ARTICLE_BODY)
+        return (value,) if isinstance(value, str) else tuple(value)
 
     def article_failed(self, failure: Failure) -> Iterator[NewsItem]:
         """The article page could not be fetched: keep the list item's record, count the failure."""
