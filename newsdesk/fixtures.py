@@ -30,7 +30,7 @@ from newsdesk.crawl import CrawlOutcome, run_crawl
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from scraper.fixtures import (
-    Fixture, FixtureError, Page, find_fixtures, load_expected, page_file, save_expected, stable,
+    PAGES, Fixture, FixtureError, Page, find_fixtures, load_expected, page_file, save_expected, stable,
 )
 from scraper.sources import Source, load_sources
 
@@ -234,11 +234,13 @@ def _keep_log(home: Home, outcome: CrawlOutcome) -> Path:
 
 
 def replay_fixture(home: Home, source: Source, fixture: Fixture, live: bool = False,
-                   settings: dict[str, str] | None = None, parallel: int = 2) -> list[Run]:
-    """Crawl every start of a fixture, replayed (or live), two at a time; runs in start order."""
+                   settings: dict[str, str] | None = None, starts: list[str] | None = None,
+                   parallel: int = 2) -> list[Run]:
+    """Crawl the starts of a fixture (all by default), replayed or live, two at a time; runs in start order."""
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = [pool.submit(crawl_start, home, source, start, replay=None if live else fixture,
-                               limit=fixture.limit, settings=settings) for start in fixture.starts]
+                               limit=fixture.limit, settings=settings)
+                   for start in (fixture.starts if starts is None else starts)]
         return [f.result() for f in futures]
 
 
@@ -394,7 +396,8 @@ def record(home: Home, source_id: str, root: Path, url: str | None = None, limit
     fixture.starts += [s for s in result.recorded if s not in fixture.starts]
     fixture.save()
 
-    replayed = replay_fixture(home, source, fixture, settings=None)
+    # Add-only keeps the records of the starts already recorded, so only the new ones are replayed.
+    replayed = replay_fixture(home, source, fixture, starts=None if update else result.recorded)
     problems = [f"{r.start}: {r.problem}" for r in replayed if r.problem]
     if problems:
         raise RecordError(f"{source_id}: pages saved, but replaying them failed: {problems[0]}")
@@ -439,7 +442,8 @@ def _merge_pages(fixture: Fixture, runs: list[Run], update: bool, result: Record
         page = Page(url=url, method=method, status=entry["status"], fetched_at=entry["fetched_at"],
                     content_type=entry.get("content_type"), headers=entry.get("headers") or {})
         if body:
-            page.file = old.file if old is not None and old.file else page_file(url, page.content_type, taken)
+            reuse = old is not None and _ours(old.file)
+            page.file = old.file if reuse and old is not None else page_file(url, page.content_type, taken)
             taken.add(page.file)
         if old is None:
             fixture.pages.append(page)
@@ -447,8 +451,8 @@ def _merge_pages(fixture: Fixture, runs: list[Run], update: bool, result: Record
         else:
             same = (old.status, old.content_type, old.headers) == (page.status, page.content_type, page.headers) \
                 and fixture.body(old) == body
-            if old.file and not page.file:
-                (fixture.directory / old.file).unlink(missing_ok=True)
+            if _ours(old.file) and old.file != page.file:
+                (fixture.directory / str(old.file)).unlink(missing_ok=True)
             fixture.pages[fixture.pages.index(old)] = page
             if same:
                 result.unchanged += 1
@@ -467,7 +471,12 @@ def _remove_unused(fixture: Fixture, runs: list[Run], result: RecordResult) -> N
     for page in fixture.pages:
         if page not in keep:
             result.removed.append(page.url)
-            if page.file and not any(k.file == page.file for k in keep):
-                (fixture.directory / page.file).unlink(missing_ok=True)
+            if _ours(page.file) and not any(k.file == page.file for k in keep):
+                (fixture.directory / str(page.file)).unlink(missing_ok=True)
     fixture.pages = keep
     fixture.save()
+
+
+def _ours(file: str | None) -> bool:
+    """A body file ``record`` wrote (under pages/): hand-written files elsewhere are never overwritten or deleted."""
+    return bool(file) and str(file).startswith(PAGES + "/")

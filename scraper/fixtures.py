@@ -120,11 +120,17 @@ class Fixture:
         for page in self.pages:
             if page.url == url and page.method == method:
                 return page
-        wanted = _canonical(url)
+        wanted = canonical(url)
         for page in self.pages:
-            if page.method == method and _canonical(page.url) == wanted:
+            if page.method == method and canonical(page.url) == wanted:
                 return page
         return None
+
+    def lookup(self) -> dict[tuple[str, str], Page]:
+        """(method, URL) → page, with canonical URLs as a fallback: for answering many requests fast."""
+        table = {(p.method, canonical(p.url)): p for p in reversed(self.pages)}
+        table.update({(p.method, p.url): p for p in reversed(self.pages)})
+        return table
 
     def fetched_at(self, url: str) -> str | None:
         """When a start page was fetched: the moment its replay's clock is frozen at."""
@@ -262,7 +268,8 @@ def _safe(segment: str) -> str:
     return "_" if set(cleaned) <= {"."} else cleaned
 
 
-def _canonical(url: str) -> str:
+def canonical(url: str) -> str:
+    """w3lib's canonical form of a URL (sorted query, no fragment), or the URL if it cannot be parsed."""
     try:
         return canonicalize_url(url)
     except ValueError:

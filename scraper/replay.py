@@ -38,7 +38,7 @@ from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 from scrapy.settings import BaseSettings
 
-from scraper.fixtures import KEPT_HEADERS, Fixture, load_fixture
+from scraper.fixtures import KEPT_HEADERS, Fixture, canonical, load_fixture
 
 logger = logging.getLogger(__name__)
 
@@ -152,11 +152,12 @@ class ReplayDownloadHandler(BaseDownloadHandler):
         if not directory:
             raise NotConfigured("NEWSDESK_REPLAY_DIR is not set")
         self.fixture: Fixture = load_fixture(Path(directory))
+        self.pages = self.fixture.lookup()
         self.served: list[str] = []
         self.unrecorded: list[str] = []
 
     async def download_request(self, request: Request) -> Response:
-        page = self.fixture.find(request.url, request.method)
+        page = self.pages.get((request.method, request.url)) or self.pages.get((request.method, canonical(request.url)))
         if page is None and urlsplit(request.url).path == "/robots.txt":
             # No robots.txt was saved (or the site had none): everything is allowed, as it was.
             return Response(url=request.url, status=404, request=request, flags=["replay"])
