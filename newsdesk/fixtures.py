@@ -442,8 +442,8 @@ def _merge_pages(fixture: Fixture, runs: list[Run], update: bool, result: Record
         page = Page(url=url, method=method, status=entry["status"], fetched_at=entry["fetched_at"],
                     content_type=entry.get("content_type"), headers=entry.get("headers") or {})
         if body:
-            reuse = old is not None and _ours(old.file)
-            page.file = old.file if reuse and old is not None else page_file(url, page.content_type, taken)
+            name = old.file if old is not None and old.file and _ours(old.file) else None
+            page.file = name or page_file(url, page.content_type, taken)
             taken.add(page.file)
         if old is None:
             fixture.pages.append(page)

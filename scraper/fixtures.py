@@ -183,6 +183,9 @@ def load_fixture(directory: Path) -> Fixture:
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise FixtureError(f"{path}: 'limit' must be a positive integer or null")
     pages = [Page.from_dict(p, f"{path}: page {i + 1}") for i, p in enumerate(data.get("pages") or [])]
+    absent = next((p.file for p in pages if p.file and not (directory / p.file).is_file()), None)
+    if absent:
+        raise FixtureError(f"{path}: page file {absent} does not exist")
     return Fixture(directory=directory, source=source, spider=str(data.get("spider", "")),
                    starts=list(starts), limit=limit, pages=pages)
 

@@ -239,6 +239,8 @@ def test_index_is_one_line_per_page_and_round_trips(tmp_path: Path) -> None:
         Page("https://a.example/x?id=1", 302, "2024-01-01T00:00:01+00:00", headers={"Location": "/y"}),
     ])
     fixture.save()
+    (tmp_path / "pages" / "a.example").mkdir(parents=True)
+    (tmp_path / "pages" / "a.example" / "index.html").write_text("<p>a</p>")
     text = (tmp_path / INDEX).read_text()
     assert '    {"url": "https://a.example/x?id=1", "status": 302, "file": null, "content_type": null, ' \
            '"headers": {"Location": "/y"}, "fetched_at": "2024-01-01T00:00:01+00:00"}' in text.splitlines()
@@ -269,6 +271,9 @@ def test_page_files_are_readable_and_unique() -> None:
         ('{"format": "newsdesk-fixtures/1", "source": "jpost-breaking", "starts": ["https://a/"], '
          '"pages": [{"url": "https://a/", "status": 200, "fetched_at": "x", "file": "../../etc/passwd"}]}',
          "must stay inside"),
+        ('{"format": "newsdesk-fixtures/1", "source": "jpost-breaking", "starts": ["https://a/"], '
+         '"pages": [{"url": "https://a/", "status": 200, "fetched_at": "x", "file": "pages/gone.html"}]}',
+         "pages/gone.html does not exist"),
     ],
 )
 def test_a_broken_index_is_a_usage_error(tmp_path: Path, index: str, message: str) -> None:
