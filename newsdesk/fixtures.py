@@ -376,8 +376,10 @@ def record(home: Home, source_id: str, root: Path, url: str | None = None, limit
     if limit is not None and fixture.starts and limit != fixture.limit and not update:
         raise FixtureError(f"{fixture.index_path} was recorded with --limit {fixture.limit}",
                            hint="pass --update to re-record with another limit")
-    fixture.limit = limit if limit is not None else fixture.limit
     starts = [url] if url else list(source.urls)
+    if limit is not None and limit != fixture.limit:
+        starts += [s for s in fixture.starts if s not in starts]  # a new limit re-records every start
+        fixture.limit = limit
     result = RecordResult(source=source_id, directory=fixture.directory)
     result.recorded = [s for s in starts if update or s not in fixture.starts]
     result.kept = [s for s in starts if s not in result.recorded]
@@ -417,7 +419,7 @@ def record(home: Home, source_id: str, root: Path, url: str | None = None, limit
     differs = compare(live, [r for r in new_records if r["key"] in live_keys])
     if not differs.clean:
         result.warnings.append(f"the replay differs from the live crawl ({differs.summary()}): "
-                               "pages kept from an earlier recording, or a spider that depends on more "
+                               "pages kept from an earlier recording, or a spider that depends on the clock or on more "
                                "than the pages")
     return result
 

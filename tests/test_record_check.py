@@ -144,6 +144,14 @@ def test_record_is_add_only_and_limits_links_per_page(tmp_path: Path, home: Path
     other_limit = run("record", "jpost-breaking", "--url", jpost_site.url("/breaking-news"), "--limit", "5", *args)
     assert other_limit.exit_code == 2 and "--limit 2" in other_limit.stderr
 
+    # A new limit on purpose re-records every start; pages nothing leads to any more are dropped.
+    fewer = run("record", "jpost-breaking", "--url", jpost_site.url("/breaking-news"), "--limit", "1", "--update", *args)
+    assert fewer.exit_code == 0, fewer.output
+    assert "pages: 0 added, 0 changed, 2 removed, 4 unchanged or kept" in fewer.stdout
+    assert f"    - {jpost_site.url(TRUMP)}" in fewer.stdout
+    assert "records: 3 expected; 0 changed, 2 removed, 0 added" in fewer.stdout
+    assert not list(folder.glob("pages/*/breaking-news/trump-*"))
+
 
 @pytest.mark.e2e
 def test_record_from_an_unreachable_site_saves_nothing(tmp_path: Path, home: Path) -> None:
