@@ -282,8 +282,12 @@ class CheckResult:
             head += f"ok, {self.got} records as expected"
         else:
             head += f"DRIFT: {self.drift.summary()} (of {self.expected} expected)"
-        return ([head] + [f"  ! {p}" for p in self.problems] + describe_drift(self.drift)
-                + [f"  note: {n}" for n in self.notes])
+        lines = [head] + [f"  ! {p}" for p in self.problems]
+        if self.problems and not self.drift.clean:
+            lines.append(f"  records not listed while a run failed: {self.drift.summary()}")
+        elif not self.problems:
+            lines += describe_drift(self.drift)
+        return lines + [f"  note: {n}" for n in self.notes]
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "directory": str(self.directory), "live": self.live, "ok": self.ok,

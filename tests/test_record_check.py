@@ -162,6 +162,15 @@ def test_record_from_an_unreachable_site_saves_nothing(tmp_path: Path, home: Pat
     assert "Traceback" not in out.output and not (tmp_path / "fx").exists()
 
 
+@pytest.mark.e2e
+def test_check_live_that_cannot_reach_the_site_fails_in_one_line_per_start(tmp_path: Path) -> None:
+    out = run("check", "jpost-breaking", "--live", "--dir", str(FIXTURES), "--home", str(tmp_path))
+    assert out.exit_code == 1
+    assert "live): FAILED" in out.stdout and "records not listed while a run failed" in out.stdout
+    assert out.stderr.count("could not reach the site (request refused by a guard)") == 2
+    assert "Traceback" not in out.output
+
+
 # --- replay through the whole download chain: redirects, encodings ---------------------
 
 def test_replay_follows_recorded_redirects_and_decodes_the_declared_charset(tmp_path: Path) -> None:
