@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import click.testing
@@ -173,14 +175,59 @@ def test_check_live_that_cannot_reach_the_site_fails_in_one_line_per_start(tmp_p
 
 # --- replay through the whole download chain: redirects, encodings ---------------------
 
+LIST_PAGE = ('<html><body><div class="breaking-news-link-container">'
+             '<a href="item-1" title="t"><span class="breaking-news-ticker-date">Caf\u00e9 in M\u00fcnchen</span>'
+             '<ul class="breaking-news-reporter-date"><li>By AP</li><li>10/24/2024 07:13 PM</li></ul></a>'
+             '</div></body></html>')
+
+
+@pytest.mark.e2e
+def test_record_keeps_redirects_and_removes_gzip_but_not_the_charset(tmp_path: Path, home: Path) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path == "/old":
+                self.send_response(301)
+                self.send_header("Location", "/list/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path == "/list/":
+                body = gzip.compress(LIST_PAGE.encode("iso-8859-1"))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=iso-8859-1")
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_error(404)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        out = run("record", "jpost-breaking", "--url", f"{base}/old", "--dir", str(tmp_path), *FAST,
+                  "--home", str(home))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.exit_code == 0, out.output
+    assert "warning" not in out.output  # the replay yielded what the live crawl did
+    fixture = load_fixture(tmp_path / "jpost-breaking")
+    moved, page = fixture.find(f"{base}/old"), fixture.find(f"{base}/list/")
+    assert moved is not None and (moved.status, moved.headers) == (301, {"Location": "/list/"})
+    assert page is not None and page.file is not None and "Content-Encoding" not in page.headers
+    assert (fixture.directory / page.file).read_bytes() == LIST_PAGE.encode("iso-8859-1")
+    [record] = load_expected(fixture)
+    assert (record["url"], record["title"]) == (f"{base}/list/item-1", "Caf\u00e9 in M\u00fcnchen")
+
+
 def test_replay_follows_recorded_redirects_and_decodes_the_declared_charset(tmp_path: Path) -> None:
     folder = tmp_path / "fx"
     (folder / "pages").mkdir(parents=True)
-    page = ('<html><body><div class="breaking-news-link-container">'
-            '<a href="item-1" title="t"><span class="breaking-news-ticker-date">Caf\u00e9 in M\u00fcnchen</span>'
-            '<ul class="breaking-news-reporter-date"><li>By AP</li><li>10/24/2024 07:13 PM</li></ul></a>'
-            '</div></body></html>')
-    (folder / "pages" / "list.html").write_bytes(page.encode("iso-8859-1"))
+    (folder / "pages" / "list.html").write_bytes(LIST_PAGE.encode("iso-8859-1"))
     at = "2024-10-24T17:00:00+00:00"
     Fixture(folder, "jpost-breaking", "jpost_breaking", starts=["https://news.example/list"], pages=[
         Page("https://news.example/list", 301, at, headers={"Location": "/list/"}),
