@@ -165,11 +165,15 @@ def test_record_from_an_unreachable_site_saves_nothing(tmp_path: Path, home: Pat
 
 
 @pytest.mark.e2e
-def test_check_live_that_cannot_reach_the_site_fails_in_one_line_per_start(tmp_path: Path) -> None:
-    out = run("check", "jpost-breaking", "--live", "--dir", str(FIXTURES), "--home", str(tmp_path))
+def test_check_live_that_cannot_reach_the_site_fails_in_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "fx" / "jpost"
+    Fixture(folder, "jpost-breaking", "jpost_breaking", starts=["https://www.jpost.com/breaking-news"], pages=[
+        Page("https://www.jpost.com/breaking-news", 200, "2024-10-24T17:00:00+00:00")]).save()
+    (folder / "expected.json").write_text('[{"key": "https://www.jpost.com/breaking-news/x", "title": "X"}]')
+    out = run("check", "jpost-breaking", "--live", "--dir", str(tmp_path / "fx"), "--home", str(tmp_path / "home"))
     assert out.exit_code == 1
-    assert "live): FAILED" in out.stdout and "records not listed while a run failed" in out.stdout
-    assert out.stderr.count("could not reach the site (request refused by a guard)") == 2
+    assert "live): FAILED" in out.stdout and "records not listed while a run failed: 0 changed, 1 missing" in out.stdout
+    assert "https://www.jpost.com/breaking-news: could not reach the site (request refused by a guard)" in out.stderr
     assert "Traceback" not in out.output
 
 
