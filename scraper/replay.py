@@ -196,6 +196,11 @@ class FrozenClock:
 
         self.traveller = time_machine.travel(at, tick=False)
         self.traveller.start()
+        self.reactor = _installed_reactor()
+        if self.reactor is not None:
+            # Twisted schedules delayed calls on time.time(): it keeps the real clock,
+            # or a callLater(…) would wait forever while "now" stands still.
+            self.reactor.seconds = time_machine.escape_hatch.time.time
         logger.info("clock frozen at %s", at.isoformat())
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
@@ -211,6 +216,19 @@ class FrozenClock:
 
     def engine_stopped(self) -> None:
         self.traveller.stop()
+        if self.reactor is not None:
+            vars(self.reactor).pop("seconds", None)
+
+
+def _installed_reactor() -> Any:
+    """The Twisted reactor if one is installed (Scrapy may run without one)."""
+    from scrapy.utils.reactor import is_reactor_installed
+
+    if not is_reactor_installed():
+        return None
+    from twisted.internet import reactor
+
+    return reactor
 
 
 class FollowLimitMiddleware:

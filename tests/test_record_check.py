@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -262,6 +264,28 @@ def test_replay_handler_serves_saved_bytes_and_404s_the_rest(tmp_path: Path) -> 
     assert "replay" in feed.flags
     missing = asyncio.run(handler.download_request(Request("https://x.example/other")))
     assert missing.status == 404 and handler.unrecorded == ["https://x.example/other"]
+
+
+FROZEN_REACTOR = """
+from scrapy.utils.reactor import install_reactor
+install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+from datetime import datetime, timezone
+from twisted.internet import reactor
+from scrapy.utils.test import get_crawler
+from scraper.replay import FrozenClock
+FrozenClock.from_crawler(get_crawler(settings_dict={"NEWSDESK_FROZEN_AT": "2024-10-24T17:00:00+00:00"}))
+def done():
+    print("fired at", datetime.now(timezone.utc).isoformat())
+    reactor.stop()
+reactor.callLater(0.2, done)
+reactor.run()
+"""
+
+
+def test_frozen_clock_stops_now_but_not_twisted_timers() -> None:
+    out = subprocess.run([sys.executable, "-c", FROZEN_REACTOR], capture_output=True, text=True, timeout=30,
+                         check=False)
+    assert out.stdout.strip() == "fired at 2024-10-24T17:00:00+00:00", out.stderr
 
 
 def test_recorder_removes_content_encoding_but_keeps_the_charset_bytes() -> None:
