@@ -304,6 +304,11 @@ cli.add_command(extract)
 cli.add_command(commands_search.timeline)
 cli.add_command(commands_search.watch)
 
+from newsdesk import commands_fixtures  # noqa: E402 (registered below, imports nothing heavy)
+
+cli.add_command(commands_fixtures.record)
+cli.add_command(commands_fixtures.check)
+
 
 def main() -> None:
     """Console-script entry point."""
