@@ -35,6 +35,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from lxml import etree
@@ -42,6 +43,7 @@ from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
 from scraper.bylines import parse_byline
+from scraper.dates import parse_printed
 from scraper.text import clean_block, clean_line
 
 logger = logging.getLogger(__name__)
@@ -327,13 +329,31 @@ def _has_markup(text: str) -> bool:
     return bool(re.search(r"<(?:html|body|head|p|div|article|main|h1|title)\b", text, re.IGNORECASE))
 
 
+#: Where a page prints its publication time, most specific first.
+_TIME_XPATHS = (
+    "//time[@pubdate]",
+    '//*[contains(translate(@class, "PUBLISHED", "published"), "publish")]/descendant-or-self::time',
+    "//article//time", "//main//time", "//time",
+)
+
+
 def _printed_time(sel: Selector) -> str | None:
-    """The first <time datetime> in the page, else the first <time> text."""
-    for node in sel.xpath("//time"):
-        value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
-        if value and value.strip():
-            return value.strip()
+    """The page's printed publication time: a <time> in the article before one in the masthead."""
+    for xpath in _TIME_XPATHS:
+        for node in sel.xpath(xpath):
+            value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
+            if value and value.strip():
+                return value.strip()
     return None
+
+
+def _same_day(printed: str, day: str) -> bool:
+    """Whether a printed time falls within a day of an ISO day (zones shift days by one)."""
+    parsed = parse_printed(printed, "UTC")
+    try:
+        return parsed is not None and abs((parsed.value.date() - date.fromisoformat(day[:10])).days) <= 1
+    except ValueError:
+        return False
 
 
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u2022\u00bb/]{1,2}\s+")
@@ -458,6 +478,12 @@ def extract_article(html: str | bytes, url: str | None = None,
     site_names = {n.casefold() for n in [*metas.get("og:site_name", []), *metas.get("application-name", []),
                                          _ld_text(from_ld("publisher")) or ""] if n}
     result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline"))
+    if result.title and result.title.endswith(("...", "\u2026")):
+        # A headline cut to a length limit: a meta title that goes on from it is whole.
+        stem = result.title.rstrip(".\u2026 ")
+        whole = _first(metas, *_META_TITLE)
+        if whole and whole.startswith(stem) and len(whole) > len(stem):
+            result.title = whole
     if not result.title:
         # Meta titles are kept as the site wrote them (some include its name on purpose).
         result.title = _first(metas, *_META_TITLE)
@@ -528,7 +554,11 @@ def extract_article(html: str | bytes, url: str | None = None,
         result.title = result.title or clean_line(generic.get("title"))
         if not result.credits and generic.get("author"):
             _authors(result, [generic["author"]])
-        result.published_raw = result.published_raw or _printed_time(sel) or generic.get("date")
+        if not result.published_raw:
+            # A printed <time> keeps the minute; trafilatura's day (htmldate) vetoes a wrong one.
+            printed_at, day = _printed_time(sel), generic.get("date")
+            agrees = printed_at and (not day or _same_day(printed_at, day))
+            result.published_raw = printed_at if agrees else day or printed_at
         result.language = result.language or generic.get("language")
     result.body = _without_headline(result.body, result.title)
     result.language = _language_tag(result.language)

@@ -124,6 +124,23 @@ def test_teaser_article_body_gives_way_to_page_text() -> None:
     assert "Paragraph 11 tells the reader" in (article.body or "")
 
 
+def test_printed_time_in_the_article_beats_the_masthead_date() -> None:
+    paragraphs = "".join(f"<p>Paragraph {i} about the mill fire and what the brigade found there.</p>"
+                         for i in range(8))
+    page = ('<html><body><div class="masthead"><time datetime="2026-11-27">Friday</time></div>'
+            '<article><h1>Fire at the mill</h1><p class="published-at"><time datetime="2024-05-14T16:20">'
+            f'May 14</time></p>{paragraphs}</article></body></html>')
+    assert extract_article(page).published_raw == "2024-05-14T16:20"
+
+
+def test_truncated_jsonld_headline_is_completed_from_meta() -> None:
+    page = ('<html><head><script type="application/ld+json">{"@type":"NewsArticle",'
+            '"headline":"Ministers agree a plan to rebuild the old harbour wall before…"}</script>'
+            '<meta property="og:title" content="Ministers agree a plan to rebuild the old harbour wall before winter">'
+            '</head><body><p>Text.</p></body></html>')
+    assert extract_article(page).title == "Ministers agree a plan to rebuild the old harbour wall before winter"
+
+
 def test_jsonld_author_objects_lists_and_organisations() -> None:
     page = """<html><head><script type="application/ld+json">
     // a comment some CMSs leave in
