@@ -359,18 +359,53 @@ def _same_day(printed: str, day: str) -> bool:
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u2022\u00bb/]{1,2}\s+")
 
 
-def _without_site_name(title: str | None, site_names: set[str], sel: Selector) -> str | None:
-    """'Headline | Site' → 'Headline' when the suffix is the site's name or the page's <h1> is the rest."""
+_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                              "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+_NOT_A_HOST_LABEL = frozenset({"www", "m", "amp", "com", "co", "org", "net", "gov", "ac", "news"})
+
+
+def _fold(text: str) -> str:
+    """Text for comparing: typographic quotes and dashes plain, case and spacing folded."""
+    return " ".join(text.translate(_TYPOGRAPHIC).casefold().split())
+
+
+def _squash(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _host_label(url: str | None) -> str | None:
+    """The site's own label in a URL's host: 'washingtonpost' for www.washingtonpost.com."""
+    host = re.sub(r"^(?:https?:)?//", "", (url or "").strip().casefold()).split("/", 1)[0].split(":", 1)[0]
+    labels = [label for label in host.split(".")[:-1] if label not in _NOT_A_HOST_LABEL and len(label) >= 3]
+    return max(labels, key=len) if labels else None
+
+
+def _is_site_name(tail: str, site_names: set[str], host: str | None) -> bool:
+    """Whether a title's tail names the site: its og:site_name, or the host ("AP News", apnews.com)."""
+    if _fold(tail) in site_names:
+        return True
+    squashed = _squash(tail)
+    return bool(host and len(squashed) >= 3 and (host in squashed or squashed in host))
+
+
+def _without_site_name(title: str | None, site_names: set[str], sel: Selector,
+                       url: str | None = None) -> str | None:
+    """'Headline | Site' → 'Headline' when the tail names the site or the page's <h1> is the head."""
     if not title:
         return None
     separators = list(_TITLE_SEPARATOR.finditer(title))
     if not separators:
         return title
-    h1s = {" ".join(h.split()).casefold()
-           for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h}
+    headings = [h for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h]
+    h1s = {_fold(h) for h in headings}
+    # The page's own headline, when the <title> is it plus decoration ("Headline | Section | Site").
+    inside = [h for h in headings if len(h) >= 15 and _fold(title).startswith(_fold(h))]
+    if inside:
+        return max(inside, key=len)
+    host = _host_label(url or sel.xpath('//link[@rel="canonical"]/@href').get())
     for match in reversed(separators):  # the longest head first
         head, tail = title[: match.start()].strip(), title[match.end():].strip()
-        if head and (tail.casefold() in site_names or head.casefold() in h1s):
+        if head and (_is_site_name(tail, site_names, host) or _fold(head) in h1s):
             return head
     return title
 
@@ -475,7 +510,7 @@ def extract_article(html: str | bytes, url: str | None = None,
     metas = _metas(sel)
 
     # Title
-    site_names = {n.casefold() for n in [*metas.get("og:site_name", []), *metas.get("application-name", []),
+    site_names = {_fold(n) for n in [*metas.get("og:site_name", []), *metas.get("application-name", []),
                                          _ld_text(from_ld("publisher")) or ""] if n}
     result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline"))
     if result.title and result.title.endswith(("...", "\u2026")):
@@ -492,7 +527,7 @@ def extract_article(html: str | bytes, url: str | None = None,
         result.title = _node_text(nodes[0]) if nodes else None
     if not result.title:
         result.title = _without_site_name(clean_line(" ".join(sel.xpath("//head/title//text()").getall())),
-                                          site_names, sel)
+                                          site_names, sel, url)
 
     # Authors
     names = [(n, is_org or n.casefold() in site_names) for n, is_org in _ld_names(from_ld("author", "creator"))]
