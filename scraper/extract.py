@@ -483,6 +483,107 @@ def _printed_byline(sel: Selector) -> list[str]:
     return []
 
 
+class _Page:
+    """One parsed page and its evidence: JSON-LD articles, meta tags, the source's selectors."""
+
+    def __init__(self, html: str | bytes, url: str | None, selectors: dict[str, str] | None) -> None:
+        self.text = _to_text(html)
+        self.sel = _selector(self.text)
+        self.url = url
+        self.selectors = selectors or {}
+        own_urls = {k for k in (_url_key(url), _url_key(self.sel.xpath('//link[@rel="canonical"]/@href').get()),
+                                _url_key(self.sel.xpath('//meta[@property="og:url"]/@content').get())) if k}
+        self.articles = _jsonld_articles(self.sel, own_urls)
+        self.metas = _metas(self.sel)
+        self.site_names = {_fold(n) for n in [*self.metas.get("og:site_name", []),
+                                              *self.metas.get("application-name", []),
+                                              _ld_text(self.ld("publisher")) or ""] if n}
+        self._generic: dict[str, Any] | None = None
+
+    def ld(self, *keys: str) -> Any:
+        """The first non-empty value of ``keys`` in the JSON-LD articles, best article first."""
+        for node in self.articles:
+            for key in keys:
+                if node.get(key) not in (None, "", []):
+                    return node[key]
+        return None
+
+    def meta(self, *names: str) -> str | None:
+        return _first(self.metas, *names)
+
+    def selected(self, name: str) -> list[Selector]:
+        """What the source's selector ``name`` matches (nothing if it has none)."""
+        return _by_selector(self.sel, self.selectors, name)
+
+    def selected_text(self, name: str) -> str | None:
+        nodes = self.selected(name)
+        return _node_text(nodes[0]) if nodes else None
+
+    @property
+    def generic(self) -> dict[str, Any]:
+        """trafilatura's reading of the page, computed once."""
+        if self._generic is None:
+            self._generic = _generic(self.text, self.url)
+        return self._generic
+
+
+def _title(page: _Page) -> str | None:
+    """JSON-LD headline, meta title, the title selector, then the <title> without the site's name."""
+    title = _ld_text(page.ld("headline", "name", "alternativeHeadline"))
+    if title and title.endswith(("...", "\u2026")):
+        # A headline cut to a length limit: a meta title that goes on from it is whole.
+        stem, whole = title.rstrip(".\u2026 "), page.meta(*_META_TITLE)
+        if whole and whole.startswith(stem) and len(whole) > len(stem):
+            title = whole
+    # Meta titles are kept as the site wrote them (some include its name on purpose).
+    title = title or page.meta(*_META_TITLE) or page.selected_text("title")
+    if not title:
+        printed = clean_line(" ".join(page.sel.xpath("//head/title//text()").getall()))
+        title = _without_site_name(printed, page.site_names, page.sel, page.url)
+    return title
+
+
+def _fill_authors(page: _Page, result: ExtractedArticle) -> None:
+    """JSON-LD authors, meta authors, then the author selector or the printed byline."""
+    names = [(n, is_org or _fold(n) in page.site_names)
+             for n, is_org in _ld_names(page.ld("author", "creator"))]
+    if not names:
+        for key in _META_AUTHOR:
+            names = [(v, _fold(v) in page.site_names) for v in page.metas.get(key, [])
+                     if not _URLISH.match(v) and clean_line(v)]
+            if names:
+                break
+    _authors(result, names)
+    if not result.authors:
+        # Metadata named nobody, or only an organisation: the printed byline may name people.
+        printed = [t for t in (_node_text(n) for n in page.selected("author")) if t]
+        printed = printed or _printed_byline(page.sel)
+        if not result.credits or any(parse_byline(t).authors for t in printed):
+            _authors(result, printed)
+
+
+def _selected_date(page: _Page) -> str | None:
+    """The date selector's value: a datetime/content attribute before the text."""
+    for node in page.selected("date"):
+        root = node.root
+        value = (root.get("datetime") or root.get("content")) if not isinstance(root, str) else None
+        found = clean_line(value) or _node_text(node)
+        if found:
+            return found
+    return None
+
+
+def _body(page: _Page) -> str | None:
+    """JSON-LD articleBody unless it is a teaser; else the body selector's text, else trafilatura's."""
+    ld_body = page.ld("articleBody", "text")
+    ld_text = clean_block(ld_body) if isinstance(ld_body, str) else None
+    parts = [t for t in (_node_text(n, block=True) for n in page.selected("body")) if t]
+    page_text = "\n".join(parts) or clean_block(page.generic.get("text"))
+    if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
+        return ld_text
+    return page_text or ld_text
+
+
 def extract_article(html: str | bytes, url: str | None = None,
                     selectors: dict[str, str] | None = None) -> ExtractedArticle:
     """Extract an article page's fields: JSON-LD, then meta tags, then selectors, then generic.
@@ -491,101 +592,28 @@ def extract_article(html: str | bytes, url: str | None = None,
     :param url: the page URL, if known (helps the generic extractor).
     :param selectors: the source's own selectors (see the module docstring).
     """
-    text = _to_text(html)
-    sel = _selector(text)
-    selectors = selectors or {}
-    result = ExtractedArticle()
-
-    own_urls = {k for k in (_url_key(url), _url_key(sel.xpath('//link[@rel="canonical"]/@href').get()),
-                            _url_key(sel.xpath('//meta[@property="og:url"]/@content').get())) if k}
-    articles = _jsonld_articles(sel, own_urls)
-
-    def from_ld(*keys: str) -> Any:
-        for node in articles:
-            for key in keys:
-                if node.get(key) not in (None, "", []):
-                    return node[key]
-        return None
-
-    metas = _metas(sel)
-
-    # Title
-    site_names = {_fold(n) for n in [*metas.get("og:site_name", []), *metas.get("application-name", []),
-                                         _ld_text(from_ld("publisher")) or ""] if n}
-    result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline"))
-    if result.title and result.title.endswith(("...", "\u2026")):
-        # A headline cut to a length limit: a meta title that goes on from it is whole.
-        stem = result.title.rstrip(".\u2026 ")
-        whole = _first(metas, *_META_TITLE)
-        if whole and whole.startswith(stem) and len(whole) > len(stem):
-            result.title = whole
-    if not result.title:
-        # Meta titles are kept as the site wrote them (some include its name on purpose).
-        result.title = _first(metas, *_META_TITLE)
-    if not result.title:
-        nodes = _by_selector(sel, selectors, "title")
-        result.title = _node_text(nodes[0]) if nodes else None
-    if not result.title:
-        result.title = _without_site_name(clean_line(" ".join(sel.xpath("//head/title//text()").getall())),
-                                          site_names, sel, url)
-
-    # Authors
-    names = [(n, is_org or n.casefold() in site_names) for n, is_org in _ld_names(from_ld("author", "creator"))]
-    if not names:
-        for key in _META_AUTHOR:
-            names = [(v, v.casefold() in site_names) for v in metas.get(key, [])
-                     if not _URLISH.match(v) and clean_line(v)]
-            if names:
-                break
-    _authors(result, names)
-    if not result.authors:
-        # Metadata named nobody, or only an organisation: the printed byline may name people.
-        printed = [t for t in (_node_text(n) for n in _by_selector(sel, selectors, "author")) if t]
-        printed = printed or _printed_byline(sel)
-        if not result.credits or any(parse_byline(t).authors for t in printed):
-            _authors(result, printed)
-
-    # Dates
-    result.published_raw = (_ld_text(from_ld("datePublished", "dateCreated", "uploadDate"))
-                            or _first(metas, *_META_PUBLISHED) or _itemprop(sel, "datePublished"))
-    result.updated_raw = (_ld_text(from_ld("dateModified")) or _first(metas, *_META_UPDATED)
+    page = _Page(html, url, selectors)
+    sel = page.sel
+    result = ExtractedArticle(title=_title(page))
+    _fill_authors(page, result)
+    result.published_raw = (_ld_text(page.ld("datePublished", "dateCreated", "uploadDate"))
+                            or page.meta(*_META_PUBLISHED) or _itemprop(sel, "datePublished")
+                            or _selected_date(page))
+    result.updated_raw = (_ld_text(page.ld("dateModified")) or page.meta(*_META_UPDATED)
                           or _itemprop(sel, "dateModified"))
-    if not result.published_raw:
-        for node in _by_selector(sel, selectors, "date"):
-            root = node.root
-            value = (root.get("datetime") or root.get("content")) if not isinstance(root, str) else None
-            result.published_raw = clean_line(value) or _node_text(node)
-            if result.published_raw:
-                break
+    result.body = _body(page)
+    result.summary = (_ld_text(page.ld("description", "abstract"))
+                      or page.meta("og:description", "description", "twitter:description", "dc.description")
+                      or page.selected_text("summary"))
+    result.language = (_ld_text(page.ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
+                       or page.meta("content-language", "og:locale", "dc.language", "language"))
+    result.section = (_ld_text(page.ld("articleSection")) or page.meta("article:section", "parsely-section")
+                      or page.selected_text("section"))
+    result.tags = _ld_list(page.ld("keywords")) or [t for t in page.metas.get("article:tag", []) if t]
 
-    # Body: JSON-LD articleBody unless it is a teaser (much shorter than the page's
-    # text), then the source's body selector, then the generic extractor.
-    ld_body = from_ld("articleBody", "text")
-    ld_text = clean_block(ld_body) if isinstance(ld_body, str) else None
-    parts = [t for t in (_node_text(n, block=True) for n in _by_selector(sel, selectors, "body")) if t]
-    selected = "\n".join(parts) or None
-    generic: dict[str, Any] | None = None
-    page_text = selected
-    if page_text is None:
-        generic = _generic(text, url)
-        page_text = clean_block(generic.get("text"))
-    if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
-        result.body = ld_text
-    else:
-        result.body = page_text or ld_text
-
-    result.summary = (_ld_text(from_ld("description", "abstract"))
-                      or _first(metas, "og:description", "description", "twitter:description", "dc.description")
-                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "summary")) else None))
-    result.language = (_ld_text(from_ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
-                       or _first(metas, "content-language", "og:locale", "dc.language", "language"))
-    result.section = (_ld_text(from_ld("articleSection")) or _first(metas, "article:section", "parsely-section")
-                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "section")) else None))
-    result.tags = _ld_list(from_ld("keywords")) or [t for t in metas.get("article:tag", []) if t]
-
+    # Generic rules for what the page's metadata and the selectors left out.
     if not (result.title and result.published_raw and result.credits):
-        if generic is None:
-            generic = _generic(text, url)
+        generic = page.generic
         result.title = result.title or clean_line(generic.get("title"))
         if not result.credits and generic.get("author"):
             _authors(result, [generic["author"]])
