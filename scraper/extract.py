@@ -411,13 +411,89 @@ def _without_site_name(title: str | None, site_names: set[str], sel: Selector,
 
 
 def _without_headline(body: str | None, title: str | None) -> str | None:
-    """The body without a first line that only repeats the headline."""
+    """The body without the headline repeated at its top (and a kicker line above it)."""
     if not body or not title:
         return body
-    first, _, rest = body.partition("\n")
-    if rest and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
-        return rest
+    lines = body.split("\n")
+    for i, line in enumerate(lines[:3]):
+        if _fold(line) == _fold(title):
+            above = lines[:i]
+            if all(len(x.split()) <= 4 for x in above) and len(lines) > i + 1:
+                return "\n".join(lines[i + 1:])
+            break
     return body
+
+
+#: A line that is only a byline: names (capitalized words, initials) joined by separators.
+_BYLINE_LINE = re.compile(
+    r"(?:(?:by|par|por|von)\s+)?[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,3}"
+    r"(?:\s*(?:/|,|&|\band\b|\bund\b|\bet\b|\by\b)\s*[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,3}){0,4}",
+    re.IGNORECASE,
+)
+
+
+def _byline_line(line: str) -> list[str]:
+    """People named by a line that is only a byline ("By A and B", "A / B"), else []."""
+    line = line.strip()
+    if len(line) > 100 or not _BYLINE_LINE.fullmatch(line):
+        return []
+    joiners = {"and", "und", "et", "y", "by", "par", "por", "von"}
+    words = re.findall(r"[^\W\d_][\w'’-]*", line)
+    if not all(w[0].isupper() for w in words if w.casefold() not in joiners):
+        return []
+    people = parse_byline(line).authors
+    if re.match(r"(?:by|par|por|von)\s", line, re.IGNORECASE):
+        return people
+    # Without "By", only full names joined by "/", "&" or "and" ("A B / C D"; not "Paris, France").
+    if re.search(r"/|&|\band\b", line) and len(people) > 1 and all(len(p.split()) >= 2 for p in people):
+        return people
+    return []
+
+
+def _body_byline(body: str | None) -> tuple[list[str], str | None]:
+    """People named by a byline printed among the body's first lines, and the body without it."""
+    if not body or "\n" not in body:
+        return [], body
+    lines = body.split("\n")
+    for i, line in enumerate(lines[:3]):
+        people = _byline_line(line)
+        if people:
+            return people, "\n".join(lines[:i] + lines[i + 1:])
+    return [], body
+
+
+def _without_credit_lines(body: str | None, credits: list[str]) -> str | None:
+    """The body without a first or last line that is only a credited name ("IN-Redaktion")."""
+    if not body or not credits or "\n" not in body:
+        return body
+    names = {_fold(c) for c in credits}
+    lines = body.split("\n")
+    if _fold(lines[0]) in names:
+        lines = lines[1:]
+    if len(lines) > 1 and _fold(lines[-1]) in names:
+        lines = lines[:-1]
+    return "\n".join(lines)
+
+
+def _paragraphs_like(flat: str, page_text: str | None) -> str:
+    """Break a one-line JSON-LD body where the page's own paragraphs start."""
+    if "\n" in flat or not page_text or "\n" not in page_text:
+        return flat
+    cuts = set()
+    for paragraph in page_text.split("\n")[1:]:
+        start = paragraph.strip()[:40]
+        if len(start) >= 20:
+            at = flat.find(start)
+            if at > 0:
+                cuts.add(at)
+    if not cuts:
+        return flat
+    pieces, last = [], 0
+    for at in sorted(cuts):
+        pieces.append(flat[last:at].strip())
+        last = at
+    pieces.append(flat[last:].strip())
+    return "\n".join(p for p in pieces if p)
 
 
 def _language_tag(value: str | None) -> str | None:
@@ -580,7 +656,7 @@ def _body(page: _Page) -> str | None:
     parts = [t for t in (_node_text(n, block=True) for n in page.selected("body")) if t]
     page_text = "\n".join(parts) or clean_block(page.generic.get("text"))
     if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
-        return ld_text
+        return _paragraphs_like(ld_text, page_text)
     return page_text or ld_text
 
 
@@ -624,5 +700,17 @@ def extract_article(html: str | bytes, url: str | None = None,
             result.published_raw = printed_at if agrees else day or printed_at
         result.language = result.language or generic.get("language")
     result.body = _without_headline(result.body, result.title)
+    if not result.authors:
+        # Some sites print the byline as the first line of the text only.
+        people, body = _body_byline(result.body)
+        if people:
+            _authors(result, people)
+            result.body = body
+    if result.authors:
+        # Once people are known, the publication itself named as author is no credit.
+        result.credits = [c for c in result.credits if _fold(c) not in page.site_names]
+        if result.agency and _fold(result.agency) in page.site_names:
+            result.agency = None
+    result.body = _without_credit_lines(result.body, result.credits)
     result.language = _language_tag(result.language)
     return result

@@ -141,6 +141,38 @@ def test_truncated_jsonld_headline_is_completed_from_meta() -> None:
     assert extract_article(page).title == "Ministers agree a plan to rebuild the old harbour wall before winter"
 
 
+PARAGRAPHS = [
+    "The river burst its banks at dawn on Sunday, flooding the low streets of the old town.",
+    "By noon the fire brigade had moved forty families to the sports hall on the hill.",
+    "The mayor said the new flood wall would be finished before next winter, as promised.",
+]
+
+
+def test_one_line_jsonld_body_gets_the_page_paragraphs() -> None:
+    page = ('<html><head><script type="application/ld+json">{"@type":"NewsArticle","headline":"Flood",'
+            f'"articleBody":"{" ".join(PARAGRAPHS)}"}}</script></head><body><article><h1>Flood</h1>'
+            + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "</article></body></html>")
+    assert extract_article(page).body == "\n".join(PARAGRAPHS)
+
+
+def test_kicker_headline_and_printed_byline_leave_the_body() -> None:
+    page = ('<html><head><meta property="og:title" content="Flood in the old town">'
+            '<meta name="author" content="Valley Times"><meta property="og:site_name" content="Valley Times">'
+            '</head><body><article><p>World</p><h2>Flood in the old town</h2><p>Ann Lee / Bo Chen</p>'
+            + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "</article></body></html>")
+    article = extract_article(page)
+    assert article.authors == ["Ann Lee", "Bo Chen"]
+    assert article.credits == ["Ann Lee", "Bo Chen"]  # the publication named as author drops out
+    assert article.body == "\n".join(PARAGRAPHS)
+
+
+def test_a_credited_name_alone_on_the_last_line_leaves_the_body() -> None:
+    page = ('<html><head><meta property="og:title" content="Flood"><meta name="author" content="Kim Park">'
+            '</head><body><article>' + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+            + "<p>Kim Park</p></article></body></html>")
+    assert extract_article(page).body == "\n".join(PARAGRAPHS)
+
+
 def test_jsonld_author_objects_lists_and_organisations() -> None:
     page = """<html><head><script type="application/ld+json">
     // a comment some CMSs leave in
