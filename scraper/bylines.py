@@ -24,7 +24,7 @@ AGENCIES: dict[str, str] = {
     "online desk": "Online desk", "news desk": "News desk",
 }
 _STAFF = re.compile(r"^(?:the\s+)?(.+?)\s+(staff(?:\s+(?:writers?|reporters?|correspondents?))?|team|desk|"
-                    r"editors?|newsroom|redaktion)$",
+                    r"editors|newsroom|redaktion)$",
                     re.IGNORECASE)
 #: "By", and its forms in other languages, in front of a byline or a name.
 _BY = re.compile(
@@ -73,6 +73,7 @@ _ROLE_WORDS = frozenset("""
     follow posts articles by assistant journalist director hub content head lead
     sports business politics science health technology culture entertainment weather
     travel economics markets courts crime education environment climate metro
+    ver biografía biography perfil profil
 """.split())
 
 
@@ -118,6 +119,9 @@ def _agency(part: str) -> str | None:
     folded = " ".join(part.casefold().replace(".", "").split())
     if folded in AGENCIES:
         return AGENCIES[folded]
+    first, _, rest = folded.partition(" ")
+    if first in AGENCIES and rest and _is_role(rest):
+        return AGENCIES[first]  # "AFP Photo", "CNN Senior Analyst"
     staff = _STAFF.match(part)
     if staff:
         return f"{_name_case(staff.group(1))} {staff.group(2).lower()}"
@@ -160,8 +164,10 @@ def parse_byline(text: str | None) -> Byline:
             # A wire agency outranks a desk ("JERUSALEM POST STAFF, REUTERS" → Reuters).
             if result.agency is None or result.agency.endswith(("staff", "desk", "team")):
                 result.agency = agency
-            if part not in result.credits:
-                result.credits.append(part)
+            # As printed; for "CNN Senior Analyst" only the agency's own word.
+            credit = part if folded in AGENCIES or _STAFF.match(part) else part.split()[0]
+            if credit not in result.credits:
+                result.credits.append(credit)
             continue
         if _DOMAIN.search(part):
             continue  # "example.com": the site itself

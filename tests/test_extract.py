@@ -217,6 +217,9 @@ def test_empty_and_broken_pages_give_an_empty_article() -> None:
         ("Harbour Times staff reporter", [], "Harbour Times staff reporter"),
         ("By Fox News", [], "Fox News"),
         ("Emily Post", ["Emily Post"], None),
+        ("By Houston Lane Assistant Sports Editor Follow June 26, 2023", ["Houston Lane"], None),
+        ("Analysis by Joan Doe, CNN Senior Political Analyst", ["Joan Doe"], "CNN"),
+        ("Ver biografía", [], None),
     ],
 )
 def test_bylines_in_article_pages(printed: str, authors: list[str], agency: str | None) -> None:
