@@ -347,6 +347,31 @@ def _printed_time(sel: Selector) -> str | None:
     return None
 
 
+def _htmldate(text: str, url: str | None) -> str | None:
+    """htmldate's reading of the original publication time ("2024-05-14T16:20:00+0200" or a day)."""
+    from htmldate import find_date  # lazy, like trafilatura (which depends on it)
+
+    try:
+        found = find_date(text, url=url, original_date=True, extensive_search=True,
+                          outputformat="%Y-%m-%dT%H:%M:%S%z")
+    except Exception as exc:  # htmldate can fail on odd markup; the date stays unknown
+        logger.debug("htmldate failed on %s: %s", url, exc)
+        return None
+    if found and found.endswith("T00:00:00"):
+        return found[:10]  # midnight without a zone: htmldate found a day only
+    return found
+
+
+def _generic_date(page: _Page) -> str | None:
+    """A printed <time> in the article if htmldate's day agrees, else htmldate's own reading."""
+    printed_at = _printed_time(page.sel)
+    found = _htmldate(page.text, page.url) if _has_markup(page.text) else None
+    if printed_at and (not found or _same_day(printed_at, found)):
+        if re.search(r"\d:\d\d", printed_at) or not found or len(found) == 10:
+            return printed_at  # it has a time of day, or htmldate has nothing better
+    return found or printed_at
+
+
 def _same_day(printed: str, day: str) -> bool:
     """Whether a printed time falls within a day of an ISO day (zones shift days by one)."""
     parsed = parse_printed(printed, "UTC")
@@ -694,10 +719,7 @@ def extract_article(html: str | bytes, url: str | None = None,
         if not result.credits and generic.get("author"):
             _authors(result, [generic["author"]])
         if not result.published_raw:
-            # A printed <time> keeps the minute; trafilatura's day (htmldate) vetoes a wrong one.
-            printed_at, day = _printed_time(sel), generic.get("date")
-            agrees = printed_at and (not day or _same_day(printed_at, day))
-            result.published_raw = printed_at if agrees else day or printed_at
+            result.published_raw = _generic_date(page)
         result.language = result.language or generic.get("language")
     result.body = _without_headline(result.body, result.title)
     if not result.authors:
