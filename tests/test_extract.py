@@ -133,6 +133,14 @@ def test_printed_time_in_the_article_beats_the_masthead_date() -> None:
     assert extract_article(page).published_raw == "2024-05-14T16:20"
 
 
+def test_without_any_printed_date_the_day_comes_from_the_url() -> None:
+    paragraphs = "".join(f"<p>Paragraph {i} about the mill fire and what the brigade found there.</p>"
+                         for i in range(8))
+    page = f"<html><head><title>Fire at the mill</title></head><body><article>{paragraphs}</article></body></html>"
+    article = extract_article(page, url="https://news.example/2024/05/14/fire-at-the-mill")
+    assert article.published_raw == "2024-05-14"
+
+
 def test_truncated_jsonld_headline_is_completed_from_meta() -> None:
     page = ('<html><head><script type="application/ld+json">{"@type":"NewsArticle",'
             '"headline":"Ministers agree a plan to rebuild the old harbour wall before…"}</script>'
