@@ -30,6 +30,7 @@ a zone-less one in the source's zone.  Authors are cleaned person names
 
 from __future__ import annotations
 
+from html import unescape
 import json
 import logging
 import re
@@ -60,6 +61,7 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _JSON_COMMENTS = re.compile(r"^\s*(?://[^\n]*\n|/\*.*?\*/|<!--|-->|<!\[CDATA\[|\]\]>)", re.DOTALL)
 #: JSON-LD articleBody shorter than this share of the page's main text is a teaser.
 _TEASER_RATIO = 0.5
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]{2,8});")
 _URLISH = re.compile(r"^(?:https?:)?//|^www\.", re.IGNORECASE)
 
 
@@ -111,8 +113,9 @@ def _load_json(raw: str) -> Any:
         return json.loads(text, strict=False)
     except ValueError:
         # Some sites put two objects side by side, or leave a trailing comma.
+        repaired = re.sub(r",\s*([}\]])", r"\1", re.sub(r"}\s*{", "},{", text))
         try:
-            return json.loads("[" + re.sub(r"}\s*{", "},{", text) + "]", strict=False)
+            return json.loads("[" + repaired + "]", strict=False)
         except ValueError:
             logger.debug("unreadable JSON-LD block: %.80s", text)
             return None
@@ -181,7 +184,10 @@ def _ld_text(value: Any) -> str | None:
     if isinstance(value, dict):
         return _ld_text(value.get("@value") or value.get("name"))
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return clean_line(str(value))
+        text = clean_line(str(value))
+        if text and _ENTITY.search(text):  # escaped twice by the CMS ("&amp;#8217;")
+            text = clean_line(unescape(text))
+        return text
     return None
 
 

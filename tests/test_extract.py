@@ -194,6 +194,15 @@ def test_jsonld_author_objects_lists_and_organisations() -> None:
     assert article.credits == ["Ana Lima", "Bo Chen", "Agence France-Presse"]
 
 
+def test_sloppy_jsonld_is_still_read() -> None:
+    page = ('<html><head><script type="application/ld+json"><!--\n{"@type":"NewsArticle",'
+            '"headline":"Mayor&amp;#8217;s plan","author":[{"name":"Ann Lee"},],}\n--></script>'
+            '</head><body><p>x</p></body></html>')
+    article = extract_article(page)
+    assert article.title == "Mayor\u2019s plan"
+    assert article.authors == ["Ann Lee"]
+
+
 def test_empty_and_broken_pages_give_an_empty_article() -> None:
     assert extract_article("") == ExtractedArticle()
     broken = extract_article(b"<html><head><script type='application/ld+json'>{not json</script>")
