@@ -1,7 +1,14 @@
 """Bylines as printed ("By TOVAH LAZAROFF/REUTERS") → person names and the agency or desk.
 
 A name that is a wire agency (Reuters, AP, AFP …) or a desk ("JERUSALEM POST
-STAFF") is not a person: it goes to ``agency``, not ``authors``.
+STAFF") is not a person: it goes to ``agency``, not ``authors``.  ``credits``
+keeps everyone credited, agencies as printed ("The Associated Press").
+
+Bylines on article pages carry more than names; these are cut: "By" and its
+forms in other languages ("Par", "Por", "Von"), labels before it ("Analysis
+by"), dates and "Updated …", job titles ("Senior Editor"), publications ("Fox
+News", "The West Australian": credited only when no one else is), domains,
+template placeholders and page chrome ("Follow", "Comments").
 """
 
 from __future__ import annotations
