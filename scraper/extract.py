@@ -419,6 +419,11 @@ def _is_site_name(tail: str, site_names: set[str], host: str | None) -> bool:
     return bool(host and len(squashed) >= 3 and (host in squashed or squashed in host))
 
 
+def _h1_texts(sel: Selector) -> list[str]:
+    """The texts of the page's <h1> elements."""
+    return [h for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h]
+
+
 def _without_site_name(title: str | None, site_names: set[str], sel: Selector,
                        url: str | None = None) -> str | None:
     """'Headline | Site' → 'Headline' when the tail names the site or the page's <h1> is the head."""
@@ -427,7 +432,7 @@ def _without_site_name(title: str | None, site_names: set[str], sel: Selector,
     separators = list(_TITLE_SEPARATOR.finditer(title))
     if not separators:
         return title
-    headings = [h for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h]
+    headings = _h1_texts(sel)
     h1s = {_fold(h) for h in headings}
     # The page's own headline, when the <title> is it plus decoration ("Headline | Section | Site").
     inside = [h for h in headings if len(h) >= 15 and _fold(title).startswith(_fold(h))]
@@ -642,8 +647,14 @@ def _title(page: _Page) -> str | None:
         stem, whole = title.rstrip(".\u2026 "), page.meta(*_META_TITLE)
         if whole and whole.startswith(stem) and len(whole) > len(stem):
             title = whole
+    meta_title = page.meta(*_META_TITLE)
+    if title and meta_title and _fold(title) != _fold(meta_title):
+        # Two different headlines (one written for search engines): the one the page shows wins.
+        shown = {_fold(h) for h in _h1_texts(page.sel)}
+        if _fold(meta_title) in shown and _fold(title) not in shown:
+            title = meta_title
     # Meta titles are kept as the site wrote them (some include its name on purpose).
-    title = title or page.meta(*_META_TITLE) or page.selected_text("title")
+    title = title or meta_title or page.selected_text("title")
     if not title:
         printed = clean_line(" ".join(page.sel.xpath("//head/title//text()").getall()))
         title = _without_site_name(printed, page.site_names, page.sel, page.url)

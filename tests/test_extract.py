@@ -141,6 +141,15 @@ def test_without_any_printed_date_the_day_comes_from_the_url() -> None:
     assert article.published_raw == "2024-05-14"
 
 
+def test_of_two_different_headlines_the_one_shown_wins() -> None:
+    head = ('<script type="application/ld+json">{"@type":"NewsArticle","headline":"100 years at the stadium: '
+            'more than a venue"}</script><meta property="og:title" content="A century at the stadium">')
+    shown = extract_article(f"<html><head>{head}</head><body><h1>A century at the stadium</h1></body></html>")
+    assert shown.title == "A century at the stadium"
+    neither = extract_article(f"<html><head>{head}</head><body><h1>Sport</h1></body></html>")
+    assert neither.title == "100 years at the stadium: more than a venue"
+
+
 def test_truncated_jsonld_headline_is_completed_from_meta() -> None:
     page = ('<html><head><script type="application/ld+json">{"@type":"NewsArticle",'
             '"headline":"Ministers agree a plan to rebuild the old harbour wall before…"}</script>'
