@@ -1,82 +1,274 @@
-"""The long-running scheduler: one cron job per enabled source (APScheduler 3.x).
+"""The long-running scheduler: one job per enabled source (APScheduler 3.x).
 
 Each job crawls its source in a fresh subprocess (Twisted's reactor cannot
-restart) and then ingests.  It only schedules: crawling is ``newsdesk.crawl``,
-indexing is ``index.ingest``.  Run it as ``newsdesk schedule`` or, from a
-checkout, ``python scheduler.py``.
+restart) under the source's lock, records the run, checks its health and then
+ingests.  It only schedules: crawling is ``newsdesk.crawl``, indexing is
+``index.ingest``.  Run it as ``newsdesk schedule`` or, from a checkout,
+``python scheduler.py [--home DIR] [-s NAME=VALUE]``.
+
+Job settings, and why:
+
+- ``max_instances=1``: a source never overlaps itself in this process (the lock
+  file covers other processes);
+- ``coalesce=True``: runs missed while the machine slept or the process was
+  stopped become one run, not a burst;
+- ``misfire_grace_time`` = one interval (at least 30 s): a run that starts late
+  (all workers busy, the machine was suspended) still runs; APScheduler's
+  1 s default would drop it with only a log line.  Past one interval the next
+  run is already due, and coalescing makes it one;
+- jitter up to ``[schedule] jitter`` seconds (capped at a tenth of the
+  interval): sources on the same cron minute do not all hit the network at once.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import logging.handlers
+import os
+import signal
 import sys
+import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from newsdesk.crawl import run_crawl
+from newsdesk.config import Config, load_config
+from newsdesk.crawl import CrawlOutcome, StopRequest, config_path, run_crawl, settle_orphans
 from newsdesk.errors import NewsdeskError
+from newsdesk.health import check_stale, deliver
 from newsdesk.home import Home
-from scraper.sources import Source, SourceConfigError, load_sources
+from newsdesk.locks import FileLock, LockBusy
+from newsdesk.runs import RunHistory, prune, utcnow
+from newsdesk.schedules import Plan, plan_for
+from scraper.sources import Source, load_sources
 
 logger = logging.getLogger("newsdesk.scheduler")
 
-
-def crawl_and_ingest(home: Home, source: Source) -> None:
-    """One scheduled run: crawl the source, then ingest what it produced."""
-    from index.ingest import ingest
-
-    outcome = run_crawl(home, source)
-    log = logger.info if outcome.ok else logger.warning
-    log("%s", outcome.describe())
-    try:
-        result = ingest(home)
-    except NewsdeskError as exc:  # busy index: the next run ingests this run's file too
-        logger.warning("ingest after %s deferred: %s", source.id, exc)
-        return
-    logger.info("ingest: %d records from %d files", result.records, result.files)
+#: How often the scheduler prunes old runs/logs and looks for sources that stopped running.
+HOUSEKEEPING_EVERY = timedelta(minutes=10)
 
 
-def trigger_for(source: Source) -> CronTrigger:
-    """The cron trigger of a source's ``schedule``, in the source's zone."""
-    try:
-        return CronTrigger.from_crontab(source.schedule, timezone=source.timezone)
-    except ValueError as exc:
-        raise SourceConfigError(f"[sources.{source.id}] schedule {source.schedule!r}: {exc}",
-                                "use 5 cron fields, e.g. '*/10 * * * *'") from None
+class SchedulerBusy(NewsdeskError):
+    """Another scheduler already runs on this home."""
 
 
-def build_scheduler(home: Home, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
-    """A scheduler (of class ``kind``) with one job per enabled source."""
-    scheduler = kind(job_defaults={"max_instances": 1, "coalesce": True})
-    for source in load_sources(home.sources_file).values():
-        if not source.enabled:
-            continue
-        scheduler.add_job(crawl_and_ingest, trigger_for(source), args=(home, source), id=source.id,
-                          name=f"crawl {source.id}", misfire_grace_time=300)
+def scheduler_lock_path(home: Home) -> Path:
+    """The lock a running scheduler holds for its whole life."""
+    return home.locks / "scheduler.lock"
+
+
+def plans(home: Home, config: Config, now: datetime | None = None) -> dict[str, tuple[Source, Plan]]:
+    """Every enabled source with its schedule plan (raises on a bad schedule)."""
+    zone = config.schedule_timezone or None
+    origin = str(home.sources_file) if home.sources_file.exists() else "(shipped) scraper/sources.toml"
+    return {source.id: (source, plan_for(source, zone, config.jitter, now, origin))
+            for source in load_sources(home.sources_file).values() if source.enabled}
+
+
+def needs_catch_up(history: RunHistory, source_id: str, interval: timedelta, now: datetime) -> bool:
+    """True if the source's last successful run started more than one interval ago (or never)."""
+    last_ok = history.last(source_id, status="ok")
+    return last_ok is None or now - last_ok.started > interval
+
+
+class Runner:
+    """What a job does: crawl one source, then ingest; counts what is running for a clean stop."""
+
+    def __init__(self, home: Home, config: Config, settings: dict[str, str] | None = None,
+                 stop: StopRequest | None = None) -> None:
+        self.home = home
+        self.config = config
+        self.settings = {**config.crawl_settings, **(settings or {})}
+        self.stop = stop or StopRequest(config.stop_timeout, config.kill_timeout)
+        self.catch_up: set[str] = set()
+        self.active = 0
+        self.idle = threading.Condition()
+
+    def run(self, source: Source) -> CrawlOutcome | None:
+        """One scheduled run: crawl the source, then ingest what it produced."""
+        if self.stop.requested:
+            return None
+        trigger = "catch-up" if source.id in self.catch_up else "scheduled"
+        self.catch_up.discard(source.id)
+        with self.idle:
+            self.active += 1
+        try:
+            outcome = run_crawl(self.home, source, settings=self.settings, timeout=self.config.crawl_timeout,
+                                trigger=trigger, stop=self.stop, config=self.config)
+            if outcome.skipped:
+                logger.info("%s", outcome.describe())
+                return outcome
+            (logger.info if outcome.status in ("ok", "stopped") else logger.warning)("%s", outcome.describe())
+            self.ingest()
+            return outcome
+        finally:
+            with self.idle:
+                self.active -= 1
+                self.idle.notify_all()
+
+    def ingest(self) -> None:
+        """Index what is in the outbox; a busy index is left for the next run."""
+        from index.ingest import ingest
+
+        try:
+            result = ingest(self.home)
+        except NewsdeskError as exc:
+            logger.warning("ingest deferred to the next run: %s", exc)
+            return
+        if result.files:
+            logger.info("ingest: %d records from %d files", result.records, result.files)
+
+    def housekeeping(self, schedule: dict[str, tuple[Source, Plan]]) -> None:
+        """Settle runs whose process died, prune old history and logs, alert on sources that stopped running."""
+        settle_orphans(self.home)
+        history = RunHistory(self.home)
+        keep = {run.run_id for run in history.running()}
+        prune(self.home, self.config.keep_days, self.config.max_log_bytes, keep=keep)
+        now = utcnow()
+        for source_id, (_, plan) in schedule.items():
+            last = history.last(source_id)
+            alert = check_stale(source_id, last, plan.interval, self.config, now)
+            if alert is None or last is None:
+                continue
+            already = [a for a in history.alerts(source_id, since=last.started) if a.kind == "stale"]
+            if not already:
+                deliver(self.home, self.config, [alert])
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job runs (True) or ``timeout`` passes (False)."""
+        with self.idle:
+            return self.idle.wait_for(lambda: self.active == 0, timeout=timeout)
+
+
+def build_scheduler(home: Home, kind: type[BaseScheduler] = BlockingScheduler, *,
+                    config: Config | None = None, runner: Runner | None = None,
+                    now: datetime | None = None) -> BaseScheduler:
+    """A scheduler (of class ``kind``) with one job per enabled source, plus housekeeping.
+
+    Sources whose last successful run is older than one interval are due at once (catch-up).
+    """
+    config = config or load_config(config_path(home))
+    runner = runner or Runner(home, config)
+    now = now or utcnow()
+    schedule = plans(home, config, now)
+    history = RunHistory(home)
+    scheduler = kind(
+        executors={"default": ThreadPoolExecutor(config.max_parallel + 1)},
+        job_defaults={"max_instances": 1, "coalesce": True},
+        timezone=timezone.utc,
+    )
+    for source_id, (source, plan) in schedule.items():
+        extra: dict[str, Any] = {}
+        if config.catch_up and needs_catch_up(history, source_id, plan.interval, now):
+            runner.catch_up.add(source_id)
+            extra["next_run_time"] = now
+        scheduler.add_job(runner.run, plan.trigger, args=(source,), id=source_id, name=f"crawl {source_id}",
+                          misfire_grace_time=plan.misfire_grace_time, **extra)
+    scheduler.add_job(runner.housekeeping, IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds()),
+                      args=(schedule,), id="_housekeeping", name="housekeeping", next_run_time=now,
+                      misfire_grace_time=int(HOUSEKEEPING_EVERY.total_seconds()))
     return scheduler
 
 
-def main(home_dir: str | None = None) -> int:
-    """Run until interrupted; returns an exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _log_to_file(home: Home) -> None:
+    handler = logging.handlers.RotatingFileHandler(home.logs / "scheduler.log", maxBytes=5 * 1024 * 1024,
+                                                   backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
+def run(home_dir: Path | str | None = None, settings: dict[str, str] | None = None) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "Running job …" every run is noise
+    home = Home.resolve(Path(home_dir) if home_dir else None)
+    home.ensure(home.root, home.logs, home.locks)
+    lock = FileLock(scheduler_lock_path(home))
     try:
-        home = Home.resolve(Path(home_dir) if home_dir else None)
-        home.ensure()
-        scheduler = build_scheduler(home)
+        lock.acquire()
+    except LockBusy:
+        pid = scheduler_lock_path(home).read_text().strip() or "?"
+        raise SchedulerBusy(f"a scheduler is already running on {home.root} (pid {pid})",
+                            "stop it first, or use another --home") from None
+    try:
+        _log_to_file(home)
+        config = load_config(config_path(home))
+        runner = Runner(home, config, settings)
+        settle_orphans(home)
+        scheduler = build_scheduler(home, config=config, runner=runner)
+        return _serve(scheduler, runner, config)
+    finally:
+        lock.release()
+
+
+def _serve(scheduler: BaseScheduler, runner: Runner, config: Config) -> int:
+    stop = runner.stop
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.requested:
+            logger.warning("%s again: stopping running crawls now", name)
+            stop.now()
+            return
+        logger.info("%s: no new runs; a running crawl may finish for up to %g s", name, config.stop_timeout)
+        stop.set()
+        try:
+            scheduler.shutdown(wait=False)
+        except Exception as exc:  # noqa: BLE001 (not started yet, or already stopping)
+            logger.debug("shutdown: %s", exc)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for job in scheduler.get_jobs():
+            if not job.id.startswith("_"):
+                due = "now (catch-up)" if job.id in runner.catch_up else str(getattr(job, "next_run_time", ""))
+                logger.info("scheduled %s: %s, next %s", job.id, job.trigger, due)
+        if not stop.requested:
+            scheduler.start()
+        # Bounded: a crawl gets stop_timeout + kill_timeout, then ingest its own bounded wait.
+        if not runner.wait_idle(config.stop_timeout + config.kill_timeout + 150):
+            logger.error("a run did not finish in time; exiting anyway")
+            return 1
+        logger.info("scheduler stopped")
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _settings(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise NewsdeskError(f"-s/--set takes NAME=VALUE, not {pair!r}")
+        out[name.strip()] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python scheduler.py [--home DIR] [-s NAME=VALUE]…``; returns an exit code."""
+    parser = argparse.ArgumentParser(prog="scheduler.py", description="Run crawls on each enabled source's schedule.")
+    parser.add_argument("home_pos", nargs="?", help=argparse.SUPPRESS)  # the old positional form
+    parser.add_argument("--home", help="data directory (default: $NEWSDESK_HOME or the platform data dir)")
+    parser.add_argument("-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a Scrapy setting for every crawl (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        return run(args.home or args.home_pos or os.environ.get("NEWSDESK_HOME") or None, _settings(args.settings))
     except NewsdeskError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
-    for job in scheduler.get_jobs():
-        logger.info("scheduled %s (%s)", job.id, job.trigger)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    return 0
+        print(f"Error: {exc}" + (f"\nHint: {exc.hint}" if exc.hint else ""), file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))
+    sys.exit(main())

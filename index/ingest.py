@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
@@ -31,6 +31,9 @@ from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy, is_locked
 from newsdesk.runid import run_time
+
+if TYPE_CHECKING:
+    from index.afteringest import AfterIngest
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class IngestResult:
     updated: int = 0
     bad_lines: int = 0
     skipped_live: list[str] = field(default_factory=list)  # .part files still being written
+    after: AfterIngest | None = None  # near-duplicate groups and saved-search matches
 
 
 def open_index(path: Path, create: bool = False) -> Any:
@@ -227,11 +231,17 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
                 return result
             ix = open_index(home.index, create=True)
             upserter = Upserter(ix)
+            keys: list[str] = []
             try:
                 for path in files:
-                    upserter.add(read_records(path, result), result)
+                    records = read_records(path, result)
+                    keys.extend(r["key"] for r in records)
+                    upserter.add(records, result)
                     result.files += 1
                 upserter.commit()  # the index holds them: now the archive may take the files
+                from index.afteringest import after_ingest
+
+                result.after = after_ingest(home, ix, keys)  # near-dup groups, saved searches
             finally:
                 upserter.close()
                 ix.close()
@@ -264,6 +274,9 @@ def reindex(home: Home, wait: float = 120.0) -> IngestResult:
                     upserter.add(read_records(path, result), result)
                     result.files += 1
                 upserter.close()
+                from index.afteringest import restore_groups
+
+                restore_groups(home, ix)  # near-duplicate groups live in state/, not in the archive
                 writer = ix.writer()
                 writer.commit(optimize=True)  # one segment: the fastest index to open and search
             finally:

@@ -10,7 +10,7 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 #: Bump when the schema changes; an index of another version must be rebuilt (`newsdesk reindex`).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: dupgroup (near-duplicate groups, index.neardup)
 
 
 def make_schema() -> Schema:
@@ -28,6 +28,7 @@ def make_schema() -> Schema:
         # The item's time: when published, or, if only an update time was printed, that.
         published=DATETIME(sortable=True),
         version=NUMERIC(stored=True),
+        dupgroup=ID(sortable=True),  # near-duplicate group (index.neardup); absent for a lone record
         record=STORED,
     )
 
@@ -68,4 +69,6 @@ def to_document(record: dict[str, Any]) -> dict[str, Any]:
     moment = item_time(record)
     if moment is not None:
         doc["published"] = moment
+    if record.get("dupgroup"):
+        doc["dupgroup"] = str(record["dupgroup"])
     return doc

@@ -1,13 +1,21 @@
-"""The query API: keyword query + date range + filters → hits with snippets.
+"""The query API: keyword query + date range + filters → hits with snippets, facets, pages.
 
 Query syntax is Whoosh's: words are ANDed, ``OR``/``NOT``/parentheses,
 ``"a phrase"``, ``title:word``.  ``search`` raises :class:`QueryError` with a
 hint for anything it cannot run; callers never see a parser traceback.
+
+Filters (sources, agencies, authors, kinds) are ORed within one filter and
+ANDed across filters.  ``collapse`` folds each near-duplicate group (the
+``dupgroup`` that ``index.neardup`` sets at ingest) into its earliest record,
+with the others listed in ``Hit.duplicates``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,10 +28,15 @@ from whoosh.qparser import plugins
 from index.ingest import open_index
 from newsdesk.errors import NewsdeskError
 
+logger = logging.getLogger(__name__)
+
 SORTS = ("relevance", "newest", "oldest")
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 1000
+MAX_DEPTH = 10000  # page × limit: deeper pages cost as much as fetching every result before them
 SEARCH_FIELDS = ("title", "body")
+GROUP_FIELD = "dupgroup"
+_MARK = re.compile(r"\[\[(.+?)\]\]", re.S)
 
 
 class QueryError(NewsdeskError):
@@ -33,19 +46,61 @@ class QueryError(NewsdeskError):
 
 
 @dataclass
+class Filters:
+    """Everything but the words: a time range (aware datetimes, open ends allowed) and field filters."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    sources: Sequence[str] = ()
+    agencies: Sequence[str] = ()
+    authors: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+
+
+@dataclass
 class Hit:
-    """One result: the archived record, its score, and a snippet of matching text."""
+    """One result: the archived record, its score, a snippet, and (collapsed) its near-duplicates."""
 
     record: dict[str, Any]
     score: float | None
-    snippet: str
+    snippet: str  # matched terms in [[double brackets]], cut points marked with …
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def plain_snippet(self) -> str:
+        """The snippet without term marks, for JSON and CSV."""
+        return unmark(self.snippet)
 
 
 @dataclass
 class SearchResult:
+    """One page of hits, the total number of matches, and (if asked) the facets."""
+
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
     query: str = ""  # the parsed query, as Whoosh understood it
+    page: int = 1
+    pages: int = 0
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # {"source": {"jpost-breaking": 3}, ...}
+
+
+def unmark(snippet: str) -> str:
+    """Drop the [[term]] marks from a snippet."""
+    return _MARK.sub(r"\1", snippet)
+
+
+def marked_parts(snippet: str) -> list[tuple[str, bool]]:
+    """The snippet as (text, is_match) pieces, for a caller that styles matches."""
+    parts: list[tuple[str, bool]] = []
+    last = 0
+    for match in _MARK.finditer(snippet):
+        if match.start() > last:
+            parts.append((snippet[last:match.start()], False))
+        parts.append((match.group(1), True))
+        last = match.end()
+    if last < len(snippet):
+        parts.append((snippet[last:], False))
+    return parts
 
 
 def _parser(schema: Any) -> MultifieldParser:
@@ -81,23 +136,44 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment
 
 
+def _any_of(fieldname: str, values: Sequence[str], lower: bool = False) -> query.Query | None:
+    values = [v.strip().lower() if lower else v.strip() for v in values if v and v.strip()]
+    if not values:
+        return None
+    terms = [query.Term(fieldname, v) for v in dict.fromkeys(values)]
+    return terms[0] if len(terms) == 1 else query.Or(terms)
+
+
 def build_query(
     schema: Any,
     text: str,
     since: datetime | None = None,
     until: datetime | None = None,
-    sources: tuple[str, ...] | list[str] = (),
+    sources: Sequence[str] = (),
+    *,
+    agencies: Sequence[str] = (),
+    authors: Sequence[str] = (),
+    kinds: Sequence[str] = (),
 ) -> query.Query:
-    """The full query: keywords AND date range AND any of the sources."""
+    """The full query: keywords AND date range AND any of each filter's values."""
     if since and until and since > until:
         raise QueryError("--since is after --until", "swap the two dates")
     parts = [parse_query(schema, text)]
     if since or until:
         parts.append(query.DateRange("published", since and _utc_naive(since), until and _utc_naive(until)))
-    if sources:
-        parts.append(query.Or([query.Term("source", s) for s in sources]))
+    for part in (_any_of("source", sources), _any_of("agency", agencies, lower=True),
+                 _any_of("authors", authors, lower=True), _any_of("kind", kinds)):
+        if part is not None:
+            parts.append(part)
     parts = [p for p in parts if not isinstance(p, query.Every)] or [query.Every()]
     return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+def query_for(schema: Any, text: str, filters: Filters | None = None) -> query.Query:
+    """``build_query`` with a :class:`Filters`."""
+    f = filters or Filters()
+    return build_query(schema, text, f.since, f.until, f.sources,
+                       agencies=f.agencies, authors=f.authors, kinds=f.kinds)
 
 
 def _snippet(hit: Any, record: dict[str, Any], formatter: Any) -> str:
@@ -113,12 +189,51 @@ def _snippet(hit: Any, record: dict[str, Any], formatter: Any) -> str:
 
 
 class PlainFormatter(highlight.Formatter):
-    """Fragments joined by ' … ' with matched terms in [[double brackets]]."""
+    """Fragments joined by ' … ' with matched terms in [[double brackets]]; cut ends get '…'."""
 
     between = " … "
 
     def format_token(self, text: str, token: Any, replace: bool = False) -> str:
         return f"[[{highlight.get_text(text, token, replace)}]]"
+
+    def format(self, fragments: list[Any], replace: bool = False) -> str:
+        """Join the fragments; the first and last get '…' where they cut the text."""
+        if not fragments:
+            return ""
+        text = self.between.join(self.format_fragment(f, replace=replace).strip() for f in fragments)
+        if fragments[0].startchar > 0:
+            text = "…" + text
+        if fragments[-1].endchar < len(fragments[-1].text):
+            text += "…"
+        return text
+
+
+def _record(stored: Any) -> dict[str, Any]:
+    return json.loads(stored["record"])
+
+
+def _facets(searcher: Any, q: query.Query) -> dict[str, dict[str, int]]:
+    """Counts of matching records by source and by agency (agency names as printed)."""
+    results = searcher.search(q, groupedby=["source", "agency"], limit=1)
+    facets: dict[str, dict[str, int]] = {}
+    for name in ("source", "agency"):
+        counts: dict[str, int] = {}
+        for value, docnums in results.groups(name).items():
+            label = value
+            if name == "agency" and value is not None and docnums:
+                label = _record(searcher.stored_fields(docnums[0])).get("agency") or value
+            counts[label if label is not None else "(none)"] = len(docnums)
+        facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return facets
+
+
+def _duplicates(searcher: Any, q: query.Query, rep: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other matching records of ``rep``'s near-duplicate group, oldest first."""
+    group = rep.get(GROUP_FIELD)
+    if not group:
+        return []
+    members = searcher.search(query.And([q, query.Term(GROUP_FIELD, group)]), limit=None, sortedby="published")
+    return [r for r in (_record(m) for m in members) if r["key"] != rep["key"]]
 
 
 def search(
@@ -127,31 +242,87 @@ def search(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    sources: tuple[str, ...] | list[str] = (),
+    sources: Sequence[str] = (),
+    agencies: Sequence[str] = (),
+    authors: Sequence[str] = (),
+    kinds: Sequence[str] = (),
     sort: str = "relevance",
     limit: int = 20,
+    page: int = 1,
+    facets: bool = False,
+    collapse: bool = False,
 ) -> SearchResult:
-    """Search the index; hits newest-first, oldest-first or by relevance."""
+    """Search the index; one page of hits newest-first, oldest-first or by relevance."""
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}", f"use one of: {', '.join(SORTS)}")
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"--limit must be between 1 and {MAX_LIMIT}")
+    if page < 1 or page * limit > MAX_DEPTH:
+        raise QueryError(f"--page {page} with --limit {limit} is past the first {MAX_DEPTH} results",
+                         "narrow the search with words or dates instead of paging deeper")
     ix = open_index(index_dir)
     try:
-        q = build_query(ix.schema, text, since, until, sources)
-        kwargs: dict[str, Any] = {"limit": limit}
+        q = build_query(ix.schema, text, since, until, sources, agencies=agencies, authors=authors, kinds=kinds)
+        kwargs: dict[str, Any] = {"limit": page * limit}
         if sort != "relevance":
             kwargs["sortedby"] = "published"
             kwargs["reverse"] = sort == "newest"
+        if collapse:
+            if GROUP_FIELD not in ix.schema:
+                raise QueryError("this index has no near-duplicate groups yet",
+                                 "run `newsdesk reindex` to rebuild it with the current schema")
+            kwargs.update(collapse=GROUP_FIELD, collapse_limit=1, collapse_order="published")
         with ix.searcher() as searcher:
             results = searcher.search(q, terms=True, **kwargs)
             results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
             results.formatter = PlainFormatter()
             hits = []
-            for hit in results:
-                record = json.loads(hit["record"])
+            offset = (page - 1) * limit
+            for hit in results[offset:offset + limit]:
+                record = _record(hit)
                 hits.append(Hit(record=record, score=hit.score if sort == "relevance" else None,
                                 snippet=_snippet(hit, record, results.formatter)))
-            return SearchResult(hits=hits, total=len(results), query=str(q))
+                if collapse and results.collapsed_counts.get(record.get(GROUP_FIELD) or ""):
+                    hits[-1].duplicates = _duplicates(searcher, q, record)
+            total = len(results)
+            found = SearchResult(hits=hits, total=total, query=str(q), page=page,
+                                 pages=(total + limit - 1) // limit)
+            if facets:
+                found.facets = _facets(searcher, q)
+            return found
     finally:
         ix.close()
+
+
+def explain(index_dir: Path | None, text: str, filters: Filters | None = None) -> list[str]:
+    """How ``text`` and the filters are understood, one line per part (no search is run)."""
+    from index.schema import make_schema
+
+    schema = make_schema()
+    if index_dir is not None:
+        try:
+            ix = open_index(index_dir)
+        except NewsdeskError:
+            pass
+        else:
+            schema = ix.schema
+            ix.close()
+    f = filters or Filters()
+    words = parse_query(schema, text)
+    lines = [f"query:    {words}"]
+    if isinstance(words, query.Every):
+        lines.append("          (no words: every record matches)")
+    stems = sorted({(t.decode() if isinstance(t, bytes) else str(t)) for name, t in words.iter_all_terms()
+                    if name in SEARCH_FIELDS})
+    if stems:
+        lines.append(f"terms:    {', '.join(stems)}  (stemmed; title matches weigh double)")
+    if f.since or f.until:
+        start = f.since.astimezone(timezone.utc).isoformat() if f.since else "(open)"
+        end = f.until.astimezone(timezone.utc).isoformat() if f.until else "(open)"
+        lines.append(f"time:     {start} … {end}  (UTC)")
+    for label, values in (("sources", f.sources), ("agencies", f.agencies), ("authors", f.authors),
+                          ("kinds", f.kinds)):
+        if values:
+            lines.append(f"{label + ':':<10}{' OR '.join(values)}")
+    lines.append(f"whoosh:   {query_for(schema, text, f)}")
+    return lines

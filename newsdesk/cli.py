@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from newsdesk import __version__
-from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.cliutils import Group, home_option, resolve_home, settings_option
 from newsdesk.commands_extract import extract
 from newsdesk.home import Home
 
@@ -44,14 +43,15 @@ def cli(verbose: int) -> None:
 @click.argument("source_ids", metavar="[SOURCE]...", nargs=-1)
 @click.option("--url", help="Start from this URL instead of the source's (one source only; may be 127.0.0.1).")
 @click.option("--no-ingest", is_flag=True, help="Leave the records in the outbox; do not index them.")
+@click.option("--refresh", is_flag=True,
+              help="Fetch article pages again even when their items are already archived.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems (for cron).")
 @click.option("--parallel", type=click.IntRange(1, 16), default=2, show_default=True,
               help="Crawls run at once.")
-@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="A Scrapy setting for this run (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
+@settings_option("A Scrapy setting for this run (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
 @home_option
-def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, quiet: bool,
-          parallel: int, settings: tuple[str, ...], home: Path | None) -> None:
+def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh: bool, quiet: bool,
+          parallel: int, settings: dict[str, str], home: Path | None) -> None:
     """Crawl sources once (all enabled ones by default), ingest, print a summary.
 
     Example:
@@ -78,13 +78,11 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, quiet: 
     if not chosen:
         raise click.UsageError("no enabled sources; see `newsdesk sources`")
 
-    overrides = {}
-    for pair in settings:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
-        overrides[name.strip()] = value
-    outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel)
+    overrides = dict(settings)
+    if refresh:
+        overrides["NEWSDESK_REFRESH"] = "1"
+    outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
+                          trigger="cron" if quiet else "manual")
     for outcome in outcomes:
         if not quiet or not outcome.ok or outcome.errors:
             click.echo(outcome.describe(), err=not outcome.ok)
@@ -103,6 +101,11 @@ def _run_ingest(where: Home, quiet: bool) -> None:
                    f"({result.new} new, {result.updated} updated in the index)")
     if result.bad_lines:
         click.echo(f"ingest: {result.bad_lines} unreadable lines skipped (kept in the archive)", err=True)
+    if result.after is not None and not quiet:
+        from newsdesk.commands_search import describe_after_ingest
+
+        for line in describe_after_ingest(result.after):
+            click.echo(line)
 
 
 @cli.command()
@@ -136,103 +139,126 @@ def reindex(home: Path | None) -> None:
                f"into {result.new} items")
 
 
-@cli.command()
-@home_option
-def schedule(home: Path | None) -> None:
-    """Run crawls on each enabled source's cron schedule until stopped.
-
-    Example:
-
-        newsdesk schedule --home /var/lib/newsdesk
-    """
-    import scheduler
-
-    sys.exit(scheduler.main(str(home) if home else None))
-
-
 # --- sources ---------------------------------------------------------------------------
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @home_option
 def sources(as_json: bool, home: Path | None) -> None:
-    """List configured sources: id, spider, schedule, zone, enabled.
+    """List configured sources: id, kind, schedule, zone, enabled, last run.
 
     Example:
 
         newsdesk sources --json
     """
+    from newsdesk.lastrun import last_runs
     from scraper.sources import load_sources
 
     where = resolve_home(home)
     items = load_sources(where.sources_file)
+    runs = last_runs(where, list(items))
     if as_json:
-        rows = [{"id": s.id, "name": s.name, "spider": s.spider, "urls": list(s.urls),
-                 "timezone": s.timezone, "schedule": s.schedule, "enabled": s.enabled}
+        rows = [{"id": s.id, "name": s.name, "kind": s.kind, "spider": s.spider, "urls": list(s.urls),
+                 "timezone": s.timezone, "schedule": s.schedule, "enabled": s.enabled,
+                 "last_run": runs[s.id].to_dict() if s.id in runs else None}
                 for s in items.values()]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
+    width = max([len(s.id) for s in items.values()] + [6])
+    click.echo(f"{'SOURCE':<{width}}  {'KIND':<8} {'SCHEDULE':<14} {'ZONE':<18} {'ENABLED':<8} LAST RUN")
     for s in items.values():
-        state = "enabled" if s.enabled else "disabled"
-        click.echo(f"{s.id:<24} {s.spider:<18} {s.schedule:<14} {s.timezone:<18} {state}")
+        state = "yes" if s.enabled else "no"
+        last = runs[s.id].describe() if s.id in runs else "never"
+        click.echo(f"{s.id:<{width}}  {s.kind:<8} {s.schedule:<14} {s.timezone:<18} {state:<8} {last}")
 
 
 # --- search ----------------------------------------------------------------------------
 
 @cli.command()
 @click.argument("query", default="")
-@click.option("--since", help="Items at or after this time (2024-10-01, 2024-10-01T12:00 …).")
-@click.option("--until", help="Items at or before this time; a bare day includes the whole day.")
-@click.option("--source", "sources_", multiple=True, help="Only this source (repeatable).")
+@click.option("--since", help="At or after this time: 2024-10-01, 2024-10-01T12:00, 2h, 3d, 1w, today, yesterday.")
+@click.option("--until", help="At or before this time; a bare day (or today/yesterday) includes the whole day.")
+@click.option("--on", "on_day", metavar="DAY", help="Only this day, in --tz: 2024-10-24, today, yesterday.")
+@click.option("--source", "sources_", multiple=True, help="Only this source (repeatable: any of them).")
+@click.option("--agency", "agencies", multiple=True, help="Only this wire agency, e.g. Reuters (repeatable).")
+@click.option("--author", "authors", multiple=True, help="Only this author, full name (repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only this kind: breaking, article, feed, sitemap (repeatable).")
 @click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance",
               show_default=True)
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-@click.option("--tz", "tz_name", help="Zone for typed dates and shown times (default: local).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Hits per page.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Which page of hits.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
+              help="Output format (default: table). json/jsonl/csv carry every record field.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--fields", metavar="A,B,…", help="Only these fields, in this order (e.g. published,source,title).")
+@click.option("--facets", is_flag=True, help="Also count the matches by source and by agency.")
+@click.option("--collapse", is_flag=True, help="Fold near-duplicates (same wire story) into the earliest record.")
+@click.option("--explain", is_flag=True, help="Print how the query and filters are understood; do not search.")
+@click.option("--tz", "tz_name", help="Zone for typed dates and shown times (default: local; JSON is always UTC).")
 @home_option
-def search(query: str, since: str | None, until: str | None, sources_: tuple[str, ...], sort: str,
-           limit: int, tz_name: str | None, as_json: bool, home: Path | None) -> None:
+def search(query: str, since: str | None, until: str | None, on_day: str | None, sources_: tuple[str, ...],
+           agencies: tuple[str, ...], authors: tuple[str, ...], kinds: tuple[str, ...], sort: str, limit: int,
+           page: int, fmt: str | None, as_json: bool, fields: str | None, facets: bool, collapse: bool,
+           explain: bool, tz_name: str | None, home: Path | None) -> None:
     """Search the archive: words (AND), OR, NOT, "phrases", title:word.
+
+    Matched words are highlighted in the snippets; the total number of matches
+    goes to stderr.  --format json with --facets prints one object
+    {total, page, pages, hits, facets}.
 
     Example:
 
-        newsdesk search "north korea troops" --since 2024-10-01 --until 2024-10-31 --source jpost-breaking --sort newest
+        newsdesk search "north korea troops" --since 3d --source jpost-breaking --agency Reuters --facets
     """
+    from index.search import Filters
+    from index.search import explain as explain_query
     from index.search import search as run_search
-    from newsdesk.timeparse import parse_user_time, user_zone
+    from newsdesk import output
+    from newsdesk.timeparse import resolve_range, user_zone
 
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError("--json and --format disagree; use one of them")
+    fmt = "json" if as_json else (fmt or "table")
     zone = user_zone(tz_name)
-    since_at = parse_user_time(since, zone, option="--since") if since else None
-    until_at = parse_user_time(until, zone, end=True, option="--until") if until else None
-    result = run_search(resolve_home(home).index, query, since=since_at, until=until_at,
-                        sources=list(sources_), sort=sort, limit=limit)
-    if as_json:
-        click.echo(json.dumps([_hit_json(h) for h in result.hits], indent=2, ensure_ascii=False))
+    chosen = output.parse_fields(fields)
+    since_at, until_at = resolve_range(since, until, on_day, zone)
+    where = resolve_home(home)
+    filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
+                      kinds=kinds)
+    if explain:
+        click.echo("\n".join(explain_query(where.index, query, filters)))
         return
+    result = run_search(where.index, query, since=since_at, until=until_at, sources=list(sources_),
+                        agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
+                        facets=facets, collapse=collapse)
+    rows = [output.hit_dict(h, chosen) for h in result.hits]
+    if fmt == "json":
+        if facets:
+            payload: Any = {"total": result.total, "page": result.page, "pages": result.pages, "hits": rows,
+                            "facets": result.facets}
+        else:
+            payload = rows
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+    elif fmt == "csv":
+        click.echo(output.render_csv(rows, chosen), nl=False)
+    elif result.hits:
+        click.echo(output.render_table(result.hits, zone, chosen))
+    if facets and (fmt != "json"):
+        click.echo(output.render_facets(result.facets), err=fmt != "table")
+    click.echo(_summary(result, limit), err=True)
+
+
+def _summary(result: Any, limit: int) -> str:
+    if not result.total:
+        return "no matches"
+    first = (result.page - 1) * limit + 1
     if not result.hits:
-        click.echo("no matches", err=True)
-        return
-    for hit in result.hits:
-        record = hit.record
-        click.echo(f"{_local(record.get('published') or record.get('updated'), zone)}  "
-                   f"{record.get('source', ''):<16} {record.get('title', '')}")
-        if record.get("url"):
-            click.echo(f"{'':<34}{record['url']}")
-    shown = len(result.hits)
-    click.echo(f"{shown} of {result.total} matches", err=True)
-
-
-def _hit_json(hit: Any) -> dict[str, Any]:
-    r = hit.record
-    return {"key": r.get("key"), "url": r.get("url"), "title": r.get("title"), "source": r.get("source"),
-            "published": r.get("published"), "updated": r.get("updated"), "authors": r.get("authors", []),
-            "agency": r.get("agency"), "snippet": hit.snippet}
-
-
-def _local(iso: str | None, zone: Any) -> str:
-    if not iso:
-        return f"{'(no date)':<16}"
-    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return f"no hits on page {result.page}: {result.total} matches make {result.pages} pages"
+    last = first + len(result.hits) - 1
+    return f"{first}–{last} of {result.total} matches (page {result.page} of {result.pages})"
 
 
 # --- parse -----------------------------------------------------------------------------
@@ -267,7 +293,16 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
         sys.exit(1)
 
 
+from newsdesk import commands_runs  # noqa: E402  (run history, status, the scheduler)
+from newsdesk import commands_search  # noqa: E402  (timeline, saved searches)
+
+cli.add_command(commands_runs.runs)
+cli.add_command(commands_runs.status)
+cli.add_command(commands_runs.schedule)
 cli.add_command(extract)
+
+cli.add_command(commands_search.timeline)
+cli.add_command(commands_search.watch)
 
 
 def main() -> None:

@@ -1,8 +1,13 @@
-"""Run crawls: one ``scrapy crawl`` subprocess per source, then read its run report.
+"""Run crawls: one ``scrapy crawl`` subprocess per source, under a per-source lock, recorded.
 
-Twisted's reactor cannot restart, so every crawl gets a fresh process.  The
-crawl's log goes to ``<home>/logs/<run-id>.log``; what a person needs to know
-(items seen/new/updated/dropped, errors, an unreachable site) comes back as a
+Twisted's reactor cannot restart, so every crawl gets a fresh process.  Before
+it starts, the crawl takes ``<home>/locks/crawl-<source>.lock`` (an ``flock``
+the child process inherits, so the kernel releases it only when the crawl
+itself ends, even if whoever started it died): the scheduler, a cron one-shot
+and a person's ``newsdesk crawl`` never crawl one source at once; the loser
+skips.  Every run is recorded in the run history (:mod:`newsdesk.runs`) and
+checked for health (:mod:`newsdesk.health`).  The crawl's log goes to
+``<home>/logs/<run-id>.log``; what a person needs to know comes back as a
 :class:`CrawlOutcome` built from the run report the crawl leaves behind.
 """
 
@@ -10,17 +15,33 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+from newsdesk.config import Config, load_config
 from newsdesk.home import Home
+from newsdesk.locks import FileLock, LockBusy, is_locked
 from newsdesk.runid import new_run_id
+from newsdesk.runs import RunHistory, prune, utcnow
 from scraper.sources import Source
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between a forced stop (second SIGTERM) and SIGKILL.
+FORCE_GRACE = 2.0
 
 #: Exceptions as Scrapy counts them → what to tell a person.
 _NETWORK_ERRORS = {
@@ -53,6 +74,10 @@ class CrawlOutcome:
     log_file: Path
     stats: dict[str, Any] = field(default_factory=dict)
     finish_reason: str = ""
+    skipped: str = ""  # why the crawl did not run (another one holds the source's lock)
+    stopped: bool = False  # we told it to stop (shutdown)
+    timed_out: bool = False
+    alerts: list[str] = field(default_factory=list)
 
     def stat(self, name: str) -> int:
         return int(self.stats.get(name, 0) or 0)
@@ -74,6 +99,30 @@ class CrawlOutcome:
     def seen(self) -> int:
         return self.stat("item_scraped_count") + self.stat("item_dropped_count")
 
+    @property
+    def http_errors(self) -> int:
+        """HTTP responses of 4xx/5xx plus downloads that failed outright (robots.txt not counted)."""
+        def bad(prefix: str) -> int:
+            return sum(int(v or 0) for k, v in self.stats.items()
+                       if k.startswith(prefix) and k[len(prefix):][:1] in ("4", "5"))
+
+        robots = bad("robotstxt/response_status_count/") + self.stat("robotstxt/exception_count")
+        return max(0, bad("downloader/response_status_count/") + self.stat("downloader/exception_count") - robots)
+
+    @property
+    def status(self) -> str:
+        """The run history's word for how it ended."""
+        if self.skipped:
+            return "skipped"
+        if self.timed_out:
+            return "timeout"
+        if self.stopped:
+            return "stopped"
+        if not self.stats:
+            return "failed"
+        if self.network_problem:
+            return "unreachable"
+        return "ok" if self.exit_code == 0 else "failed"
 
     @property
     def network_problem(self) -> str | None:
@@ -93,10 +142,18 @@ class CrawlOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and self.network_problem is None and bool(self.stats)
+        """Nothing went wrong (a skipped run is not a failure; a stopped one is not either)."""
+        return self.status in ("ok", "skipped", "stopped")
 
     def describe(self) -> str:
         """One line for a person."""
+        if self.skipped:
+            return f"{self.source}: skipped: {self.skipped}"
+        if self.timed_out:
+            return f"{self.source}: stopped after the crawl timeout; see {self.log_file}"
+        if self.stopped and not self.stats:
+            return (f"{self.source}: stopped on request before the crawl could report; "
+                    f"the records it wrote are kept; see {self.log_file}")
         if not self.stats:
             return f"{self.source}: crawl failed (exit {self.exit_code}); see {self.log_file}"
         problem = self.network_problem
@@ -111,6 +168,8 @@ class CrawlOutcome:
             parts.append("0 dropped")
         parts.append(f"{self.errors} errors")
         line = f"{self.source}: " + ", ".join(parts)
+        if self.stopped:
+            line += "; stopped early on request"
         unreadable = sum(int(v) for k, v in self.stats.items() if k.startswith("newsdesk/date_unreadable/"))
         if unreadable:
             line += f"; {unreadable} unreadable dates"
@@ -147,37 +206,270 @@ def crawl_command(home: Home, source: Source, run_id: str, url: str | None = Non
     return cmd
 
 
-def run_crawl(home: Home, source: Source, url: str | None = None,
-              settings: dict[str, str] | None = None, timeout: float | None = None) -> CrawlOutcome:
-    """Crawl one source in a subprocess and return what it reported."""
-    home.ensure(home.root, home.logs, home.runs, home.outbox)
-    run_id = new_run_id(source.id)
-    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="scraper.settings", PYTHONPATH=_pythonpath())
-    log_file = home.logs / f"{run_id}.log"
+class StopRequest:
+    """Shared by a scheduler and its running crawls: set on SIGTERM/SIGINT.
+
+    A crawl that is running when it is set may finish for ``grace`` seconds, is
+    then sent SIGTERM (Scrapy closes the spider: the outbox file is completed),
+    and after ``kill_after`` more seconds forced (see :func:`_wait`).  ``now()``
+    skips the grace and most of the wait.
+    """
+
+    def __init__(self, grace: float = 60.0, kill_after: float = 15.0) -> None:
+        self.event = threading.Event()
+        self.urgent = threading.Event()
+        self.grace = grace
+        self.kill_after = kill_after
+        self.at: float | None = None
+
+    def set(self) -> None:
+        if self.at is None:
+            self.at = time.monotonic()
+        self.event.set()
+
+    def now(self) -> None:
+        self.set()
+        self.urgent.set()
+
+    @property
+    def requested(self) -> bool:
+        return self.event.is_set()
+
+    def terminate_at(self) -> float | None:
+        """When a running crawl should be told to stop (monotonic), or None if not yet asked."""
+        if self.at is None:
+            return None
+        return self.at if self.urgent.is_set() else self.at + self.grace
+
+
+def source_lock_path(home: Home, source_id: str) -> Path:
+    """The lock a crawl of ``source_id`` holds while it runs."""
+    return home.locks / f"crawl-{source_id}.lock"
+
+
+def lock_holder(path: Path) -> str:
+    """What the lock file says about the crawl holding it, for the skip message."""
     try:
-        proc = subprocess.run(
-            crawl_command(home, source, run_id, url, settings), env=env, cwd=home.root,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            timeout=timeout, check=False,
-        )
-        exit_code = proc.returncode
-        if proc.stderr:
-            with open(log_file, "ab") as log:
-                log.write(proc.stderr)
-    except subprocess.TimeoutExpired:
-        exit_code = -9
-    outcome = CrawlOutcome(source=source.id, run_id=run_id, exit_code=exit_code, log_file=log_file)
-    report = home.runs / f"{run_id}.json"
-    if report.exists():
-        data = json.loads(report.read_text(encoding="utf-8"))
-        outcome.stats = data.get("stats", {})
-        outcome.finish_reason = data.get("finish_reason", "")
+        text = path.read_text(encoding="utf-8").split()
+    except OSError:
+        return "another crawl is running"
+    if len(text) >= 2:
+        return f"another crawl is running (run {text[1]}, pid {text[0]})"
+    return f"another crawl is running (pid {text[0]})" if text else "another crawl is running"
+
+
+def _stamp_lock(lock: FileLock, pid: int, run_id: str) -> None:
+    assert lock.fd is not None
+    os.ftruncate(lock.fd, 0)
+    os.pwrite(lock.fd, f"{pid} {run_id}\n".encode(), 0)
+
+
+def _summary_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """The stats kept in the run history: ours, item counts, and the finish reason."""
+    keep = ("item_scraped_count", "item_dropped_count", "downloader/response_count", "log_count/ERROR",
+            "log_count/WARNING", "elapsed_time_seconds")
+    return {k: v for k, v in stats.items() if k.startswith("newsdesk/") or k in keep}
+
+
+def _wait(proc: subprocess.Popen[bytes], outcome: CrawlOutcome, stop: StopRequest | None,
+          timeout: float | None, kill_after: float) -> int:
+    """Wait for the crawl; stop it cleanly on shutdown or timeout, force it if it will not stop.
+
+    SIGTERM makes Scrapy close the spider (in-flight downloads finish, the outbox
+    file is completed); after ``kill_after`` seconds a second SIGTERM forces it,
+    and ``FORCE_GRACE`` seconds later SIGKILL.  Records already written survive all three.
+    """
+    started = time.monotonic()
+    signals_sent: list[float] = []
+    while True:
+        try:
+            return proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            pass
+        moment = time.monotonic()
+        if not signals_sent:
+            stop_at = stop.terminate_at() if stop is not None else None
+            if stop_at is not None and moment >= stop_at:
+                outcome.stopped = True
+                logger.warning("%s: stopping the crawl (shutdown)", outcome.source)
+            elif timeout and moment - started >= timeout:
+                outcome.timed_out = True
+                logger.warning("%s: crawl ran over %.0f s; stopping it", outcome.source, timeout)
+            else:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            signals_sent.append(moment)
+        elif len(signals_sent) == 1 and (moment - signals_sent[0] >= kill_after or (
+                stop is not None and stop.urgent.is_set() and moment - signals_sent[0] >= 1.0)):
+            logger.warning("%s: crawl still closing after %.0f s; forcing it", outcome.source, kill_after)
+            proc.send_signal(signal.SIGTERM)  # Scrapy: "Send again to force"
+            signals_sent.append(moment)
+        elif len(signals_sent) == 2 and moment - signals_sent[1] >= FORCE_GRACE:
+            logger.warning("%s: crawl did not stop; killing it", outcome.source)
+            proc.kill()
+            return proc.wait()
+
+
+def run_crawl(home: Home, source: Source, url: str | None = None,
+              settings: dict[str, str] | None = None, timeout: float | None = None, *,
+              trigger: str = "manual", stop: StopRequest | None = None,
+              config: Config | None = None) -> CrawlOutcome:
+    """Crawl one source in a subprocess under its lock, record the run, check its health.
+
+    :param trigger: what started it, for the history (manual, scheduled, catch-up).
+    :param stop: a scheduler's shutdown request, which a running crawl obeys.
+    """
+    home.ensure(home.root, home.logs, home.runs, home.outbox, home.locks)
+    config = config or load_config(config_path(home))
+    lock = FileLock(source_lock_path(home, source.id))
+    try:
+        lock.acquire()
+    except LockBusy:
+        why = lock_holder(lock.path)
+        logger.info("%s: skipped: %s", source.id, why)
+        return CrawlOutcome(source=source.id, run_id="", exit_code=0, log_file=Path(), skipped=why)
+    try:
+        return _locked_crawl(home, source, lock, url, settings, timeout, trigger, stop, config)
+    finally:
+        lock.release()
+
+
+def _locked_crawl(home: Home, source: Source, lock: FileLock, url: str | None,
+                  settings: dict[str, str] | None, timeout: float | None, trigger: str,
+                  stop: StopRequest | None, config: Config) -> CrawlOutcome:
+    run_id = new_run_id(source.id)
+    log_file = home.logs / f"{run_id}.log"
+    outcome = CrawlOutcome(source=source.id, run_id=run_id, exit_code=0, log_file=log_file)
+    history = RunHistory(home)
+    history.start(run_id, source.id, trigger, log_file)
+    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="scraper.settings", PYTHONPATH=_pythonpath())
+    assert lock.fd is not None
+    try:
+        with open(log_file, "ab") as log:
+            # The child inherits the lock (pass_fds): the source stays locked while the crawl
+            # lives, even if we die.  Its own session: a terminal's Ctrl-C reaches only us,
+            # and we decide when the crawl stops.
+            proc = subprocess.Popen(
+                crawl_command(home, source, run_id, url, settings), env=env, cwd=home.root,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                pass_fds=(lock.fd,), start_new_session=True,
+            )
+        _stamp_lock(lock, proc.pid, run_id)
+        history.set_pid(run_id, proc.pid)
+        kill_after = stop.kill_after if stop is not None else config.kill_timeout
+        outcome.exit_code = _wait(proc, outcome, stop, timeout, kill_after)
+    except OSError as exc:
+        outcome.exit_code = -1
+        logger.error("%s: cannot start the crawl: %s", source.id, exc)
+    _read_report(home, outcome)
+    record(history, outcome)
+    from newsdesk.health import evaluate_run
+
+    outcome.alerts = [a.message for a in evaluate_run(home, config, run_id)]
     return outcome
 
 
+def _read_report(home: Home, outcome: CrawlOutcome) -> None:
+    report = home.runs / f"{outcome.run_id}.json"
+    if report.exists():
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            logger.warning("%s: unreadable run report %s: %s", outcome.source, report, exc)
+            return
+        outcome.stats = data.get("stats", {})
+        outcome.finish_reason = data.get("finish_reason", "")
+
+
+def record(history: RunHistory, outcome: CrawlOutcome, status: str | None = None,
+           ended: datetime | None = None) -> None:
+    """Complete the outcome's row in the run history."""
+    status = status or outcome.status
+    message = "" if status == "ok" else outcome.describe().split(": ", 1)[-1]
+    history.finish(outcome.run_id, status, seen=outcome.seen, new=outcome.new, updated=outcome.updated,
+                   dropped=sum(outcome.dropped.values()), http_errors=outcome.http_errors,
+                   exit_code=outcome.exit_code, message=message,
+                   stats={**_summary_stats(outcome.stats), "finish_reason": outcome.finish_reason},
+                   ended=ended)
+
+
+def settle_orphans(home: Home) -> list[str]:
+    """Runs left ``running`` by a process that died: complete them from their run report, or mark them interrupted.
+
+    A run whose source lock is still held is really running (an orphaned crawl
+    finishing on its own) and is left alone.  Returns the run ids settled.
+    """
+    if not (home.state / "runs.sqlite").exists():
+        return []
+    history = RunHistory(home)
+    settled = []
+    for run in history.running():
+        if is_locked(source_lock_path(home, run.source)):
+            continue
+        outcome = CrawlOutcome(source=run.source, run_id=run.run_id, exit_code=-9,
+                               log_file=Path(run.log_file or ""))
+        _read_report(home, outcome)
+        if outcome.stats:  # the crawl finished; whoever waited for it did not
+            outcome.exit_code = 0 if outcome.finish_reason == "finished" else 1
+            status = outcome.status
+            record(history, outcome, ended=_finish_time(outcome.stats))
+        else:
+            status = "interrupted"
+            history.finish(run.run_id, status, message="the process running it died (killed, or the machine stopped)")
+        logger.warning("%s: run %s was left unfinished; recorded as %s", run.source, run.run_id, status)
+        settled.append(run.run_id)
+    return settled
+
+
+def _finish_time(stats: dict[str, Any]) -> datetime | None:
+    try:
+        ended = datetime.fromisoformat(str(stats.get("finish_time")))
+    except ValueError:
+        return None
+    return ended if ended.tzinfo else ended.replace(tzinfo=timezone.utc)
+
+
+@contextmanager
+def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
+    """While crawls run: SIGINT/SIGTERM stop them cleanly (a second one forces them)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.requested:
+            stop.now()
+        else:
+            logger.warning("%s: stopping the running crawls (again to force)", signal.Signals(signum).name)
+            stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def config_path(home: Home) -> Path:
+    """The user's config file in a home (see :mod:`newsdesk.config`)."""
+    return home.root / "config.toml"
+
+
 def run_crawls(home: Home, sources: list[Source], url: str | None = None,
-               settings: dict[str, str] | None = None, parallel: int = 2) -> list[CrawlOutcome]:
+               settings: dict[str, str] | None = None, parallel: int = 2, *,
+               trigger: str = "manual", config: Config | None = None) -> list[CrawlOutcome]:
     """Crawl several sources, ``parallel`` at a time; outcomes in the order given."""
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(run_crawl, home, s, url, settings) for s in sources]
-        return [f.result() for f in futures]
+    config = config or load_config(config_path(home))
+    merged = {**config.crawl_settings, **(settings or {})}
+    settle_orphans(home)
+    # Crawls run in their own sessions, so Ctrl-C reaches only us: pass it on as a clean stop.
+    stop = StopRequest(grace=0.0, kill_after=config.kill_timeout)
+    with _stop_on_signals(stop):
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = [pool.submit(run_crawl, home, s, url, merged, config.crawl_timeout,
+                                   trigger=trigger, stop=stop, config=config) for s in sources]
+            outcomes = [f.result() for f in futures]
+    keep = {run.run_id for run in RunHistory(home).running()}
+    prune(home, config.keep_days, config.max_log_bytes, keep=keep)
+    return outcomes

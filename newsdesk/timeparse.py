@@ -1,9 +1,12 @@
-"""Dates a user types (``--since``/``--until``): ISO forms or anything dateutil reads."""
+"""Dates a user types (``--since``/``--until``/``--on``): ISO forms, anything dateutil reads,
+and relative forms: ``30m``, ``2h``, ``3d``, ``1w`` (that long before now), ``today``,
+``yesterday``.  A date without a zone is read in the user's ``--tz``.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import datetime, time, timedelta, timezone, tzinfo
 
 from dateutil import parser as dateparser
 from dateutil import tz
@@ -11,6 +14,11 @@ from dateutil import tz
 from newsdesk.errors import NewsdeskError
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
+_RELATIVE = re.compile(r"^\s*(\d{1,6})\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?)\s*(ago)?\s*$", re.I)
+_YEAR = re.compile(r"\d{4}")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DAY_WORDS = {"today": 0, "yesterday": 1}
+_HINT = "use a date like 2024-10-24 or 2024-10-24T19:00, or 2h, 3d, 1w, today, yesterday"
 
 
 class DateInputError(NewsdeskError):
@@ -29,16 +37,58 @@ def user_zone(name: str | None) -> tzinfo:
     return zone
 
 
+def _now(zone: tzinfo) -> datetime:
+    return datetime.now(timezone.utc).astimezone(zone)
+
+
+def _relative(text: str, zone: tzinfo, end: bool) -> datetime | None:
+    """``2h``/``3d``/``1w`` before now, or the start (end, with ``end``) of today/yesterday."""
+    match = _RELATIVE.match(text)
+    if match:
+        unit = _UNITS[match.group(2)[0].lower()]
+        return _now(zone) - timedelta(**{unit: int(match.group(1))})
+    word = text.strip().lower()
+    if word == "now":
+        return _now(zone)
+    if word in _DAY_WORDS:
+        start = datetime.combine(_now(zone).date() - timedelta(days=_DAY_WORDS[word]), time(0), tzinfo=zone)
+        return start + timedelta(days=1) - timedelta(microseconds=1) if end else start
+    return None
+
+
 def parse_user_time(text: str, zone: tzinfo, *, end: bool = False, option: str = "date") -> datetime:
     """An aware datetime; a bare day means its start (or, with ``end``, its last instant)."""
+    relative = _relative(text, zone, end)
+    if relative is not None:
+        return relative
+    if not _YEAR.search(text):  # dateutil would fill in a year (and read "-2h" as 02:00): refuse
+        raise DateInputError(f"cannot read {option} {text!r}: no year and not a duration", _HINT)
     try:
         value = dateparser.parse(text, default=datetime(2000, 1, 1))
     except (ValueError, OverflowError) as exc:
-        raise DateInputError(f"cannot read {option} {text!r}: {exc}",
-                             "use a date like 2024-10-24 or 2024-10-24T19:00") from None
+        raise DateInputError(f"cannot read {option} {text!r}: {exc}", _HINT) from None
     day_only = _DATE_ONLY.match(text) is not None or (value.time() == time(0) and ":" not in text)
     if day_only and end:
         value = value + timedelta(days=1) - timedelta(microseconds=1)
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
     return value
+
+
+def day_range(text: str, zone: tzinfo, option: str = "--on") -> tuple[datetime, datetime]:
+    """The first and last instant of one day (``2024-10-24``, ``today``, ``yesterday``) in ``zone``."""
+    start = parse_user_time(text, zone, option=option).astimezone(zone)
+    first = datetime.combine(start.date(), time(0), tzinfo=zone)
+    return first, first + timedelta(days=1) - timedelta(microseconds=1)
+
+
+def resolve_range(since: str | None, until: str | None, on: str | None,
+                  zone: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """``--since``/``--until``/``--on`` as aware bounds; either end may be open."""
+    if on and (since or until):
+        raise DateInputError("--on cannot be combined with --since or --until", "use --on alone, or --since/--until")
+    if on:
+        return day_range(on, zone)
+    since_at = parse_user_time(since, zone, option="--since") if since else None
+    until_at = parse_user_time(until, zone, end=True, option="--until") if until else None
+    return since_at, until_at

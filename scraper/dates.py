@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
 from dateutil import parser as dateparser
+from dateutil import parser as dateutil_parser
 from dateutil import tz
 
 #: Labels sites print in front of a date.
@@ -46,6 +47,35 @@ _ABBREVIATIONS: dict[str, int] = {
 # value, so the two parses differ and the date is known to be incomplete.
 _DEFAULT_A = datetime(1904, 1, 1, 0, 0)
 _DEFAULT_B = datetime(1905, 2, 2, 0, 0)
+
+
+#: Month names feeds print in other languages (RFC 822 dates from non-English CMSs:
+#: "Seg, 24 Set 2018 19:42:40 -0300"), tried when the English reading fails.
+_MONTHS_ELSEWHERE = (
+    ("jan", "january", "ene", "enero", "janeiro", "janv", "janvier", "januar", "gen", "gennaio"),
+    ("feb", "february", "fev", "fevereiro", "febrero", "févr", "fevr", "février", "februar", "febbraio"),
+    ("mar", "march", "marzo", "março", "marco", "mars", "mär", "mrz", "märz"),
+    ("apr", "april", "abr", "abril", "avr", "avril", "aprile"),
+    ("may", "mai", "maio", "mayo", "mag", "maggio"),
+    ("jun", "june", "junho", "junio", "juin", "juni", "giu", "giugno"),
+    ("jul", "july", "julho", "julio", "juil", "juillet", "juli", "lug", "luglio"),
+    ("aug", "august", "ago", "agosto", "août", "aout"),
+    ("sep", "sept", "september", "set", "setembro", "septiembre", "septembre", "settembre"),
+    ("oct", "october", "out", "outubro", "octubre", "octobre", "okt", "oktober", "ott", "ottobre"),
+    ("nov", "november", "novembro", "noviembre", "novembre"),
+    ("dec", "december", "dez", "dezembro", "dic", "diciembre", "déc", "décembre", "dezember", "dicembre"),
+)
+#: A leading weekday name with a comma ("Seg,", "Mié,", "Do.,") in any language.
+_LEADING_WEEKDAY = re.compile(r"^[^\W\d_]{2,12}\.?,\s*")
+
+
+class _ManyLanguages(dateutil_parser.parserinfo):
+    """dateutil's parser info with month names in several languages."""
+
+    MONTHS = list(_MONTHS_ELSEWHERE)
+
+
+_MANY_LANGUAGES = _ManyLanguages()
 
 
 @dataclass(frozen=True)
@@ -99,12 +129,14 @@ def parse_printed(
     *,
     dayfirst: bool = False,
     now: datetime | None = None,
+    formats: tuple[str, ...] = (),
 ) -> ParsedDate | None:
     """Read a printed date; ``None`` if it is not a complete, readable date.
 
     :param zone_name: the source's IANA zone, used when the text names none.
     :param dayfirst: read "03/04/2024" as 3 April (the source's convention).
     :param now: the fetch time, for relative forms such as "5 minutes ago".
+    :param formats: ``strptime`` formats the source prints, tried before guessing.
     """
     if not text:
         return None
@@ -112,6 +144,14 @@ def parse_printed(
     if not cleaned:
         return None
     zone = get_zone(zone_name)
+    for fmt in formats:
+        try:
+            exact = datetime.strptime(cleaned, fmt)
+        except ValueError:
+            continue
+        if exact.tzinfo is not None:
+            return ParsedDate(exact.astimezone(timezone.utc), _zone_label(exact))
+        return ParsedDate(_localize(exact, zone).astimezone(timezone.utc), zone_name)
 
     relative = _RELATIVE.match(cleaned)
     if relative:
@@ -125,7 +165,14 @@ def parse_printed(
         first = dateparser.parse(cleaned, default=_DEFAULT_A, dayfirst=dayfirst, tzinfos=_tzinfos)
         second = dateparser.parse(cleaned, default=_DEFAULT_B, dayfirst=dayfirst, tzinfos=_tzinfos)
     except (ValueError, OverflowError, TypeError, LookupError):
-        return None
+        other = _LEADING_WEEKDAY.sub("", cleaned)
+        try:
+            first = dateparser.parse(other, _MANY_LANGUAGES, default=_DEFAULT_A, dayfirst=dayfirst,
+                                     tzinfos=_tzinfos)
+            second = dateparser.parse(other, _MANY_LANGUAGES, default=_DEFAULT_B, dayfirst=dayfirst,
+                                      tzinfos=_tzinfos)
+        except (ValueError, OverflowError, TypeError, LookupError):
+            return None
     # A missing component makes the two parses differ.  Only the date parts
     # matter: a date printed without a time is midnight, which is honest.
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):

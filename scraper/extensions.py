@@ -1,4 +1,9 @@
-"""Extensions: the run report a crawl leaves for the CLI and the scheduler."""
+"""Extensions: the run report a crawl leaves for the CLI and the scheduler.
+
+The report includes field coverage (``newsdesk/coverage/<field>`` of
+``newsdesk/coverage/items``), which the scheduler's health checks compare
+with a source's recent runs.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 from datetime import datetime
 from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
@@ -16,8 +22,12 @@ from newsdesk.home import Home
 logger = logging.getLogger(__name__)
 
 
+#: Fields whose coverage is counted: how many items had them filled in.
+COVERAGE_FIELDS = ("published", "authors", "body")
+
+
 class RunReport:
-    """On close, write the crawl's stats to ``<home>/runs/<run-id>.json``."""
+    """Count field coverage of every item; on close, write the stats to ``<home>/runs/<run-id>.json``."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -27,7 +37,19 @@ class RunReport:
     def from_crawler(cls, crawler: Crawler) -> RunReport:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.count_fields, signal=signals.item_scraped)
+        crawler.signals.connect(ext.count_fields, signal=signals.item_dropped)
         return ext
+
+    def count_fields(self, item: Any) -> None:
+        """Count an item (kept or dropped after cleaning) and which coverage fields it has."""
+        stats = self.crawler.stats
+        assert stats is not None
+        adapter = ItemAdapter(item)
+        stats.inc_value("newsdesk/coverage/items")
+        for name in COVERAGE_FIELDS:
+            if adapter.get(name):
+                stats.inc_value(f"newsdesk/coverage/{name}")
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         assert self.crawler.stats is not None

@@ -17,7 +17,7 @@ TRACKING_PARAMS = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
     "utm_name", "utm_reader", "utm_brand", "utm_social-type", "fbclid", "gclid",
     "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga", "ocid",
-    "cmpid", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
+    "cmpid", "CMP", "traffic_source", "maca", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
     "at_custom4", "ito", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname",
     "ns_fee", "smid", "smtyp", "xtor", "__twitter_impression", "s_cid",
 )

@@ -8,6 +8,7 @@ changes just that).  Errors name the file and the key.
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,6 +31,21 @@ class SourceConfigError(NewsdeskError):
     """A sources file cannot be read or names something invalid."""
 
 
+#: Options every spider understands (scraper/spiders/__init__.py), and each spider's own.
+_COMMON_OPTIONS: dict[str, type | tuple[type, ...]] = {"follow": bool, "dates_from": str, "article_selectors": dict}
+_SPIDER_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "feed": {"extra_fields": list, "updated_field": str},
+    "sitemap": {"since": str, "sitemap_allow": str, "allow": str, "deny": str},
+    "list": {"item": str, "headline": str, "link": str, "byline": str, "time": str, "summary": str,
+             "section": str, "time_format": (str, list)},
+    "jpost_breaking": {},
+}
+_PATTERN_OPTIONS = ("sitemap_allow", "allow", "deny")
+
+#: What kind of source each spider reads (for `newsdesk sources`).
+SPIDER_KINDS = {"feed": "feed", "sitemap": "sitemap", "list": "list", "jpost_breaking": "list"}
+
+
 @dataclass(frozen=True)
 class Source:
     """One configured source."""
@@ -44,6 +60,11 @@ class Source:
     language: str | None = None
     dayfirst: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """feed, sitemap or list (a spider of another kind: its name)."""
+        return SPIDER_KINDS.get(self.spider, self.spider)
 
 
 def _read_toml(text: str, origin: str) -> dict[str, Any]:
@@ -90,6 +111,7 @@ def _build(source_id: str, table: dict[str, Any], origin: str) -> Source:
                       ("options", dict)):
         if key in table and not isinstance(table[key], kind):
             raise SourceConfigError(f"{where}: {key!r} must be a {kind.__name__}")
+    _check_options(spider, table.get("options", {}), where)
     return Source(
         id=source_id,
         spider=spider,
@@ -102,6 +124,30 @@ def _build(source_id: str, table: dict[str, Any], origin: str) -> Source:
         dayfirst=table.get("dayfirst", False),
         options=dict(table.get("options", {})),
     )
+
+
+def _check_options(spider: str, options: dict[str, Any], where: str) -> None:
+    """Unknown or mistyped options of a known spider are errors naming the key."""
+    if spider not in _SPIDER_OPTIONS:
+        return  # a user's own spider: its options are its business
+    known = {**_COMMON_OPTIONS, **_SPIDER_OPTIONS[spider]}
+    for key, value in options.items():
+        if key not in known:
+            raise SourceConfigError(
+                f"{where}: unknown option {key!r} for spider {spider!r} (known: {', '.join(sorted(known))})")
+        kind = known[key]
+        if not isinstance(value, kind):
+            names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+            raise SourceConfigError(f"{where}: option {key!r} must be a {names}")
+        if key in _PATTERN_OPTIONS and isinstance(value, str):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise SourceConfigError(f"{where}: option {key!r} is not a regular expression: {exc}") from None
+    if options.get("dates_from", "article") not in ("article", "listing"):
+        raise SourceConfigError(f"{where}: option 'dates_from' must be \"article\" or \"listing\"")
+    if spider == "list" and not options.get("item"):
+        raise SourceConfigError(f"{where}: spider 'list' needs options.item, a selector for each entry")
 
 
 def load_sources(user_file: Path | None = None) -> dict[str, Source]:

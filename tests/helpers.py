@@ -91,3 +91,14 @@ def serve(folder: Path, pages: dict[str, str] | None = None) -> Iterator[Fixture
     finally:
         site.server.shutdown()
         site.server.server_close()
+
+
+def only_source(source_id: str, **keys: str) -> str:
+    """A user sources.toml that changes ``keys`` of one shipped source and disables all the others."""
+    from scraper.sources import load_sources
+
+    lines = [f"[sources.{source_id}]"] + [f'{k} = "{v}"' if k != "urls" else f'urls = ["{v}"]' for k, v in keys.items()]
+    for other in load_sources():
+        if other != source_id:
+            lines += ["", f"[sources.{other}]", "enabled = false"]
+    return "\n".join(lines) + "\n"

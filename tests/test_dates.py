@@ -81,3 +81,17 @@ def test_dayfirst_is_the_sources_choice() -> None:
 def test_unknown_zone_is_an_error() -> None:
     with pytest.raises(UnknownZoneError):
         parse_printed("10/24/2024 07:13 PM", "Mars/Olympus")
+
+
+def test_feed_dates_with_month_names_in_other_languages() -> None:
+    """RFC 822 dates from Portuguese, Spanish, German and French CMSs."""
+    cases = {
+        "Seg, 24 Set 2018 19:42:40 -0300": "2018-09-24T22:42:40+00:00",
+        "Mié, 03 Ene 2024 10:00:00 +0100": "2024-01-03T09:00:00+00:00",
+        "Di., 05 Mär 2024 08:00:00 +0100": "2024-03-05T07:00:00+00:00",
+        "lun., 12 févr. 2024 09:30:00 +0100": "2024-02-12T08:30:00+00:00",
+    }
+    for text, expected in cases.items():
+        parsed = parse_printed(text, "UTC")
+        assert parsed is not None and parsed.value.isoformat() == expected, text
+    assert parse_printed("garbage, words here", "UTC") is None

@@ -9,8 +9,18 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsdesk.home import Home
+from scraper.items import NewsItem
 from scraper.pipelines import drop
 from scraper.seen import SeenStore
+
+
+class KnownListing(NewsItem):
+    """A listed item whose article is archived and whose listing did not change: not fetched again.
+
+    A spider yields it instead of re-fetching the article (see
+    ``NewsSpider.follow``); this pipeline drops it as unchanged, so the run
+    still counts it as seen.
+    """
 
 
 class DedupePipeline:
@@ -42,6 +52,8 @@ class DedupePipeline:
         if key in self.this_run:
             raise drop(self.crawler, "duplicate_in_run", key)
         self.this_run.add(key)
+        if isinstance(item, KnownListing):
+            raise drop(self.crawler, "unchanged", key)
         known = self.store.get(key)
         if known is None:
             adapter["version"] = 1

@@ -89,7 +89,9 @@ class NormalizePipeline:
         if raw is None:
             adapter[name] = None
             return
-        parsed = parse_printed(raw, source.timezone, dayfirst=source.dayfirst, now=adapter["fetched_at"])
+        formats = source.options.get("time_format") or ()
+        parsed = parse_printed(raw, source.timezone, dayfirst=source.dayfirst, now=adapter["fetched_at"],
+                               formats=(formats,) if isinstance(formats, str) else tuple(formats))
         if parsed is None:
             adapter[name] = None
             assert self.crawler.stats is not None

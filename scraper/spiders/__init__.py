@@ -1,28 +1,113 @@
-"""Spiders, one module per kind of source; all built on :class:`NewsSpider`."""
+"""Spiders, one module per kind of source; all built on :class:`NewsSpider`.
+
+The base class holds what every kind shares:
+
+* binding to one configured source (``-a source=<id>``, optional ``-a url=``);
+* conditional GET for feeds and sitemaps (``ETag`` / ``Last-Modified`` kept
+  per URL in ``<home>/state/crawl.sqlite``; a 304 is a quiet, successful run);
+* following an item's link to its article page (:meth:`NewsSpider.follow`)
+  and completing the record from :func:`scraper.extract.extract_article`
+  (:meth:`NewsSpider.parse_article`), keeping the listed record when the page
+  cannot be fetched;
+* incremental crawling: an article whose key is already in the dedupe store
+  and whose listing did not change is not fetched again, unless the crawl
+  runs with ``NEWSDESK_REFRESH`` (``newsdesk crawl --refresh``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import asdict
 from typing import Any
 
 import scrapy
+from itemadapter import ItemAdapter
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
+from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from newsdesk.home import Home
+from scraper.crawlstate import CrawlState
+from scraper.items import NewsItem
+from scraper.keys import canonical_url, fingerprint
+from scraper.pipelines.dedupe import KnownListing
+from scraper.seen import SeenStore
 from scraper.sources import Source, SourceConfigError, get_source
+
+logger = logging.getLogger(__name__)
+
+#: Article fields that replace the listed value when the article page has one.
+ARTICLE_FIRST = ("title", "body", "language", "section", "agency")
+#: Fields where the listing's value is kept and the article only fills a gap.
+LISTING_FIRST = ("summary",)
+
+
+def listing_fingerprint(item: NewsItem) -> str:
+    """A hash of how an item was listed: headline, summary, byline and printed times."""
+    return fingerprint(item.title, item.summary, item.byline, item.published_raw, item.updated_raw)
+
+
+def merge_article(item: NewsItem, article: Any, *, dates_from: str = "article") -> None:
+    """Complete ``item`` (as listed) from an extracted article, in place.
+
+    Article values win for title, authors, body, language, section, agency and
+    (unless ``dates_from="listing"``) the printed dates; the listing's summary
+    wins; tags are the union.  A listed value the article replaces is kept in
+    ``extra`` (``listed_title``, ``listed_published_raw``) when it differs.
+    """
+    for name in ARTICLE_FIRST:
+        value = getattr(article, name, None)
+        if value and str(value).strip():
+            old = getattr(item, name)
+            if name == "title" and old and old.strip() != str(value).strip():
+                item.extra["listed_title"] = old
+            setattr(item, name, value)
+    for name in LISTING_FIRST:
+        value = getattr(article, name, None)
+        if not getattr(item, name) and value:
+            setattr(item, name, value)
+    authors = [a for a in (getattr(article, "authors", None) or []) if a and a.strip()]
+    byline = getattr(article, "byline", None)
+    if authors or (byline and byline.strip()):
+        if item.byline:  # the article's credit replaces the listed byline
+            item.extra.setdefault("listed_byline", item.byline)
+        item.byline = byline if byline and byline.strip() else None
+        item.authors = list(authors)
+    for name in ("published_raw", "updated_raw"):
+        value = getattr(article, name, None)
+        if not value or not str(value).strip():
+            continue
+        old = getattr(item, name)
+        if not old:
+            setattr(item, name, value)
+        elif dates_from != "listing" and old.strip() != str(value).strip():
+            item.extra[f"listed_{name}"] = old
+            setattr(item, name, value)
+    for tag in getattr(article, "tags", None) or []:
+        if tag and tag not in item.tags:
+            item.tags.append(tag)
 
 
 class NewsSpider(scrapy.Spider):
     """A spider bound to one configured source (``-a source=<id>``, optional ``-a url=<URL>``)."""
 
     source: Source
+    #: Send If-None-Match / If-Modified-Since for start pages (feeds, sitemaps).
+    conditional = False
 
     def __init__(self, source: Source, url: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source
         self.start_urls = [url] if url else list(source.urls)
+        self.refresh = False
+        self.seen: SeenStore | None = None  # opened only in a real crawl, not by `newsdesk parse`
+        self.state: CrawlState | None = None
+        self._listed: dict[str, str] = {}  # key → listing fingerprint, for items followed this run
+        self._handled: dict[str, str] = {}  # listing marks to write once their records were handled
+        self._validators: dict[str, tuple[str | None, str | None]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -35,18 +120,166 @@ class NewsSpider(scrapy.Spider):
                 source = get_source(source, home.sources_file)
             except SourceConfigError as exc:
                 raise UsageError(str(exc)) from None
-        spider = super().from_crawler(crawler, *args, source=source, **kwargs)
+        try:
+            spider = super().from_crawler(crawler, *args, source=source, **kwargs)
+        except SourceConfigError as exc:
+            raise UsageError(f"source {source.id}: {exc}") from None
+        crawler.signals.connect(spider.opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider.closed_state, signal=signals.spider_closed)
+        crawler.signals.connect(spider.item_handled, signal=signals.item_scraped)
+        crawler.signals.connect(spider.item_handled, signal=signals.item_dropped)
         return spider  # type: ignore[return-value]
+
+    # --- options -------------------------------------------------------------------
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """A key of the source's ``options`` table."""
+        return self.source.options.get(name, default)
+
+    @property
+    def follow_articles(self) -> bool:
+        """Whether item links are followed to their article pages (option ``follow``)."""
+        return bool(self.option("follow", True))
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    def opened(self, spider: scrapy.Spider) -> None:
+        """A real crawl starts: open the dedupe store (read) and the crawl state."""
+        if spider is not self:
+            return
+        home = Home.resolve(self.crawler.settings.get("NEWSDESK_HOME") or None)
+        self.refresh = self.crawler.settings.getbool("NEWSDESK_REFRESH")
+        self.seen = SeenStore(home.state / "seen.sqlite")
+        self.state = CrawlState(home.state / "crawl.sqlite")
+
+    def closed_state(self, spider: scrapy.Spider, reason: str) -> None:
+        """Save listing marks; save feed validators only if the run finished cleanly."""
+        if spider is not self or self.state is None:
+            return
+        self.state.mark_listings(self._handled)
+        self._handled.clear()
+        if reason == "finished":
+            for url, (etag, modified) in self._validators.items():
+                self.state.set_validators(url, etag, modified)
+        self.state.close()
+        if self.seen is not None:
+            self.seen.close()
+        self.state = self.seen = None
+
+    def item_handled(self, item: Any, spider: scrapy.Spider | None = None) -> None:
+        """A record reached the outbox or was dropped on purpose: its listing counts as seen."""
+        if self.state is None:
+            return
+        key = ItemAdapter(item).get("key")
+        if key and key in self._listed:
+            self._handled[key] = self._listed.pop(key)
+            if len(self._handled) >= 200:
+                self.state.mark_listings(self._handled)
+                self._handled.clear()
+
+    # --- start pages ---------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse, errback=self.page_failed, dont_filter=True)
+            yield self.page_request(url, self.parse)
+
+    def page_request(self, url: str, callback: Callable[..., Any], **kwargs: Any) -> scrapy.Request:
+        """A request for a list page, feed or sitemap: always fetched, conditional if the kind says so."""
+        headers: dict[str, str] = {}
+        meta: dict[str, Any] = {}
+        if self.conditional:
+            meta["handle_httpstatus_list"] = [304]
+            if self.state is not None and not self.refresh:
+                etag, modified = self.state.validators(url)
+                if etag:
+                    headers["If-None-Match"] = etag
+                if modified:
+                    headers["If-Modified-Since"] = modified
+        return scrapy.Request(url, callback=callback, errback=self.page_failed, dont_filter=True,
+                              headers=headers, meta=meta, **kwargs)
+
+    def not_modified(self, response: Response) -> bool:
+        """True for a 304 (counted, quiet); otherwise remember the answer's validators."""
+        if response.status == 304:
+            self.count("not_modified")
+            self.logger.info("not modified since the last run: %s", response.url)
+            return True
+        if self.conditional:
+            etag = response.headers.get("ETag")
+            modified = response.headers.get("Last-Modified")
+            self._validators[response.request.url if response.request else response.url] = (
+                etag.decode("latin-1") if etag else None,
+                modified.decode("latin-1") if modified else None,
+            )
+        return False
 
     def page_failed(self, failure: Failure) -> None:
         """A start page could not be fetched: count it and say why, in one line."""
         self.count("page_failed")
         self.logger.warning("page not fetched (%s): %s", failure.getErrorMessage(),
                             failure.request.url)  # type: ignore[attr-defined]
+
+    # --- articles ------------------------------------------------------------------
+
+    def is_known(self, key: str, listed: str) -> bool:
+        """The key is archived and was listed the same way last time."""
+        if self.refresh or self.seen is None or self.state is None:
+            return False
+        return key in self.seen and self.state.listing(key) == listed
+
+    def follow(self, item: NewsItem, callback: Callable[..., Any] | None = None) -> Iterator[Any]:
+        """Yield a request for the item's article page, or the item itself when no fetch is due.
+
+        A known, unchanged item yields a :class:`KnownListing` (dropped by the
+        dedupe pipeline as unchanged) so the run still counts it as seen.
+        """
+        if not item.url or not self.follow_articles or not item.url.startswith(("http://", "https://")):
+            yield item  # nothing to fetch (a link-less item, or a link validate will refuse)
+            return
+        try:
+            key = canonical_url(item.url)
+        except ValueError:
+            yield item  # validate drops it with the reason
+            return
+        listed = listing_fingerprint(item)
+        self._listed[key] = listed
+        if self.is_known(key, listed):
+            self.count("article_known")
+            yield KnownListing(**asdict(item))
+            return
+        yield scrapy.Request(item.url, callback=callback or self.parse_article, errback=self.article_failed,
+                             cb_kwargs={"item": item})
+
+    def parse_article(self, response: Response, item: NewsItem) -> Iterator[NewsItem]:
+        """Complete a listed record from its article page (JSON-LD, meta tags, selectors, text)."""
+        from scraper.extract import extract_article
+
+        if not isinstance(response, scrapy.http.TextResponse):
+            self.count("article_unreadable")
+            self.logger.info("article is not text (%s): %s", response.headers.get("Content-Type"), response.url)
+            yield item
+            return
+        try:
+            article = extract_article(response.body, response.url, self.option("article_selectors"))
+        except (ValueError, TypeError, LookupError) as exc:
+            self.count("article_unreadable")
+            self.logger.warning("article not readable (%s): %s", exc, response.url)
+            yield item
+            return
+        merge_article(item, article, dates_from=self.option("dates_from", "article"))
+        yield item
+
+    def article_failed(self, failure: Failure) -> Iterator[NewsItem]:
+        """The article page could not be fetched: keep the listed record, count the failure."""
+        request = failure.request  # type: ignore[attr-defined]
+        item = request.cb_kwargs["item"]
+        try:
+            self._listed.pop(canonical_url(item.url), None)  # not marked: the next run tries again
+        except (ValueError, TypeError):
+            pass
+        self.count("article_failed")
+        self.logger.info("article not fetched (%s): %s", failure.getErrorMessage(), request.url)
+        yield item
 
     def count(self, key: str, n: int = 1) -> None:
         """Add to a ``newsdesk/...`` stat."""

@@ -1,0 +1,220 @@
+"""``newsdesk timeline`` and ``newsdesk watch …``: a story's growth over time, and saved searches.
+
+Thin over ``index.timeline`` and ``index.watch``; Whoosh is imported inside the
+commands, so loading this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from newsdesk.cliutils import Group, home_option, resolve_home
+
+logger = logging.getLogger(__name__)
+
+BAR_WIDTH = 40
+
+
+def describe_after_ingest(after: Any) -> list[str]:
+    """Lines for the ingest summary: near-duplicates grouped, saved-search matches."""
+    lines = []
+    if after.grouped:
+        lines.append(f"near-duplicates: {after.grouped} records grouped with copies of the same story")
+    for name, count in sorted(after.watch_matches.items()):
+        lines.append(f"watch {name}: {count} new match{'es' if count != 1 else ''} "
+                     f"(newsdesk watch show {name} --new)")
+    return lines
+
+
+def _filter_options(func: Any) -> Any:
+    """--source/--agency/--author/--kind, shared by timeline and watch add."""
+    for option in reversed([
+        click.option("--source", "sources_", multiple=True, help="Only this source (repeatable: any of them)."),
+        click.option("--agency", "agencies", multiple=True, help="Only this wire agency, e.g. Reuters (repeatable)."),
+        click.option("--author", "authors", multiple=True, help="Only this author, full name (repeatable)."),
+        click.option("--kind", "kinds", multiple=True, help="Only this kind of record (repeatable)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _bar(count: int, top: int) -> str:
+    if not count:
+        return ""
+    return "█" * max(1, round(count / top * BAR_WIDTH))
+
+
+@click.command()
+@click.argument("query", default="")
+@click.option("--by", type=click.Choice(["hour", "day", "week"]), default="day", show_default=True,
+              help="Bucket size, in --tz.")
+@click.option("--since", help="At or after this time: 2024-10-01, 2h, 3d, 1w, today, yesterday.")
+@click.option("--until", help="At or before this time; a bare day includes the whole day.")
+@click.option("--on", "on_day", metavar="DAY", help="Only this day, in --tz (use with --by hour).")
+@_filter_options
+@click.option("--tz", "tz_name", help="Zone of the buckets and of typed dates (default: local).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: buckets with UTC start, local label, count.")
+@home_option
+def timeline(query: str, by: str, since: str | None, until: str | None, on_day: str | None,
+             sources_: tuple[str, ...], agencies: tuple[str, ...], authors: tuple[str, ...],
+             kinds: tuple[str, ...], tz_name: str | None, as_json: bool, home: Path | None) -> None:
+    """Count matches per hour, day or week, as a bar chart: when a story broke and how it grew.
+
+    Example:
+
+        newsdesk timeline "north korea troops" --by day --since 2024-10-01 --tz Asia/Jerusalem
+    """
+    from datetime import timezone
+
+    from index.search import Filters
+    from index.timeline import label
+    from index.timeline import timeline as run_timeline
+    from newsdesk.timeparse import resolve_range, user_zone
+
+    zone = user_zone(tz_name)
+    since_at, until_at = resolve_range(since, until, on_day, zone)
+    filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
+                      kinds=kinds)
+    result = run_timeline(resolve_home(home).index, query, filters=filters, by=by, zone=zone)
+    if as_json:
+        click.echo(json.dumps({
+            "query": query, "by": by, "total": result.total, "undated": result.undated,
+            "buckets": [{"start": start.astimezone(timezone.utc).isoformat(), "label": label(start, by),
+                         "count": count} for start, count in result.buckets],
+        }, indent=2, ensure_ascii=False))
+        return
+    if not result.total:
+        click.echo("no matches", err=True)
+        return
+    top = max((count for _, count in result.buckets), default=0)
+    width = max((len(label(start, by)) for start, _ in result.buckets), default=0)
+    for start, count in result.buckets:
+        bar = click.style(_bar(count, top), fg="cyan") if count else ""
+        click.echo(f"{label(start, by):<{width}}  {count:>5}  {bar}".rstrip())
+    undated = f", {result.undated} without a date" if result.undated else ""
+    click.echo(f"{result.total} matches{undated}", err=True)
+
+
+# --- watch -----------------------------------------------------------------------------
+
+@click.group(cls=Group)
+def watch() -> None:
+    """Saved searches: matched against every new record after each ingest.
+
+    New matches are recorded once per search, shown by `watch show NAME --new`,
+    and passed as JSON on stdin to `alert_command` from <home>/config.toml.
+
+    Example:
+
+        newsdesk watch add korea-troops "north korea troops" --agency Reuters
+    """
+
+
+@watch.command("add")
+@click.argument("name")
+@click.argument("query")
+@_filter_options
+@click.option("--replace", is_flag=True, help="Overwrite a saved search of the same name (and forget its matches).")
+@home_option
+def watch_add(name: str, query: str, sources_: tuple[str, ...], agencies: tuple[str, ...],
+              authors: tuple[str, ...], kinds: tuple[str, ...], replace: bool, home: Path | None) -> None:
+    """Save a search; from the next ingest on, new records that match it are recorded.
+
+    Example:
+
+        newsdesk watch add hezbollah "hezbollah OR nasrallah" --source jpost-breaking
+    """
+    from index.watch import SavedSearch, add
+
+    where = resolve_home(home)
+    saved = add(where.state, SavedSearch(name=name, query=query, sources=list(sources_), agencies=list(agencies),
+                                         authors=list(authors), kinds=list(kinds)), replace=replace)
+    click.echo(f"saved {saved.name}: {saved.describe()}")
+
+
+@watch.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+def watch_list(as_json: bool, home: Path | None) -> None:
+    """List saved searches with their numbers of matches (all, and not yet shown).
+
+    Example:
+
+        newsdesk watch list --json
+    """
+    from dataclasses import asdict
+
+    from index.watch import saved_searches
+
+    rows = saved_searches(resolve_home(home).state)
+    if as_json:
+        click.echo(json.dumps([{**asdict(s), "matches": total, "new": new} for s, total, new in rows],
+                              indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no saved searches; add one with `newsdesk watch add NAME QUERY`", err=True)
+        return
+    width = max(len(s.name) for s, _, _ in rows)
+    for saved, total, new in rows:
+        noun = "match  " if total == 1 else "matches"
+        click.echo(f"{saved.name:<{width}}  {total:>5} {noun}  {new:>4} new  {saved.describe()}")
+
+
+@watch.command("rm")
+@click.argument("name")
+@home_option
+def watch_rm(name: str, home: Path | None) -> None:
+    """Delete a saved search and its recorded matches.
+
+    Example:
+
+        newsdesk watch rm korea-troops
+    """
+    from index.watch import remove
+
+    remove(resolve_home(home).state, name)
+    click.echo(f"removed {name}")
+
+
+@watch.command("show")
+@click.argument("name")
+@click.option("--new", "new_only", is_flag=True, help="Only matches not shown before (each is shown once).")
+@click.option("--tz", "tz_name", help="Zone for shown times (default: local; JSON is always UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+def watch_show(name: str, new_only: bool, tz_name: str | None, as_json: bool, home: Path | None) -> None:
+    """Show what a saved search matched, newest first.
+
+    Example:
+
+        newsdesk watch show korea-troops --new
+    """
+    from index.watch import get, matches
+    from newsdesk.output import local_time
+    from newsdesk.timeparse import user_zone
+
+    zone = user_zone(tz_name)
+    where = resolve_home(home)
+    saved = get(where.state, name)
+    found = matches(where.state, name, new_only=new_only, mark_shown=new_only)
+    if as_json:
+        click.echo(json.dumps([{**m.record, "matched_at": m.matched_at} for m in found], indent=2,
+                              ensure_ascii=False))
+        return
+    click.echo(f"{saved.name}: {saved.describe()}", err=True)
+    if not found:
+        click.echo("no new matches" if new_only else "no matches yet (matched at each ingest from now on)",
+                   err=True)
+        return
+    for match in found:
+        record = match.record
+        when = local_time(record.get("published"), zone)
+        click.echo(f"{when}  {record.get('source') or '':<16} {record.get('title') or ''}")
+        if record.get("url"):
+            click.echo(f"{'':<18}{record['url']}")
+    click.echo(f"{len(found)} {'new ' if new_only else ''}match{'es' if len(found) != 1 else ''}", err=True)

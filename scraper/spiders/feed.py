@@ -1,0 +1,193 @@
+"""Feeds: RSS 0.9x/1.0 (RDF)/2.0 and Atom through feedparser, JSON Feed through ``json``.
+
+One ``feed`` record per entry: title, link, summary, author as printed,
+published/updated as printed (RFC 822 or ISO 8601; the normalize pipeline
+reads a zone-less one in the source's zone), categories as tags, full text
+(``content:encoded``, Atom ``content``, JSON Feed ``content_html``) as body,
+and the custom fields the source names in ``options.extra_fields`` in
+``extra``.  The same link twice in one feed yields one record.  Each entry's
+link is followed to its article page unless ``options.follow = false``.
+
+Source options:
+
+* ``extra_fields``: element names to keep, e.g. JPost's un-namespaced
+  ``["itemID", "isPremium", "Photographer"]`` (feedparser lower-cases names;
+  a JSON Feed names keys of the item or of its ``_``-extensions);
+* ``updated_field``: a custom element holding the update time (JPost's
+  ``UpdateDate``) when the feed has no standard one;
+* ``follow``, ``dates_from``, ``article_selectors``: see :class:`NewsSpider`.
+
+Feeds are fetched with conditional GET; a 304 ends the run quietly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import feedparser
+from scrapy.http import Response
+
+from scraper.items import NewsItem
+from scraper.keys import canonical_url
+from scraper.spiders import NewsSpider
+from scraper.spiders.sitemap import decompressed
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value if v)
+    value = str(value)
+    return value if value.strip() else None
+
+
+def feedparser_entries(body: bytes, url: str, options: dict[str, Any]) -> tuple[list[NewsItem], str | None]:
+    """Records (raw values) of an RSS/RDF/Atom feed, and an error text if it is not a feed."""
+    parsed = feedparser.parse(body, response_headers={"content-location": url},
+                              resolve_relative_uris=True, sanitize_html=True)
+    if not parsed.entries:
+        if parsed.get("bozo"):
+            return [], f"not a readable feed ({parsed.get('bozo_exception')})"
+        if not parsed.get("version"):
+            return [], "not a feed (no RSS, RDF or Atom root)"
+    language = _text(parsed.feed.get("language"))
+    extra_fields = [str(n) for n in options.get("extra_fields", [])]
+    updated_field = options.get("updated_field")
+    items = []
+    for entry in parsed.entries:
+        link = entry.get("link")
+        if not link and entry.get("guidislink"):
+            link = entry.get("id")
+        body_html = None
+        for content in entry.get("content", []):
+            if content.get("value") and content.get("value") != entry.get("summary"):
+                body_html = content["value"]
+                break
+        names = [a.get("name") for a in entry.get("authors", []) if a.get("name")]
+        # dict.get: FeedParserDict.get("updated") silently falls back to "published".
+        published = _text(dict.get(entry, "published"))
+        updated = _text(dict.get(entry, "updated"))
+        if updated_field and not updated:
+            updated = _text(entry.get(str(updated_field).lower()))
+        if not published and updated:  # RDF dc:date, Atom with only <updated>: the one date given
+            published, updated = updated, None
+        items.append(NewsItem(
+            kind="feed",
+            url=link,
+            title=entry.get("title"),
+            summary=entry.get("summary"),
+            body=body_html,
+            byline=names[0] if len(names) == 1 else None,
+            authors=names if len(names) > 1 else [],
+            published_raw=published,
+            updated_raw=updated,
+            language=_text(entry.get("language")) or language,
+            tags=[t.get("term") for t in entry.get("tags", []) if t.get("term")],
+            extra={name: _text(entry.get(name.lower())) for name in extra_fields
+                   if _text(entry.get(name.lower())) is not None},
+        ))
+    return items, None
+
+
+def json_feed_entries(body: bytes, options: dict[str, Any]) -> tuple[list[NewsItem], str | None]:
+    """Records (raw values) of a JSON Feed 1.0/1.1, and an error text if it is not one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return [], f"not a readable JSON Feed ({exc})"
+    if not isinstance(data, dict) or not str(data.get("version", "")).startswith(JSON_FEED_VERSION):
+        return [], "not a JSON Feed (no jsonfeed.org version)"
+    language = _text(data.get("language"))
+    extra_fields = [str(n) for n in options.get("extra_fields", [])]
+    items = []
+    for entry in data.get("items") or []:
+        if not isinstance(entry, dict):
+            continue
+        link = entry.get("url") or entry.get("external_url")
+        if not link and str(entry.get("id", "")).startswith(("http://", "https://")):
+            link = entry["id"]
+        names = _json_authors(entry)  # not the feed's: that is usually the publication itself
+        summary = entry.get("summary")
+        content = entry.get("content_html") or entry.get("content_text")
+        published = _text(entry.get("date_published"))
+        updated = _text(entry.get("date_modified"))
+        if not published and updated:
+            published, updated = updated, None
+        items.append(NewsItem(
+            kind="feed",
+            url=link,
+            title=entry.get("title"),
+            summary=summary,
+            body=content if content and content != summary else None,
+            byline=names[0] if len(names) == 1 else None,
+            authors=names if len(names) > 1 else [],
+            published_raw=published,
+            updated_raw=updated,
+            language=_text(entry.get("language")) or language,
+            tags=[str(t) for t in entry.get("tags") or [] if t],
+            extra={name: _text(_json_field(entry, name)) for name in extra_fields
+                   if _text(_json_field(entry, name)) is not None},
+        ))
+    return items, None
+
+
+def _json_authors(obj: dict[str, Any]) -> list[str]:
+    authors = obj.get("authors") or ([obj["author"]] if isinstance(obj.get("author"), dict) else [])
+    return [a["name"] for a in authors if isinstance(a, dict) and a.get("name")]
+
+
+def _json_field(entry: dict[str, Any], name: str) -> Any:
+    if name in entry:
+        return entry[name]
+    for key, value in entry.items():  # extensions: "_npr": {"name": ...}
+        if key.startswith("_") and isinstance(value, dict) and name in value:
+            return value[name]
+    return None
+
+
+def is_json_feed(body: bytes, content_type: str) -> bool:
+    """A JSON body (by type or by its first character)."""
+    return "json" in content_type.lower() or body.lstrip()[:1] == b"{"
+
+
+def read_feed(body: bytes, url: str, content_type: str, options: dict[str, Any]) -> tuple[list[NewsItem], str | None]:
+    """Records (raw values) of any supported feed, and an error text if it is none."""
+    body = decompressed(body)
+    if is_json_feed(body, content_type):
+        return json_feed_entries(body, options)
+    return feedparser_entries(body, url, options)
+
+
+class FeedSpider(NewsSpider):
+    """Yields one ``feed`` record per entry, completed from its article page."""
+
+    name = "feed"
+    conditional = True
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if self.not_modified(response):
+            return
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        items, problem = read_feed(response.body, response.url, content_type, self.source.options)
+        if problem:
+            self.count("layout/not_a_feed")
+            self.logger.warning("%s: %s", problem, response.url)
+            return
+        self.count("feed_entries", len(items))
+        links: set[str] = set()
+        for item in items:
+            if item.url:
+                try:
+                    key = canonical_url(item.url)
+                except ValueError:
+                    key = item.url
+                if key in links:
+                    self.count("feed_repeated_links")
+                    continue
+                links.add(key)
+            yield from self.follow(item)
