@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from newsdesk.cliutils import home_option, resolve_home
+from newsdesk.cliutils import home_option, resolve_home, settings_option
 
 logger = logging.getLogger(__name__)
 
@@ -179,10 +179,9 @@ def status(as_json: bool, home: Path | None) -> None:
 
 
 @click.command()
-@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="A Scrapy setting for every crawl (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
+@settings_option("A Scrapy setting for every crawl (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
 @home_option
-def schedule(settings: tuple[str, ...], home: Path | None) -> None:
+def schedule(settings: dict[str, str], home: Path | None) -> None:
     """Run crawls on each enabled source's schedule until stopped (SIGTERM or Ctrl-C).
 
     Schedules come from sources.toml: 5-field cron ('*/10 * * * *') or 'every 10m',
@@ -197,10 +196,4 @@ def schedule(settings: tuple[str, ...], home: Path | None) -> None:
     """
     import scheduler
 
-    overrides = {}
-    for pair in settings:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
-        overrides[name.strip()] = value
-    sys.exit(scheduler.run(resolve_home(home).root, overrides))
+    sys.exit(scheduler.run(resolve_home(home).root, settings))
