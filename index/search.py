@@ -1,8 +1,9 @@
 """The query API: keyword query + date range + filters → hits with snippets.
 
 Query syntax is Whoosh's: words are ANDed, ``OR``/``NOT``/parentheses,
-``"a phrase"``, ``title:word``.  ``search`` raises :class:`QueryError` with a
-hint for anything it cannot run; callers never see a parser traceback.
+``"a phrase"``, ``title:word``, ``korea*``.  Parsing is fenced in
+:mod:`index.query`; ``search`` raises :class:`QueryError` with a hint for
+anything it cannot run; callers never see a parser traceback.
 """
 
 from __future__ import annotations
@@ -14,22 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import highlight, query
-from whoosh.qparser import AndGroup, MultifieldParser
-from whoosh.qparser import plugins
 
 from index.ingest import open_index
-from newsdesk.errors import NewsdeskError
+from index.query import MAX_QUERY_CHARS, SEARCH_FIELDS, QueryError, parse_query, run_limited
+
+__all__ = ["MAX_QUERY_CHARS", "SEARCH_FIELDS", "QueryError", "parse_query", "search", "build_query"]
 
 SORTS = ("relevance", "newest", "oldest")
-MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 1000
-SEARCH_FIELDS = ("title", "body")
-
-
-class QueryError(NewsdeskError):
-    """A query or filter that cannot be run; ``hint`` says what to do instead."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -46,33 +39,6 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
     query: str = ""  # the parsed query, as Whoosh understood it
-
-
-def _parser(schema: Any) -> MultifieldParser:
-    parser = MultifieldParser(list(SEARCH_FIELDS), schema, group=AndGroup)
-    # Wildcards and fuzzy terms can expand to most of the vocabulary: off.
-    parser.remove_plugin_class(plugins.WildcardPlugin)
-    parser.remove_plugin_class(plugins.FuzzyTermPlugin)
-    return parser
-
-
-def parse_query(schema: Any, text: str) -> query.Query:
-    """Parse user text into a Whoosh query, or raise QueryError."""
-    text = text.strip()
-    if not text:
-        return query.Every()
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is {len(text)} characters long (at most {MAX_QUERY_CHARS})",
-                         "search for fewer words")
-    try:
-        parsed = _parser(schema).parse(text)
-    except Exception as exc:  # Whoosh raises many kinds on odd input
-        raise QueryError(f"invalid query: {exc or type(exc).__name__}",
-                         'check quotes and parentheses, or put the words in "quotes"') from None
-    if parsed is query.NullQuery:
-        raise QueryError(f"invalid query: {text!r} has no words to search for",
-                         "use letters or digits; operators alone match nothing")
-    return parsed
 
 
 def _utc_naive(moment: datetime) -> datetime:
@@ -144,7 +110,7 @@ def search(
             kwargs["sortedby"] = "published"
             kwargs["reverse"] = sort == "newest"
         with ix.searcher() as searcher:
-            results = searcher.search(q, terms=True, **kwargs)
+            results = run_limited(searcher, q, terms=True, **kwargs)  # bounded in time (index.query)
             results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
             results.formatter = PlainFormatter()
             hits = []
