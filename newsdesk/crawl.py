@@ -16,6 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from newsdesk.home import Home
@@ -141,7 +142,8 @@ def crawl_command(home: Home, source: Source, run_id: str, url: str | None = Non
         "-s", f"LOG_FILE={log_file}",
     ]
     if url:
-        cmd += ["-a", f"url={url}"]
+        # The user named this URL: its host is allowed even if private (scraper.middlewares).
+        cmd += ["-a", f"url={url}", "-s", f"NEWSDESK_ALLOWED_HOSTS={urlsplit(url).hostname or ''}"]
     for name, value in (settings or {}).items():
         cmd += ["-s", f"{name}={value}"]
     return cmd
