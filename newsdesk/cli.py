@@ -266,6 +266,11 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
         sys.exit(1)
 
 
+from newsdesk import commands_verify  # noqa: E402 (registered here, beside the others)
+
+cli.add_command(commands_verify.verify)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="newsdesk")
