@@ -23,9 +23,12 @@ START = datetime(2024, 10, 24, 19, 0)
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
 
-def item_title(n: int) -> str:
-    """The headline of item ``n``."""
-    return f"Generated report number {n} on regional weather and roads"
+def item_title(n: int, revision: int = 0) -> str:
+    """The headline of item ``n``; from revision 1 on, every tenth item is corrected."""
+    title = f"Generated report number {n} on regional weather and roads"
+    if revision and n % 10 == 0:
+        title += f" (corrected {revision})"
+    return title
 
 
 def item_time(n: int) -> datetime:
@@ -33,11 +36,11 @@ def item_time(n: int) -> datetime:
     return START - timedelta(minutes=n)
 
 
-def list_page(count: int, article_path: str = "/breaking-news/item-{n}") -> bytes:
+def list_page(count: int, revision: int = 0, article_path: str = "/breaking-news/item-{n}") -> bytes:
     """The list page: ``count`` items in the JPost breaking-news markup."""
     rows = []
     for n in range(count):
-        title = html.escape(item_title(n))
+        title = html.escape(item_title(n, revision))
         rows.append(
             f'<div class="breaking-news-link-container"><a href="{article_path.format(n=n)}" title="{title}">'
             f'<span class="breaking-news-ticker-date">{title}</span>'
@@ -48,9 +51,9 @@ def list_page(count: int, article_path: str = "/breaking-news/item-{n}") -> byte
             + "\n".join(rows) + "</body></html>").encode()
 
 
-def article_page(n: int) -> bytes:
+def article_page(n: int, revision: int = 0) -> bytes:
     """Item ``n``'s article page."""
-    title = html.escape(item_title(n))
+    title = html.escape(item_title(n, revision))
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
         f'<h1 class="article-title">{title}</h1>'
@@ -72,6 +75,7 @@ class GeneratedSite:
         self.extra = extra or {}
         self.requests: list[str] = []
         self._list = list_page(count)
+        self._revision = 0
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -117,8 +121,22 @@ class GeneratedSite:
         if path.startswith(prefix) and path[len(prefix):].isdigit() and int(path[len(prefix):]) < self.count:
             if self.delay:
                 time.sleep(self.delay)
-            return 200, html_type, article_page(int(path[len(prefix):]))
+            return 200, html_type, article_page(int(path[len(prefix):]), self._revision)
         return 404, {"Content-Type": "text/plain"}, b"not found"
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @revision.setter
+    def revision(self, value: int) -> None:
+        """Correct every tenth headline (a new version of those items)."""
+        self._revision = value
+        self._list = list_page(self.count, value)
+
+    def key(self, n: int) -> str:
+        """Item ``n``'s expected key (its canonical URL)."""
+        return f"{self.base}/breaking-news/item-{n}"
 
     @property
     def base(self) -> str:
