@@ -216,12 +216,28 @@ def index_lock(home: Home, wait: float) -> FileLock:
     return FileLock(home.locks / "index.lock", wait=wait)
 
 
+def finish_swap(home: Home) -> None:
+    """Complete a reindex killed between moving the old index aside and the new one in.
+
+    Call under the index lock.  ``index.old`` without ``index`` means the kill
+    hit that gap, so ``index.new`` is complete (it was built before the swap).
+    """
+    old, fresh = home.root / "index.old", home.root / "index.new"
+    if not home.index.exists() and old.exists():
+        if whoosh_index.exists_in(fresh, indexname=INDEX_NAME):
+            os.replace(fresh, home.index)
+        else:
+            os.replace(old, home.index)
+        logger.warning("finished an interrupted index swap in %s", home.root)
+
+
 def ingest(home: Home, wait: float = 120.0) -> IngestResult:
     """Ingest every ready outbox file; idempotent, safe to run at any time."""
     result = IngestResult()
     home.ensure(home.root)
     try:
         with index_lock(home, wait):
+            finish_swap(home)
             files = pending_files(home, result)
             if not files and whoosh_index.exists_in(home.index, indexname=INDEX_NAME):
                 return result
@@ -256,6 +272,7 @@ def reindex(home: Home, wait: float = 120.0) -> IngestResult:
     fresh = home.root / "index.new"
     try:
         with index_lock(home, wait):
+            finish_swap(home)
             shutil.rmtree(fresh, ignore_errors=True)
             ix = open_index(fresh, create=True)
             upserter = Upserter(ix)

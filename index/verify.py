@@ -115,10 +115,10 @@ def verify(home: Home) -> VerifyReport:
     report.bad_lines = result.bad_lines
     if home.outbox.is_dir():
         report.waiting = sum(1 for p in home.outbox.iterdir() if p.name.endswith((".jsonl", ".jsonl.part")))
-    if not whoosh_index.exists_in(home.index, indexname=INDEX_NAME):
-        _compare(report, expected, {})  # no index yet: everything archived is missing
-        return report
     try:
+        if not whoosh_index.exists_in(home.index, indexname=INDEX_NAME):
+            _compare(report, expected, {})  # no index yet: everything archived is missing
+            return report
         ix = open_index(home.index)
     except Exception as exc:  # a missing or damaged index is a finding, not a crash
         report.unreadable_index = f"{type(exc).__name__}: {exc}"
@@ -152,7 +152,9 @@ def repair(home: Home, wait: float = 120.0) -> VerifyReport:
             try:
                 writer = ix.writer()
                 for key in report.missing + report.duplicates + report.stale:
-                    writer.update_document(**to_document(expected[key]))  # deletes every doc with the key first
+                    # Not update_document: it deletes only one of several documents with a key.
+                    writer.delete_by_term("key", key)
+                    writer.add_document(**to_document(expected[key]))
                 for key in report.extra:
                     writer.delete_by_term("key", key)
                 writer.commit(merge=False)
