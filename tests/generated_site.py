@@ -65,6 +65,15 @@ def article_page(n: int, revision: int = 0) -> bytes:
     ).encode()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A threading server that does not print a traceback when a killed client hangs up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 class GeneratedSite:
     """Serves the generated list and article pages on 127.0.0.1."""
 
@@ -103,8 +112,7 @@ class GeneratedSite:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def response(self, path: str) -> tuple[int, dict[str, str], Any]:
