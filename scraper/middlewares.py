@@ -70,8 +70,10 @@ class OfflineGuardMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> Any:
-        host = urlsplit(request.url).hostname
-        if not is_loopback_host(host):
+        parts = urlsplit(request.url)
+        if parts.scheme not in _ALLOWED_SCHEMES:
+            return None  # not the network: the address guard refuses file:, data: and the rest
+        if not is_loopback_host(parts.hostname):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("newsdesk/offline_guard_blocked")
             logger.error("NETWORK GUARD: refused a request off the loopback: %s", request.url)
@@ -137,14 +139,19 @@ class AddressGuardMiddleware:
     async def _addresses(self, host: str) -> list[str]:
         if host in self.cache:
             return self.cache[host]
+        if is_loopback_host(host) or host.endswith(".localhost"):  # RFC 6761: never leaves the machine
+            return ["127.0.0.1"]
         try:
             _address(host)
             addresses = [host]
         except ValueError:
-            from twisted.internet.threads import deferToThread
-
             try:
-                addresses = await maybe_deferred_to_future(deferToThread(self.resolver, host))
+                if self.resolver is system_resolve:  # blocking: keep it off the reactor thread
+                    from twisted.internet.threads import deferToThread
+
+                    addresses = await maybe_deferred_to_future(deferToThread(self.resolver, host))
+                else:
+                    addresses = self.resolver(host)
             except (OSError, UnicodeError):
                 addresses = []
         if len(self.cache) > 10000:
