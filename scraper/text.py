@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 
 import html_text
 
@@ -15,22 +16,45 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 _LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z!/][^>]*>")
 
 
+#: Cleaning repeats until the text stops changing ("&amp;lt;b&amp;gt;" takes three passes),
+#: so cleaning clean text changes nothing; a text still changing after this many passes is
+#: left as the last pass made it.
+_MAX_PASSES = 8
+
+
+def _settle(step: Callable[[str], str | None], text: str) -> str | None:
+    """Apply ``step`` until the text stops changing (at most ``_MAX_PASSES`` times)."""
+    for _ in range(_MAX_PASSES):
+        cleaned = step(text)
+        if cleaned is None or cleaned == text:
+            return cleaned
+        text = cleaned
+    return text
+
+
+def _line_pass(text: str) -> str | None:
+    if _LOOKS_LIKE_MARKUP.search(text):
+        text = html_text.extract_text(text, guess_layout=False)
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", html.unescape(text)))
+    return " ".join(text.split()) or None
+
+
+def _block_pass(text: str) -> str | None:
+    if _LOOKS_LIKE_MARKUP.search(text):
+        text = html_text.extract_text(text, guess_layout=True)
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = (_INLINE_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+    text = "\n".join(line for line in lines if line)
+    return _BLANK_LINES.sub("\n\n", text).strip() or None
+
+
 def clean_line(text: str | None) -> str | None:
-    """One line of text: entities decoded, tags dropped, whitespace folded; None if empty."""
-    if text is None:
-        return None
-    for _ in range(3):  # escaped markup ("&lt;b&gt;") is markup once unescaped: strip it again
-        if _LOOKS_LIKE_MARKUP.search(text):
-            text = html_text.extract_text(text, guess_layout=False)
-        unescaped = html.unescape(text)
-        if unescaped == text or not _LOOKS_LIKE_MARKUP.search(unescaped):
-            text = unescaped
-            break
-        text = unescaped
-    text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub("", text)
-    text = " ".join(text.split())
-    return text or None
+    """One line of text: entities decoded, tags dropped, whitespace folded; None if empty.
+
+    Escaped markup (``&lt;b&gt;``) is markup once unescaped, and is stripped too.
+    """
+    return None if text is None else _settle(_line_pass, text)
 
 
 def clean_block(text: str | None) -> str | None:
@@ -39,12 +63,4 @@ def clean_block(text: str | None) -> str | None:
     Paragraph breaks become one newline; runs of spaces fold; scripts and styles
     are dropped.  Plain text passes through with only whitespace folded.
     """
-    if text is None:
-        return None
-    if _LOOKS_LIKE_MARKUP.search(text):
-        text = html_text.extract_text(text, guess_layout=True)
-    text = unicodedata.normalize("NFC", html.unescape(text))
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines = (_INLINE_SPACE.sub(" ", line).strip() for line in text.split("\n"))
-    text = "\n".join(line for line in lines if line)
-    return _BLANK_LINES.sub("\n\n", text).strip() or None
+    return None if text is None else _settle(_block_pass, text)
