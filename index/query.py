@@ -46,6 +46,7 @@ SEARCH_TIME_LIMIT = 10.0
 SEARCH_FIELDS = ("title", "body")
 FIELDS = ("title", "body", "source", "kind", "agency", "language", "authors")
 
+_RANGE = re.compile(r"[\[{][^\]}]*\bTO\b", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"(?<![\w\\])([A-Za-z_][\w.-]*):(?=[^\s:/]|$)")
 _HINT = 'check quotes and parentheses, or put the words in "quotes"'
 
@@ -86,6 +87,9 @@ def _check_text(text: str) -> None:
             depth = max(0, depth - 1)
     if deepest > MAX_DEPTH:
         raise QueryError(f"invalid query: parentheses nested {deepest} deep (at most {MAX_DEPTH})", _HINT)
+    if _RANGE.search(_outside_quotes(text)):
+        raise QueryError("invalid query: ranges ([a TO b]) are not supported",
+                         "for dates use --since/--until; otherwise search for the words")
     for match in _FIELD_PREFIX.finditer(_outside_quotes(text)):
         name = match.group(1)
         if name not in FIELDS:
