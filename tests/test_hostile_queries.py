@@ -37,12 +37,12 @@ SCHEMA = make_schema()
 
 @pytest.fixture(scope="module")
 def index_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of the sample records plus 2,000 generated ones, for searches that could expand."""
+    """An index of the sample records plus 600 generated ones, for searches that could expand."""
     root = tmp_path_factory.mktemp("hostile") / "home"
     records = list(ARCHIVE) + [
         record(f"https://example.org/n/{i}", f"alpha{i % 97} beta{i % 89} report number {i}",
                "2024-10-01T00:00:00+00:00", body=" ".join(f"word{(i * j) % 1000}" for j in range(40)))
-        for i in range(2000)
+        for i in range(600)
     ]
     write_outbox(root, "20241024T170000Z-test", records)
     ingest(Home(root))

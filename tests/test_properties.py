@@ -47,7 +47,7 @@ def _build(scheme: str, host: str, path: str, query: list[tuple[str, str]], port
     return text + (f"#{fragment}" if fragment else "")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(urls(), st.data())
 def test_equivalent_urls_share_one_key(parts: Any, data: st.DataObject) -> None:
     scheme, host, path, query = parts
@@ -64,7 +64,7 @@ def test_equivalent_urls_share_one_key(parts: Any, data: st.DataObject) -> None:
     assert canonical_url("  " + variant + "\n") == key
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(urls(), urls())
 def test_different_articles_keep_different_keys(a: Any, b: Any) -> None:
     assume((a[1], a[2], sorted(a[3])) != (b[1], b[2], sorted(b[3])))
@@ -94,7 +94,7 @@ def _printed_forms(moment: datetime, zone_name: str) -> list[str]:
     ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2037, 12, 31), timezones=st.just(timezone.utc)),
        st.sampled_from(ZONES), st.sampled_from(ZONES))
 def test_every_printed_form_of_one_instant_reads_as_the_same_utc(moment: datetime, printed_in: str,
@@ -107,7 +107,7 @@ def test_every_printed_form_of_one_instant_reads_as_the_same_utc(moment: datetim
         assert parsed.value.tzinfo == timezone.utc
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2037, 12, 31)), st.sampled_from(ZONES))
 def test_a_time_printed_without_zone_is_read_in_the_source_zone(wall: datetime, zone_name: str) -> None:
     wall = wall.replace(second=0, microsecond=0)
@@ -138,7 +138,7 @@ def test_cleaning_is_idempotent(text: str) -> None:
     assert clean_block(block) == block
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_markupish | _pieces)
 def test_a_cleaned_line_has_no_markup_or_controls(text: str) -> None:
     line = clean_line(text)
