@@ -59,10 +59,18 @@ class IngestResult:
     skipped_live: list[str] = field(default_factory=list)  # .part files still being written
 
 
+class IndexDamaged(NewsdeskError):
+    """The index's files cannot be read (a disk fault, or files changed by hand)."""
+
+
 def open_index(path: Path, create: bool = False) -> Any:
-    """Open the index at ``path`` (creating it if asked); IndexMissing if absent."""
-    if whoosh_index.exists_in(path, indexname=INDEX_NAME):
-        return whoosh_index.open_dir(path, indexname=INDEX_NAME)
+    """Open the index at ``path`` (creating it if asked); IndexMissing if absent, IndexDamaged if unreadable."""
+    try:
+        if whoosh_index.exists_in(path, indexname=INDEX_NAME):
+            return whoosh_index.open_dir(path, indexname=INDEX_NAME)
+    except (OSError, ValueError, IndexError, EOFError, whoosh_index.IndexError) as exc:
+        raise IndexDamaged(f"the index in {path} cannot be read ({type(exc).__name__}: {exc})",
+                           "run `newsdesk verify --repair` to rebuild it from the archive") from None
     if not create:
         raise IndexMissing(f"no index in {path} yet", "run `newsdesk crawl` (or `newsdesk ingest`) first")
     path.mkdir(parents=True, exist_ok=True)
@@ -239,9 +247,10 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
         with index_lock(home, wait):
             finish_swap(home)
             files = pending_files(home, result)
-            if not files and whoosh_index.exists_in(home.index, indexname=INDEX_NAME):
+            ix = open_index(home.index, create=True)  # IndexDamaged, with a hint, if unreadable
+            if not files:
+                ix.close()
                 return result
-            ix = open_index(home.index, create=True)
             upserter = Upserter(ix)
             try:
                 for path in files:

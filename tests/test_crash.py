@@ -267,6 +267,11 @@ def test_verify_repairs_a_lost_or_unreadable_index(tmp_path: Path) -> None:
     ingest(home)
     for toc in home.index.glob("*.toc"):
         toc.write_bytes(b"garbage")
+    for command in (["search", "crash"], ["ingest"]):
+        damaged = CliRunner().invoke(cli, [*command, "--home", str(home.root)])
+        assert damaged.exit_code == 1 and "cannot be read" in damaged.output, damaged.output
+        assert "verify --repair" in damaged.output and damaged.exception is None or isinstance(
+            damaged.exception, SystemExit)
     result = CliRunner().invoke(cli, ["verify", "--home", str(home.root)])
     assert result.exit_code == 1 and "index cannot be read" in result.output
     assert CliRunner().invoke(cli, ["verify", "--repair", "--home", str(home.root)]).exit_code == 0
