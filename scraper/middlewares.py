@@ -13,7 +13,7 @@
   4xx), each retry waiting exponentially longer.
 * :class:`CharsetCheckMiddleware` — a page whose declared charset lied (many
   U+FFFD after decoding) is counted, logged and, when its bytes read cleanly
-  in UTF-8 or the charset its own ``<meta>`` declares, re-decoded.
+  in UTF-8, the charset its own ``<meta>`` declares, or cp1252, re-decoded.
 """
 
 from __future__ import annotations
@@ -280,4 +280,5 @@ def _candidates(response: TextResponse) -> list[str]:
     from w3lib.encoding import html_body_declared_encoding
 
     declared = html_body_declared_encoding(response.body)
-    return [e for e in ("utf-8", declared) if e]
+    # cp1252 last: the usual truth behind a page labelled UTF-8; strict decoding rejects its 5 holes.
+    return [e for e in ("utf-8", declared, "cp1252") if e]

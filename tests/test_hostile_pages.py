@@ -242,6 +242,10 @@ def test_a_crawl_survives_a_hostile_site(home: Path) -> None:
         "/nested": (200, html, nested(100_000)),
         "/truncated": (200, html, article_page(3)[:250]),
         "/charset-lie": (200, html, cp1252),
+        "/no-charset": (200, {"Content-Type": "text/html"},
+                        "<html><body><h1 class='article-title'>Caf\u00e9 \u05d7\u05d3\u05e9\u05d5\u05ea headline</h1>"
+                        "<div class='article-inner-content-breaking-news'>Plain UTF-8, no charset named.</div>"
+                        "</body></html>".encode()),
         "/server-error": (500, html, b"oops"),
         "/not-found": (404, html, b"gone"),
         "/script-title": (200, html, b"<html><body><h1 class='article-title'><script>alert(9)</script>Real title"
@@ -278,6 +282,8 @@ def test_a_crawl_survives_a_hostile_site(home: Path) -> None:
     for title in titles:
         assert_clean_title(title)
     assert "Real title" in titles and "Escaped headline" in titles
+    assert "Caf\u00e9 \u05d7\u05d3\u05e9\u05d5\u05ea headline" in titles  # no charset named: detected as UTF-8
+    assert "Caf\u00e9 headline" in titles  # the cp1252 page whose header said UTF-8
     assert "Listed huge-streamed headline" in titles and "Listed bomb headline" in titles
     assert len(records) == len(links) + 1  # every link once, the 1 MB headline dropped
     assert all("bad()" not in (r.get("body") or "") for r in records)
