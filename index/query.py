@@ -11,7 +11,8 @@ fences it:
   all checked on the raw text, before the parser runs;
 * syntax: ranges and fuzzy terms are off; the only wildcard is a trailing
   ``*`` after at least ``MIN_PREFIX`` characters (``korea*``), at most
-  ``MAX_PREFIXES`` of them; fields are the ones in ``FIELDS``;
+  ``MAX_PREFIXES`` of them, standing for at most ``MAX_EXPANSION`` indexed
+  words; fields are the ones in ``FIELDS``;
 * the parsed query holds at most ``MAX_TERMS`` terms;
 * every search runs under a ``TimeLimitCollector`` (:func:`run_limited`).
 
@@ -39,6 +40,7 @@ MAX_DEPTH = 8
 MAX_TERMS = 128  # after parsing; a word searched in title and body counts twice
 MIN_PREFIX = 3
 MAX_PREFIXES = 3
+MAX_EXPANSION = 1000  # index words all of a query's prefixes may stand for, together
 #: Seconds a search may spend collecting hits before it is stopped.
 SEARCH_TIME_LIMIT = 10.0
 
@@ -159,10 +161,24 @@ def parse_query(schema: Any, text: str) -> query.Query:
     return parsed
 
 
+def check_expansion(searcher: Any, q: query.Query, cap: int = MAX_EXPANSION) -> None:
+    """Refuse prefixes that stand for more than ``cap`` indexed words (counted up to the cap, no further)."""
+    reader = searcher.reader()
+    budget = cap
+    for node in _nodes(q):
+        if isinstance(node, query.Prefix) and node.fieldname in reader.schema:
+            for _ in reader.expand_prefix(node.fieldname, node.text):
+                budget -= 1
+                if budget < 0:
+                    raise QueryError(f"invalid query: {node.text + '*'!r} matches over {cap} different words",
+                                     "put more letters before the *")
+
+
 def run_limited(searcher: Any, q: query.Query, *, limit: int, sortedby: str | None = None,
                 reverse: bool = False, terms: bool = False,
                 timelimit: float = SEARCH_TIME_LIMIT) -> Any:
     """``searcher.search`` under a TimeLimitCollector; SearchTimeout past ``timelimit`` seconds."""
+    check_expansion(searcher, q)
     inner = searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse, terms=terms)
     # No SIGALRM: only the main thread may set it, and a late alarm would hit unrelated code.
     # The collector checks the clock between hits; the parse guards keep each matcher small.

@@ -87,6 +87,21 @@ def test_query_fences_keep_useful_syntax() -> None:
         parse_query(SCHEMA, "nosuch:word")
 
 
+def test_a_prefix_standing_for_too_many_words_is_refused(tmp_path: Path) -> None:
+    from index.query import MAX_EXPANSION
+
+    home = Home(tmp_path / "home")
+    words = [f"abc{n:04d}" for n in range(MAX_EXPANSION + 50)]
+    write_outbox(home.root, "20241024T170000Z-many", [
+        record(f"https://example.org/w/{i}", " ".join(words[i::60]), None) for i in range(60)])
+    ingest(home)
+    started = time.perf_counter()
+    with pytest.raises(QueryError, match="'abc\\*' matches over 1000 different words"):
+        search(home.index, "abc*")
+    assert time.perf_counter() - started < BOUND
+    assert search(home.index, "abc000*").total == 10  # abc0000 … abc0009: fine
+
+
 def test_unknown_field_hint_names_the_fields() -> None:
     with pytest.raises(QueryError) as info:
         parse_query(SCHEMA, "headline:korea")
