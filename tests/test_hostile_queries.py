@@ -123,7 +123,7 @@ def test_search_time_limit_stops_a_slow_collection(index_home: Path) -> None:
         ix.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=st.sampled_from(list('ab(*?)"~^:[]{}TO AND OR NOT\\-+!/ ')), max_size=80)
        | st.text(max_size=200))
 def test_any_text_parses_or_fails_cleanly_and_fast(text: str) -> None:

@@ -129,7 +129,7 @@ _pieces = st.lists(st.sampled_from(["<b>", "</b>", "<p>", "</p>", "<script>x()</
                                     "e\u0301", "<", ">", "&"]), max_size=30).map("".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_markupish | _pieces)
 def test_cleaning_is_idempotent(text: str) -> None:
     once = clean_line(text)
@@ -154,7 +154,7 @@ def test_a_cleaned_line_has_no_markup_or_controls(text: str) -> None:
 _event = st.tuples(st.integers(0, 5), st.integers(1, 4), st.booleans())  # key, version, body present
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(_event, max_size=12), min_size=1, max_size=5), st.lists(st.booleans(), min_size=5, max_size=5))
 def test_any_sequence_of_runs_leaves_one_current_record_per_key(runs: list[list[tuple[int, int, bool]]],
                                                                 ingest_after: list[bool]) -> None:
