@@ -126,6 +126,7 @@ def test_ingest_killed_at_a_chosen_moment_then_a_normal_ingest_finishes(point: s
     _assert_whole(home, len(RECORDS))
 
 
+@pytest.mark.e2e
 def test_crawl_killed_mid_run_then_a_normal_run_finishes(tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
     with serve_generated(60, delay=0.05) as site:

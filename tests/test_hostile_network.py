@@ -19,8 +19,6 @@ from scraper.middlewares import AddressGuardMiddleware, BackoffRetryMiddleware, 
 from scraper.sources import Source
 from tests.generated_site import article_page, serve_generated
 
-pytestmark = pytest.mark.e2e
-
 PUBLIC = {"news.example": ["93.184.215.14"], "rebind.example": ["93.184.215.14", "10.0.0.7"],
           "inside.example": ["192.168.1.20"], "meta.example": ["169.254.169.254"],
           "v6.example": ["::1"], "mapped.example": ["::ffff:127.0.0.1"], "cgnat.example": ["100.64.0.1"]}
@@ -156,6 +154,7 @@ def _list(links: list[str]) -> bytes:
     return f"<html><body>{rows}</body></html>".encode()
 
 
+@pytest.mark.e2e
 def test_redirects_to_private_addresses_and_files_are_refused(home: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
@@ -199,12 +198,14 @@ def _robots_crawl(home: Path, stock: bool) -> tuple[int, dict[str, int]]:
     return fetched, _stats(home)
 
 
+@pytest.mark.e2e
 def test_robots_txt_is_obeyed_by_every_waiting_request(home: Path) -> None:
     fetched, stats = _robots_crawl(home, stock=False)
     assert fetched == 0
     assert stats.get("robotstxt/forbidden") == 6
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(scrapy.__version__ != "2.19.0", reason="documents the bug in Scrapy 2.19's middleware")
 def test_stock_scrapy_219_lets_the_third_waiter_skip_robots_txt(home: Path) -> None:
     fetched, stats = _robots_crawl(home, stock=True)

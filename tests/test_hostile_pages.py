@@ -230,6 +230,7 @@ def _streamed(size: int) -> Any:
     return chunks
 
 
+@pytest.mark.e2e
 def test_a_crawl_survives_a_hostile_site(home: Path) -> None:
     html = {"Content-Type": "text/html; charset=utf-8"}
     cp1252 = ("<html><body><h1 class='article-title'>Caf\u00e9 headline</h1><div class='article-inner-content-"
