@@ -277,6 +277,8 @@ def test_a_crawl_survives_a_hostile_site(home: Path) -> None:
     assert stats.get("newsdesk/charset_lied") == 1
     assert stats["newsdesk/dropped/title_too_long"] == 1
     assert stats.get("log_count/CRITICAL", 0) == 0
+    log = next((home / "logs").glob("*.log")).read_text()
+    assert "DOWNLOAD_MAXSIZE" in log and "decompression" in log  # the bomb stopped on its unpacked size
     records = [json.loads(line) for path in sorted((home / "archive").glob("*/*/*.jsonl.gz"))
                for line in __import__("gzip").open(path, "rt")]
     titles = {r["title"] for r in records}
