@@ -63,10 +63,18 @@ class IngestResult:
     after: AfterIngest | None = None  # near-duplicate groups and saved-search matches
 
 
+class IndexDamaged(NewsdeskError):
+    """The index's files cannot be read (a disk fault, or files changed by hand)."""
+
+
 def open_index(path: Path, create: bool = False) -> Any:
-    """Open the index at ``path`` (creating it if asked); IndexMissing if absent."""
-    if whoosh_index.exists_in(path, indexname=INDEX_NAME):
-        return whoosh_index.open_dir(path, indexname=INDEX_NAME)
+    """Open the index at ``path`` (creating it if asked); IndexMissing if absent, IndexDamaged if unreadable."""
+    try:
+        if whoosh_index.exists_in(path, indexname=INDEX_NAME):
+            return whoosh_index.open_dir(path, indexname=INDEX_NAME)
+    except (OSError, ValueError, IndexError, EOFError, whoosh_index.IndexError) as exc:
+        raise IndexDamaged(f"the index in {path} cannot be read ({type(exc).__name__}: {exc})",
+                           "run `newsdesk verify --repair` to rebuild it from the archive") from None
     if not create:
         raise IndexMissing(f"no index in {path} yet", "run `newsdesk crawl` (or `newsdesk ingest`) first")
     path.mkdir(parents=True, exist_ok=True)
@@ -220,16 +228,33 @@ def index_lock(home: Home, wait: float) -> FileLock:
     return FileLock(home.locks / "index.lock", wait=wait)
 
 
+def finish_swap(home: Home) -> None:
+    """Complete a reindex killed between moving the old index aside and the new one in.
+
+    Call under the index lock.  ``index.old`` without ``index`` means the kill
+    hit that gap, so ``index.new`` is complete (it was built before the swap).
+    """
+    old, fresh = home.root / "index.old", home.root / "index.new"
+    if not home.index.exists() and old.exists():
+        if whoosh_index.exists_in(fresh, indexname=INDEX_NAME):
+            os.replace(fresh, home.index)
+        else:
+            os.replace(old, home.index)
+        logger.warning("finished an interrupted index swap in %s", home.root)
+
+
 def ingest(home: Home, wait: float = 120.0) -> IngestResult:
     """Ingest every ready outbox file; idempotent, safe to run at any time."""
     result = IngestResult()
     home.ensure(home.root)
     try:
         with index_lock(home, wait):
+            finish_swap(home)
             files = pending_files(home, result)
-            if not files and whoosh_index.exists_in(home.index, indexname=INDEX_NAME):
+            ix = open_index(home.index, create=True)  # IndexDamaged, with a hint, if unreadable
+            if not files:
+                ix.close()
                 return result
-            ix = open_index(home.index, create=True)
             upserter = Upserter(ix)
             keys: list[str] = []
             try:
@@ -266,6 +291,7 @@ def reindex(home: Home, wait: float = 120.0) -> IngestResult:
     fresh = home.root / "index.new"
     try:
         with index_lock(home, wait):
+            finish_swap(home)
             shutil.rmtree(fresh, ignore_errors=True)
             ix = open_index(fresh, create=True)
             upserter = Upserter(ix)

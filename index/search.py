@@ -1,8 +1,9 @@
 """The query API: keyword query + date range + filters → hits with snippets, facets, pages.
 
 Query syntax is Whoosh's: words are ANDed, ``OR``/``NOT``/parentheses,
-``"a phrase"``, ``title:word``.  ``search`` raises :class:`QueryError` with a
-hint for anything it cannot run; callers never see a parser traceback.
+``"a phrase"``, ``title:word``, ``korea*``.  Parsing is fenced in
+:mod:`index.query`; ``search`` raises :class:`QueryError` with a hint for
+anything it cannot run; callers never see a parser traceback.
 
 Filters (sources, agencies, authors, kinds) are ORed within one filter and
 ANDed across filters.  ``collapse`` folds each near-duplicate group (the
@@ -22,27 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import highlight, query
-from whoosh.qparser import AndGroup, MultifieldParser
-from whoosh.qparser import plugins
 
 from index.ingest import open_index
-from newsdesk.errors import NewsdeskError
+from index.query import MAX_QUERY_CHARS, SEARCH_FIELDS, QueryError, parse_query, run_limited
+
+__all__ = ["MAX_QUERY_CHARS", "SEARCH_FIELDS", "QueryError", "parse_query", "search", "build_query"]
 
 logger = logging.getLogger(__name__)
 
 SORTS = ("relevance", "newest", "oldest")
-MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 1000
 MAX_DEPTH = 10000  # page × limit: deeper pages cost as much as fetching every result before them
-SEARCH_FIELDS = ("title", "body")
 GROUP_FIELD = "dupgroup"
 _MARK = re.compile(r"\[\[(.+?)\]\]", re.S)
-
-
-class QueryError(NewsdeskError):
-    """A query or filter that cannot be run; ``hint`` says what to do instead."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -101,33 +94,6 @@ def marked_parts(snippet: str) -> list[tuple[str, bool]]:
     if last < len(snippet):
         parts.append((snippet[last:], False))
     return parts
-
-
-def _parser(schema: Any) -> MultifieldParser:
-    parser = MultifieldParser(list(SEARCH_FIELDS), schema, group=AndGroup)
-    # Wildcards and fuzzy terms can expand to most of the vocabulary: off.
-    parser.remove_plugin_class(plugins.WildcardPlugin)
-    parser.remove_plugin_class(plugins.FuzzyTermPlugin)
-    return parser
-
-
-def parse_query(schema: Any, text: str) -> query.Query:
-    """Parse user text into a Whoosh query, or raise QueryError."""
-    text = text.strip()
-    if not text:
-        return query.Every()
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is {len(text)} characters long (at most {MAX_QUERY_CHARS})",
-                         "search for fewer words")
-    try:
-        parsed = _parser(schema).parse(text)
-    except Exception as exc:  # Whoosh raises many kinds on odd input
-        raise QueryError(f"invalid query: {exc or type(exc).__name__}",
-                         'check quotes and parentheses, or put the words in "quotes"') from None
-    if parsed is query.NullQuery:
-        raise QueryError(f"invalid query: {text!r} has no words to search for",
-                         "use letters or digits; operators alone match nothing")
-    return parsed
 
 
 def _utc_naive(moment: datetime) -> datetime:
@@ -214,7 +180,7 @@ def _record(stored: Any) -> dict[str, Any]:
 
 def _facets(searcher: Any, q: query.Query) -> dict[str, dict[str, int]]:
     """Counts of matching records by source and by agency (agency names as printed)."""
-    results = searcher.search(q, groupedby=["source", "agency"], limit=1)
+    results = run_limited(searcher, q, groupedby=["source", "agency"], limit=1)
     facets: dict[str, dict[str, int]] = {}
     for name in ("source", "agency"):
         counts: dict[str, int] = {}
@@ -232,7 +198,7 @@ def _duplicates(searcher: Any, q: query.Query, rep: dict[str, Any]) -> list[dict
     group = rep.get(GROUP_FIELD)
     if not group:
         return []
-    members = searcher.search(query.And([q, query.Term(GROUP_FIELD, group)]), limit=None, sortedby="published")
+    members = run_limited(searcher, query.And([q, query.Term(GROUP_FIELD, group)]), limit=None, sortedby="published")
     return [r for r in (_record(m) for m in members) if r["key"] != rep["key"]]
 
 
@@ -273,7 +239,7 @@ def search(
                                  "run `newsdesk reindex` to rebuild it with the current schema")
             kwargs.update(collapse=GROUP_FIELD, collapse_limit=1, collapse_order="published")
         with ix.searcher() as searcher:
-            results = searcher.search(q, terms=True, **kwargs)
+            results = run_limited(searcher, q, terms=True, **kwargs)  # bounded in time (index.query)
             results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
             results.formatter = PlainFormatter()
             hits = []

@@ -313,6 +313,10 @@ from newsdesk import commands_serve  # noqa: E402  (the read-only web app)
 
 cli.add_command(commands_serve.serve)
 
+from newsdesk import commands_verify  # noqa: E402  (archive ↔ index check)
+
+cli.add_command(commands_verify.verify)
+
 
 def main() -> None:
     """Console-script entry point."""

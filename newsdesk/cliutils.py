@@ -37,10 +37,23 @@ class Group(click.Group):
             raise UserError(exc) from None
 
 
+class HomePath(click.Path):
+    """A directory path; refuses text no file system accepts before click stats it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = value if isinstance(value, str) else str(value)
+        if "\x00" in text:
+            self.fail(f"{text!r} is not a valid path (it holds a NUL byte)", param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except (ValueError, OSError) as exc:  # too long, a loop of links …
+            self.fail(f"{text[:80]!r} cannot be used: {exc}", param, ctx)
+
+
 def home_option(func: F) -> F:
     """``--home DIR`` (or $NEWSDESK_HOME) on every command."""
     return click.option(
-        "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_VAR,
+        "--home", "home", type=HomePath(file_okay=False, path_type=Path), envvar=ENV_VAR,
         default=None, help=f"Data directory (default: the platform data dir; env {ENV_VAR}).",
     )(func)
 

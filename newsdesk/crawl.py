@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsdesk.config import Config, load_config
 from newsdesk.home import Home
@@ -200,7 +201,8 @@ def crawl_command(home: Home, source: Source, run_id: str, url: str | None = Non
         "-s", f"LOG_FILE={log_file}",
     ]
     if url:
-        cmd += ["-a", f"url={url}"]
+        # The user named this URL: its host is allowed even if private (scraper.middlewares).
+        cmd += ["-a", f"url={url}", "-s", f"NEWSDESK_ALLOWED_HOSTS={urlsplit(url).hostname or ''}"]
     for name, value in (settings or {}).items():
         cmd += ["-s", f"{name}={value}"]
     return cmd

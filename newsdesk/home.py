@@ -39,7 +39,13 @@ class Home:
     @classmethod
     def resolve(cls, path: str | os.PathLike[str] | None = None) -> Home:
         """The home at ``path`` (or the default), checked to be a usable directory."""
+        if path is not None and "\x00" in os.fspath(path):
+            raise HomeError(f"{os.fspath(path)!r} is not a valid path (it holds a NUL byte)")
         root = Path(path).expanduser() if path else default_home()
+        try:
+            root.exists()
+        except OSError as exc:  # too long, or a loop of links
+            raise HomeError(f"{root} cannot be used: {exc.strerror}") from None
         if root.exists() and not root.is_dir():
             raise HomeError(f"{root} is not a directory")
         return cls(root.absolute())

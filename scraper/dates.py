@@ -177,6 +177,9 @@ def parse_printed(
     # matter: a date printed without a time is midnight, which is honest.
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
         return None
-    if first.tzinfo is not None:
-        return ParsedDate(first.astimezone(timezone.utc), _zone_label(first))
-    return ParsedDate(_localize(first, zone).astimezone(timezone.utc), zone_name)
+    try:
+        if first.tzinfo is not None:
+            return ParsedDate(first.astimezone(timezone.utc), _zone_label(first))
+        return ParsedDate(_localize(first, zone).astimezone(timezone.utc), zone_name)
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed past the calendar by the offset
+        return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from w3lib.url import canonicalize_url, url_query_cleaner
 
 #: Query parameters that only track the reader; they never change the page.
@@ -22,6 +24,8 @@ TRACKING_PARAMS = (
     "ns_fee", "smid", "smtyp", "xtor", "__twitter_impression", "s_cid",
 )
 _TRACKING_PREFIXES = ("utm_",)
+_TRACKING = {name.lower() for name in TRACKING_PARAMS}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _SPACE = re.compile(r"\s+")
 
 
@@ -29,14 +33,20 @@ def canonical_url(url: str) -> str:
     """The canonical form of a URL: sorted query, no fragment, no tracking parameters."""
     url = url.strip()
     cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
-    if "utm_" in cleaned:  # unusual utm_* names not in the list
-        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-        parts = urlsplit(cleaned)
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if not k.lower().startswith(_TRACKING_PREFIXES)]
+    parts = urlsplit(cleaned)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in _TRACKING and not k.lower().startswith(_TRACKING_PREFIXES)]
+    if len(query) != len(parse_qsl(parts.query, keep_blank_values=True)):  # UTM_Source, FBCLID …
         cleaned = urlunsplit(parts._replace(query=urlencode(query)))
-    return canonicalize_url(cleaned)
+    canonical = canonicalize_url(cleaned)
+    parts = urlsplit(canonical)
+    if parts.port is not None and _DEFAULT_PORTS.get(parts.scheme) == parts.port:  # http://x:80/ is http://x/
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.username or parts.password:
+            netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+        canonical = urlunsplit(parts._replace(netloc=netloc))
+    return canonical
 
 
 def _digest(text: str, size: int = 10) -> str:

@@ -15,7 +15,7 @@ NEWSPIDER_MODULE = "scraper.spiders"
 
 # Who we are, and how to reach the operator (set NEWSDESK_CONTACT to a URL or mail).
 NEWSDESK_CONTACT = os.environ.get("NEWSDESK_CONTACT", "https://pypi.org/project/newsdesk/")
-USER_AGENT = f"newsdesk/0.1 (+{NEWSDESK_CONTACT})"
+USER_AGENT = f"newsdesk/0.1 (news archiver; +{NEWSDESK_CONTACT})"
 
 # Politeness.
 ROBOTSTXT_OBEY = True
@@ -28,12 +28,19 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 
 # Limits: news pages are small; anything this big is a mistake or an attack.
+# Scrapy's default is 1 GiB; the limit also applies to the decompressed size
+# (a gzip bomb stops here), and leaves room for a 50 MB-spec news sitemap's
+# usual few MB.
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+# Retries: server errors and timeouts only, never a 4xx; each retry waits
+# NEWSDESK_RETRY_BACKOFF × 2^(n-1) s (±25 %), at most NEWSDESK_RETRY_BACKOFF_MAX.
 RETRY_ENABLED = True
 RETRY_TIMES = 2
-RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524]
+NEWSDESK_RETRY_BACKOFF = 2.0
+NEWSDESK_RETRY_BACKOFF_MAX = 60.0
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -49,6 +56,12 @@ EXTENSIONS = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.OfflineGuardMiddleware": 50,
+    "scraper.middlewares.AddressGuardMiddleware": 60,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "scraper.middlewares.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scraper.middlewares.BackoffRetryMiddleware": 550,
+    "scraper.middlewares.CharsetCheckMiddleware": 580,  # after decompression (590) on the way back
 }
 
 # newsdesk's own settings.
@@ -56,6 +69,16 @@ NEWSDESK_HOME = os.environ.get("NEWSDESK_HOME", "")  # empty: the platform data 
 NEWSDESK_RUN_ID = ""  # empty: one is made when the crawl opens
 # Tests set NEWSDESK_OFFLINE=1: any request off the loopback fails loudly.
 NEWSDESK_OFFLINE = os.environ.get("NEWSDESK_OFFLINE", "") not in ("", "0")
+# Address guard (scraper.middlewares.AddressGuardMiddleware): requests to private,
+# loopback or link-local addresses are refused unless allowed here, by a source's
+# `options.allow_private = true`, or by `crawl --url` (which allows its own host).
+NEWSDESK_ALLOWED_HOSTS: list[str] = []
+NEWSDESK_ALLOW_PRIVATE = os.environ.get("NEWSDESK_ALLOW_PRIVATE", "") not in ("", "0")
+# Loopback only: on under NEWSDESK_OFFLINE (where nothing else is reachable anyway).
+NEWSDESK_ALLOW_LOOPBACK = NEWSDESK_OFFLINE
+# A page decoded with at least this many U+FFFD (and this share of its text) lied about its charset.
+NEWSDESK_CHARSET_LIE_MIN = 8
+NEWSDESK_CHARSET_LIE_RATIO = 0.001
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -30,6 +30,34 @@ _KNOWN_KEYS = {
 class SourceConfigError(NewsdeskError):
     """A sources file cannot be read or names something invalid."""
 
+    def __init__(self, message: str, hint: str = "", source_id: str | None = None, key: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.source_id = source_id
+        self.key = key
+
+
+_HEADER = re.compile(r'^\s*\[\s*sources\s*\.\s*"?([^"\]]+?)"?\s*\]')
+
+
+def line_of(text: str, source_id: str | None, key: str | None) -> int | None:
+    """The line (1-based) where ``key`` is set in ``[sources.<source_id>]`` (or the table's header)."""
+    section: str | None = None
+    header_line = None
+    key_pattern = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=') if key else None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            section = header.group(1).strip()
+            if section == source_id and header_line is None:
+                header_line = number
+            continue
+        if line.lstrip().startswith("["):
+            section = "?"
+            continue
+        if key_pattern and key_pattern.match(line) and section == source_id:
+            return number
+    return header_line
+
 
 #: Options every spider understands (scraper/spiders/__init__.py), and each spider's own.
 _COMMON_OPTIONS: dict[str, type | tuple[type, ...]] = {"follow": bool, "dates_from": str, "article_selectors": dict}
@@ -92,25 +120,28 @@ def _build(source_id: str, table: dict[str, Any], origin: str) -> Source:
     unknown = sorted(set(table) - _KNOWN_KEYS)
     if unknown:
         raise SourceConfigError(
-            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KNOWN_KEYS))})"
+            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KNOWN_KEYS))})",
+            source_id=source_id, key=unknown[0],
         )
     spider = table.get("spider")
     if not isinstance(spider, str) or not spider:
-        raise SourceConfigError(f"{where}: 'spider' is required (a spider name, see `scrapy list`)")
+        raise SourceConfigError(f"{where}: 'spider' is required (a spider name, see `scrapy list`)",
+                                source_id=source_id, key="spider")
     urls = table.get("urls")
     if isinstance(urls, str):
         urls = [urls]
     if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
-        raise SourceConfigError(f"{where}: 'urls' must be a list of http(s) URLs")
+        raise SourceConfigError(f"{where}: 'urls' must be a list of http(s) URLs", source_id=source_id, key="urls")
     zone = table.get("timezone", "UTC")
     try:
         get_zone(zone)
     except (UnknownZoneError, TypeError):
-        raise SourceConfigError(f"{where}: 'timezone' {zone!r} is not an IANA zone name") from None
+        raise SourceConfigError(f"{where}: 'timezone' {zone!r} is not an IANA zone name",
+                                source_id=source_id, key="timezone") from None
     for key, kind in (("enabled", bool), ("dayfirst", bool), ("schedule", str), ("name", str),
                       ("options", dict)):
         if key in table and not isinstance(table[key], kind):
-            raise SourceConfigError(f"{where}: {key!r} must be a {kind.__name__}")
+            raise SourceConfigError(f"{where}: {key!r} must be a {kind.__name__}", source_id=source_id, key=key)
     _check_options(spider, table.get("options", {}), where)
     return Source(
         id=source_id,
@@ -155,6 +186,7 @@ def load_sources(user_file: Path | None = None) -> dict[str, Source]:
     shipped_text = resources.files("scraper").joinpath(SHIPPED).read_text(encoding="utf-8")
     config = _read_toml(shipped_text, f"(shipped) scraper/{SHIPPED}")
     origin = f"(shipped) scraper/{SHIPPED}"
+    user_text: str | None = None
     if user_file is not None and user_file.exists():
         try:
             user_text = user_file.read_text(encoding="utf-8")
@@ -163,13 +195,24 @@ def load_sources(user_file: Path | None = None) -> dict[str, Source]:
         user = _read_toml(user_text, str(user_file))
         if set(user) - {"sources"}:
             extra = sorted(set(user) - {"sources"})[0]
-            raise SourceConfigError(f"{user_file}: unknown top-level key {extra!r} (expected [sources.<id>])")
+            number = line_of(user_text, None, extra)
+            at = f", line {number}" if number else ""
+            raise SourceConfigError(f"{user_file}{at}: unknown top-level key {extra!r} (expected [sources.<id>])")
         config = _merge(config, user)
         origin = str(user_file)
     tables = config.get("sources", {})
     if not isinstance(tables, dict):
         raise SourceConfigError(f"{origin}: 'sources' must be a table of [sources.<id>]")
-    return {source_id: _build(source_id, table, origin) for source_id, table in tables.items()}
+    try:
+        return {source_id: _build(source_id, table, origin) for source_id, table in tables.items()}
+    except SourceConfigError as exc:
+        if user_text is None or exc.source_id is None:
+            raise
+        number = line_of(user_text, exc.source_id, exc.key)
+        if number is None:  # the shipped file set it
+            raise
+        message = str(exc).replace(f"{origin}: ", f"{origin}, line {number}: ", 1)
+        raise SourceConfigError(message, exc.hint, exc.source_id, exc.key) from None
 
 
 def get_source(source_id: str, user_file: Path | None = None) -> Source:

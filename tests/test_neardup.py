@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from index.ingest import ingest, open_index
@@ -82,3 +83,26 @@ def test_ingest_summary_reports_grouping(tmp_path: Path) -> None:
     write_outbox(tmp_path, "20241024T170000Z-a-aaaaaa", [WIRE_A, WIRE_B])
     result = CliRunner().invoke(cli, ["ingest", "--home", str(tmp_path)], catch_exceptions=False)
     assert "near-duplicates: 2 records grouped" in result.stdout
+
+
+def test_verify_accepts_groups_and_repair_restores_them(tmp_path: Path) -> None:
+    from index.verify import repair, verify
+
+    home = Home(tmp_path)
+    write_outbox(tmp_path, "20241024T120000Z-wires-aaaaaa", [WIRE_A, WIRE_B])
+    ingest(home)
+    report = verify(home)
+    assert report.ok, report.lines()  # dupgroup is the index's own field, not a difference
+    ix = open_index(home.index)
+    writer = ix.writer()
+    writer.delete_by_term("key", WIRE_B["key"])
+    writer.commit()
+    ix.close()
+    assert verify(home).missing == [WIRE_B["key"]]
+    assert repair(home).repaired == 1
+    assert verify(home).ok
+    ix = open_index(home.index)
+    with ix.searcher() as searcher:
+        groups = {doc["key"]: json.loads(doc["record"]).get("dupgroup") for doc in searcher.all_stored_fields()}
+    ix.close()
+    assert groups == {WIRE_A["key"]: WIRE_A["key"], WIRE_B["key"]: WIRE_A["key"]}

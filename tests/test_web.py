@@ -152,7 +152,7 @@ def test_pages_use_no_outside_assets(client: Any) -> None:
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"q": "x" * 1001}, "query is 1001 characters long"),
+    ({"q": "x" * 1001}, "1001 characters long (at most 1000)"),
     ({"q": "NOT"}, "has no words"),
     ({"q": "korea", "since": "someday"}, "cannot read --since 'someday'"),
     ({"q": "korea", "since": "2024-10-24", "until": "2024-10-01"}, "--since is after --until"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -16,6 +16,10 @@ from scraper.sources import Source
 from scraper.text import clean_block, clean_line
 
 logger = logging.getLogger(__name__)
+
+#: A date more than this far past the fetch time is a page's mistake (or a trap), not news.
+FUTURE_SLACK = timedelta(days=2)
+EARLIEST = datetime(1800, 1, 1, tzinfo=timezone.utc)
 
 
 def _utc(value: datetime) -> datetime:
@@ -84,7 +88,7 @@ class NormalizePipeline:
         adapter[raw_name] = raw
         value = adapter.get(name)
         if isinstance(value, datetime):
-            adapter[name] = _utc(value)
+            adapter[name] = self._plausible(adapter, name, _utc(value))
             return
         if raw is None:
             adapter[name] = None
@@ -98,9 +102,24 @@ class NormalizePipeline:
             self.crawler.stats.inc_value(f"newsdesk/date_unreadable/{name}")
             logger.info("unreadable %s date %r on %s", name, raw, adapter.get("url"))
             return
-        adapter[name] = parsed.value
+        adapter[name] = self._plausible(adapter, name, parsed.value)
+        if adapter[name] is None:
+            return
         if name == "published":
             adapter["published_tz"] = parsed.zone
+
+
+    def _plausible(self, adapter: ItemAdapter, name: str, value: datetime) -> datetime | None:
+        """The date, or None (counted) if it lies in the future or before any news archive."""
+        fetched = adapter.get("fetched_at")
+        if not isinstance(fetched, datetime) or fetched.tzinfo is None:
+            fetched = datetime.now(timezone.utc)
+        if EARLIEST <= value <= fetched + FUTURE_SLACK:
+            return value
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newsdesk/date_implausible/{name}")
+        logger.info("implausible %s date %s on %s (kept only as printed)", name, value, adapter.get("url"))
+        return None
 
 
 def _unique(values: Any) -> list[str]:

@@ -48,8 +48,12 @@ class OutboxPipeline:
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("newsdesk/run_id", self.run_id)
         self.home.ensure(self.home.outbox)
-        self.file = open(self.part_path, "a", encoding="utf-8")
+        # Lock first, then give the file its .part name: ingest never sees an unlocked
+        # .part of a live crawl (it would archive and unlink it under the writer).
+        opening = self.home.outbox / f"{self.run_id}.jsonl.opening"
+        self.file = open(opening, "a", encoding="utf-8")
         fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.replace(opening, self.part_path)
 
     def process_item(self, item: Any) -> Any:
         assert self.file is not None

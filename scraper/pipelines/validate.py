@@ -10,6 +10,9 @@ from scrapy.crawler import Crawler
 from scraper.items import KINDS
 from scraper.pipelines import drop
 
+#: Longer than any real headline: a page's mistake or an attack, never a title.
+MAX_TITLE_CHARS = 1000
+
 
 class ValidatePipeline:
     """Drop records that cannot be archived; say why."""
@@ -26,6 +29,8 @@ class ValidatePipeline:
         where = adapter.get("url") or adapter.get("source") or "?"
         if not adapter.get("title"):
             raise drop(self.crawler, "missing_title", where)
+        if len(adapter["title"]) > MAX_TITLE_CHARS:
+            raise drop(self.crawler, "title_too_long", f"{len(adapter['title'])} characters at {where}")
         if not adapter.get("key"):
             raise drop(self.crawler, "missing_key", where)
         url = adapter.get("url")

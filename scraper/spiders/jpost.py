@@ -26,6 +26,8 @@ from scraper.spiders import NewsSpider
 
 LIST_ITEM = "div.breaking-news-link-container > a[href][title]"
 ARTICLE_BODY = ("div.article-inner-content-breaking-news", "div.article-inner-content")
+# Visible text only: a <script> inside a headline must not become the headline.
+VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
 # Paragraphs are split by <div class="fake-br-for-article-body">; premium teasers are dropped.
 BODY_PARTS = "./node()[not(self::div[contains(concat(' ', normalize-space(@class), ' '), ' hide-for-premium ')])]"
 
@@ -49,7 +51,8 @@ class JPostBreakingSpider(NewsSpider):
             item = NewsItem(
                 kind="breaking",
                 url=response.urljoin(link.attrib["href"]),
-                title=link.css("span.breaking-news-ticker-date").xpath("string()").get() or link.attrib.get("title"),
+                title="".join(link.css("span.breaking-news-ticker-date").xpath(VISIBLE_TEXT).getall())
+                or link.attrib.get("title"),
                 byline=reporter_date[0].xpath("string()").get() if reporter_date else None,
                 published_raw=reporter_date[1].xpath("string()").get() if len(reporter_date) > 1 else None,
             )
@@ -57,8 +60,8 @@ class JPostBreakingSpider(NewsSpider):
 
     def lead_item(self, response: Response) -> NewsItem | None:
         """The lead article printed at the top of the list page, if there is one."""
-        title = response.css("h1.article-title").xpath("string()").get()
-        if not title:
+        title = "".join(response.css("h1.article-title").xpath(VISIBLE_TEXT).getall())
+        if not title.strip():
             return None
         href = response.css("h1.article-title a::attr(href)").get()
         item = NewsItem(kind="breaking", url=response.urljoin(href) if href else None, title=title)
@@ -71,8 +74,8 @@ class JPostBreakingSpider(NewsSpider):
 
     def fill_from_article(self, response: Response, item: NewsItem) -> None:
         """Select the article page's fields into ``item`` (raw; the pipelines clean)."""
-        title = response.css("h1.article-title").xpath("string()").get()
-        if title and title.strip():
+        title = "".join(response.css("h1.article-title").xpath(VISIBLE_TEXT).getall())
+        if title.strip():
             item.title = title
         else:
             self.count("layout/article_no_title")
