@@ -409,3 +409,27 @@ def test_rdf_and_rss091_feeds(body: bytes, title: str, published: str | None, ta
 ])
 def test_feed_tracking_parameters_do_not_split_keys(link: str, key: str) -> None:
     assert canonical_url(link) == key
+
+
+# --- hostile XML --------------------------------------------------------------------------
+
+_LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+           + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&%s;" % bytes([97 + i])) * 10) for i in range(8))
+           + b']>\n')
+_XXE = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+
+
+@pytest.mark.parametrize("prolog", [_LAUGHS, _XXE], ids=["billion-laughs", "xxe"])
+def test_feeds_declaring_entities_are_refused_unparsed(sources: dict[str, Source], prolog: bytes) -> None:
+    spider = make_spider(FeedSpider, sources["meridian-world"])
+    feed = prolog + b'<rss version="2.0"><channel><item><title>&x;&i;</title><link>https://x.example/a</link></item></channel></rss>'
+    assert list(spider.parse(XmlResponse(url="https://www.meridian-news.example/world/rss", body=feed))) == []
+    assert stat(spider, "dropped/hostile_xml") == 1
+
+
+def test_sitemaps_declaring_entities_are_refused_even_gzipped(sources: dict[str, Source]) -> None:
+    sitemap_source = next(s for s in sources.values() if s.spider == "sitemap")
+    spider = make_spider(SitemapSpider, sitemap_source)
+    body = gzip.compress(_XXE + b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&x;</loc></url></urlset>')
+    assert list(spider.parse(XmlResponse(url="https://www.meridian-news.example/sitemap.xml.gz", body=body))) == []
+    assert stat(spider, "dropped/hostile_xml") == 1

@@ -36,6 +36,7 @@ from scraper.keys import canonical_url, fingerprint
 from scraper.pipelines.dedupe import KnownListing
 from scraper.seen import SeenStore
 from scraper.sources import Source, SourceConfigError, get_source
+from scraper.xmlsafety import HostileXML, check_xml
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,16 @@ class NewsSpider(scrapy.Spider):
                     headers["If-Modified-Since"] = modified
         return scrapy.Request(url, callback=callback, errback=self.page_failed, dont_filter=True,
                               headers=headers, meta=meta, **kwargs)
+
+    def hostile_xml(self, body: bytes, url: str) -> bool:
+        """True (counted as a drop, logged) when a feed or sitemap declares entities or an external DTD."""
+        try:
+            check_xml(body)
+        except HostileXML as exc:
+            self.count("dropped/hostile_xml")
+            self.logger.warning("refused %s: %s", url, exc)
+            return True
+        return False
 
     def not_modified(self, response: Response) -> bool:
         """True for a 304 (counted, quiet); otherwise remember the answer's validators."""

@@ -170,7 +170,7 @@ class FeedSpider(NewsSpider):
     conditional = True
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        if self.not_modified(response):
+        if self.not_modified(response) or self.hostile_xml(response.body, response.url):
             return
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         items, problem = read_feed(response.body, response.url, content_type, self.source.options)

@@ -90,9 +90,10 @@ class SitemapSpider(NewsSpider):
         return parsed is not None and parsed.value >= cutoff
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        if self.not_modified(response):
+        body = decompressed(response.body)
+        if self.not_modified(response) or self.hostile_xml(body, response.url):
             return
-        selector = Selector(body=decompressed(response.body), type="xml")
+        selector = Selector(body=body, type="xml")
         selector.remove_namespaces()
         root = selector.xpath("/*")
         kind = root.xpath("name()").get() if root else None
