@@ -142,7 +142,7 @@ def connect(url: str, timeout_ms: int = STATEMENT_TIMEOUT_MS) -> Any:
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ArchiveError(f"cannot reach the PostgreSQL archive: {first}",
-                           "check --archive (or [archive] url) and that the server is up") from None
+                           "check --archive (or [scale] archive) and that the server is up") from None
 
 
 def ensure_schema(conn: Any) -> None:
@@ -480,6 +480,6 @@ def keys(url: str) -> Iterator[str]:
 
 
 def archive_url(option: str | None, config_url: str = "") -> str | None:
-    """The archive a command uses: ``--archive`` (or $NEWSDESK_ARCHIVE), else ``[archive] url``; None: local."""
+    """The archive a command uses: ``--archive`` (or $NEWSDESK_ARCHIVE), else ``[scale] archive``; None: local."""
     url = option or config_url or None
     return check_url(url) if url else None

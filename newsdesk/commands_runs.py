@@ -181,8 +181,10 @@ def status(as_json: bool, home: Path | None) -> None:
 @click.command()
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="A Scrapy setting for every crawl (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
+@click.option("--redis", "redis_url", envvar="NEWSDESK_REDIS", metavar="URL",
+              help="Queue runs in this Redis for `newsdesk worker`s instead of crawling here.")
 @home_option
-def schedule(settings: tuple[str, ...], home: Path | None) -> None:
+def schedule(settings: tuple[str, ...], redis_url: str | None, home: Path | None) -> None:
     """Run crawls on each enabled source's schedule until stopped (SIGTERM or Ctrl-C).
 
     Schedules come from sources.toml: 5-field cron ('*/10 * * * *') or 'every 10m',
@@ -203,4 +205,6 @@ def schedule(settings: tuple[str, ...], home: Path | None) -> None:
         if not sep or not name.strip():
             raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
         overrides[name.strip()] = value
-    sys.exit(scheduler.run(resolve_home(home).root, overrides))
+    from newsdesk.commands_scale import resolve_redis
+
+    sys.exit(scheduler.run(resolve_home(home).root, overrides, resolve_redis(redis_url, home)))
