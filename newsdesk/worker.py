@@ -100,7 +100,8 @@ def run_worker(home: Home, redis_url: str, archive_url: str | None = None, sourc
     merged.update(settings or {}, priority="cmdline")
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 1.0  # poll Redis every second, not every 5 s, when idle
     loader = SpiderLoader.from_settings(merged)
-    process = CrawlerProcess(merged, install_root_handler=False)
+    merged.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # the CLI set up logging
+    process = CrawlerProcess(merged)
     for source in chosen:
         process.crawl(worker_spider(loader.load(source.spider)), source=source)
     delivery = Delivery(home, archive_url, deliver_every) if archive_url else None

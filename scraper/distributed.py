@@ -300,6 +300,7 @@ class WorkerExtension:
         self.worker = settings.get("NEWSDESK_WORKER_ID")
         self.keys = Keys(settings.get("NEWSDESK_REDIS_PREFIX") or PREFIX)
         self.server = redis_client(settings.get("REDIS_URL"))
+        self.ttl = settings.getint("NEWSDESK_WORKER_TTL", HEARTBEAT_TTL)
         self.stop = threading.Event()
         self.beat: threading.Thread | None = None
         self.loop: Any = None
@@ -319,7 +320,7 @@ class WorkerExtension:
         """Start the heartbeat (a thread: it beats even while the reactor is busy) and the reaper."""
         from twisted.internet import task
 
-        beat(self.server, self.keys, self.worker)
+        beat(self.server, self.keys, self.worker, self.ttl)
         if self.beat is None:
             self.beat = threading.Thread(target=self._beat, name="newsdesk-heartbeat", daemon=True)
             self.beat.start()
@@ -327,18 +328,18 @@ class WorkerExtension:
         self.loop.start(self.crawler.settings.getfloat("NEWSDESK_WORKER_POLL", 1.0), now=False)
 
     def _beat(self) -> None:
-        while not self.stop.wait(HEARTBEAT_EVERY):
+        while not self.stop.wait(min(HEARTBEAT_EVERY, self.ttl / 3)):
             try:
-                beat(self.server, self.keys, self.worker)
+                beat(self.server, self.keys, self.worker, self.ttl)
             except Exception as exc:  # noqa: BLE001 (Redis briefly away: beat again next time)
                 logger.warning("heartbeat failed: %s", exc)
 
     def _upkeep(self) -> None:
         try:
             reap(self.server, self.keys)
-            scheduler = self.crawler.engine.slot.scheduler if self.crawler.engine and self.crawler.engine.slot else None
-            if scheduler is not None and scheduler.has_pending_requests():
-                self.crawler.engine.slot.nextcall.schedule()  # new work: do not wait for the engine's heartbeat
+            slot = getattr(self.crawler.engine, "_slot", None)  # Scrapy keeps the slot private
+            if slot is not None and slot.scheduler.has_pending_requests():
+                slot.nextcall.schedule()  # new work: do not wait for the engine's heartbeat
         except Exception as exc:  # noqa: BLE001 (Redis briefly away)
             logger.warning("worker upkeep failed: %s", exc)
 
@@ -363,9 +364,9 @@ class WorkerExtension:
             logger.warning("could not remove the heartbeat: %s", exc)
 
 
-def beat(server: Any, keys: Keys, worker: str) -> None:
-    """Say this worker is alive for the next HEARTBEAT_TTL seconds."""
-    server.set(keys.heartbeat(worker), str(time.time()), ex=HEARTBEAT_TTL)
+def beat(server: Any, keys: Keys, worker: str, ttl: int = HEARTBEAT_TTL) -> None:
+    """Say this worker is alive for the next ``ttl`` seconds."""
+    server.set(keys.heartbeat(worker), str(time.time()), ex=ttl)
 
 
 def reap(server: Any, keys: Keys) -> int:
@@ -469,6 +470,7 @@ def worker_settings(redis_url: str, worker_id: str, prefix: str = PREFIX) -> dic
     return {
         "SCHEDULER": "scraper.distributed.ReliableScheduler",
         "SCHEDULER_PERSIST": True,
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "REDIS_URL": redis_url,
         "NEWSDESK_WORKER_ID": worker_id,
         "NEWSDESK_REDIS_PREFIX": prefix,
