@@ -37,7 +37,7 @@ start)
     if [ -n "$pgbin" ]; then
         pport=$(free_port)
         mkdir -p "$dir/pg"
-        [ "$(id -u)" = 0 ] && chown postgres "$dir/pg" && chmod 700 "$dir/pg"
+        if [ "$(id -u)" = 0 ]; then chmod 755 "$dir"; chown postgres "$dir/pg"; chmod 700 "$dir/pg"; fi
         as_pg "$pgbin/initdb" -D "$dir/pg/data" -U newsdesk --auth=trust -E UTF8 --no-locale >"$dir/pg/initdb.log"
         printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\n" \
             "$pport" "$dir/pg" | as_pg tee -a "$dir/pg/data/postgresql.conf" >/dev/null
