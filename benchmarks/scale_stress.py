@@ -51,7 +51,11 @@ def main() -> int:
     records = pg_count(pg_url)
     print(f"pages {args.pages}: fetched {len(fetched)} distinct ({twice} more than once), "
           f"records in PostgreSQL {records}, lost {args.pages - records}, {elapsed:.1f} s, done={done}")
-    print(f"logs in {tmp}")
+    import gzip
+
+    split = [sum(len(gzip.open(f, "rt").read().splitlines()) for f in (home / "archive").rglob("*.jsonl.gz"))
+             for home in homes[1:]]
+    print(f"records delivered by worker 1 / worker 2: {split[0]} / {split[1]}; logs in {tmp}")
     return 0 if records == args.pages else 1
 
 
