@@ -67,6 +67,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "newsdesk"
 HEARTBEAT_EVERY = 5.0
 HEARTBEAT_TTL = 20
+ENQUEUE_PATIENCE = 120.0  # seconds a worker waits for Redis to queue a request before giving up
 CLAIM_META = "newsdesk_claim"
 ERRBACK_META = "newsdesk_errback"
 
@@ -173,13 +174,39 @@ class ReliableScheduler(RedisScheduler):
             logger.info("%s: %d unfinished requests of an earlier run put back", source, put_back)
 
     def enqueue_request(self, request: Request) -> bool:
-        """Queue the request; a retry or redirect of a claimed request then gives up the old claim."""
+        """Queue the request; a retry or redirect of a claimed request then gives up the old claim.
+
+        While Redis is unreachable this waits (up to ENQUEUE_PATIENCE s): a request
+        a callback yielded must not be dropped, or its parent's claim would go
+        with nothing queued in its place.
+        """
+        import redis
+
         old = request.meta.get(CLAIM_META)
-        queued = super().enqueue_request(request)
+        deadline = time.monotonic() + ENQUEUE_PATIENCE
+        while True:
+            try:
+                queued = super().enqueue_request(request)
+                break
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                logger.warning("Redis unreachable, retrying to queue %s: %s", request.url, exc)
+                time.sleep(1.0)
         if old is not None:
             request.meta.pop(CLAIM_META, None)
             self.claims.release(old)
         return bool(queued)
+
+    def next_request(self) -> Request | None:
+        """The next request, or None (retried on the engine's next tick) while Redis is unreachable."""
+        import redis
+
+        try:
+            return super().next_request()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logger.warning("Redis unreachable, no new requests for now: %s", exc)
+            return None
 
     def close(self, reason: str) -> None:
         """Keep the queue and dupefilter (shared); put this worker's unfinished claims back."""
