@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from newsdesk import __version__
-from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.cliutils import Group, home_option, resolve_home, settings_option
 from newsdesk.commands_extract import extract
 from newsdesk.commands_scale import archive_option, resolve_archive
 from newsdesk.home import Home
@@ -49,11 +49,10 @@ def cli(verbose: int) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems (for cron).")
 @click.option("--parallel", type=click.IntRange(1, 16), default=2, show_default=True,
               help="Crawls run at once.")
-@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="A Scrapy setting for this run (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
+@settings_option("A Scrapy setting for this run (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
 @home_option
 def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh: bool, quiet: bool,
-          parallel: int, settings: tuple[str, ...], home: Path | None) -> None:
+          parallel: int, settings: dict[str, str], home: Path | None) -> None:
     """Crawl sources once (all enabled ones by default), ingest, print a summary.
 
     Example:
@@ -80,12 +79,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     if not chosen:
         raise click.UsageError("no enabled sources; see `newsdesk sources`")
 
-    overrides = {}
-    for pair in settings:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
-        overrides[name.strip()] = value
+    overrides = dict(settings)
     if refresh:
         overrides["NEWSDESK_REFRESH"] = "1"
     outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
@@ -324,6 +318,11 @@ cli.add_command(extract)
 
 cli.add_command(commands_search.timeline)
 cli.add_command(commands_search.watch)
+
+from newsdesk import commands_fixtures  # noqa: E402 (registered below, imports nothing heavy)
+
+cli.add_command(commands_fixtures.record)
+cli.add_command(commands_fixtures.check)
 
 from newsdesk import commands_scale  # noqa: E402  (Redis workers, the PostgreSQL archive)
 

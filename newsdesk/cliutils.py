@@ -48,3 +48,19 @@ def home_option(func: F) -> F:
 def resolve_home(path: Path | None) -> Home:
     """The data home a command works in (checked, not yet created)."""
     return Home.resolve(path)
+
+
+def _parse_settings(ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"takes NAME=VALUE, not {pair!r}", ctx=ctx, param=param)
+        settings[name.strip()] = value
+    return settings
+
+
+def settings_option(help_text: str) -> Callable[[F], F]:
+    """``-s/--set NAME=VALUE`` (repeatable): Scrapy settings, passed on as a dict."""
+    return click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
+                        callback=_parse_settings, help=help_text)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from newsdesk.cliutils import home_option, resolve_home
+from newsdesk.cliutils import home_option, resolve_home, settings_option
 
 logger = logging.getLogger(__name__)
 
@@ -179,12 +179,11 @@ def status(as_json: bool, home: Path | None) -> None:
 
 
 @click.command()
-@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="A Scrapy setting for every crawl (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
+@settings_option("A Scrapy setting for every crawl (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
 @click.option("--redis", "redis_url", envvar="NEWSDESK_REDIS", metavar="URL",
               help="Queue runs in this Redis for `newsdesk worker`s instead of crawling here.")
 @home_option
-def schedule(settings: tuple[str, ...], redis_url: str | None, home: Path | None) -> None:
+def schedule(settings: dict[str, str], redis_url: str | None, home: Path | None) -> None:
     """Run crawls on each enabled source's schedule until stopped (SIGTERM or Ctrl-C).
 
     Schedules come from sources.toml: 5-field cron ('*/10 * * * *') or 'every 10m',
@@ -199,12 +198,6 @@ def schedule(settings: tuple[str, ...], redis_url: str | None, home: Path | None
     """
     import scheduler
 
-    overrides = {}
-    for pair in settings:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
-        overrides[name.strip()] = value
     from newsdesk.commands_scale import resolve_redis
 
-    sys.exit(scheduler.run(resolve_home(home).root, overrides, resolve_redis(redis_url, home)))
+    sys.exit(scheduler.run(resolve_home(home).root, settings, resolve_redis(redis_url, home)))

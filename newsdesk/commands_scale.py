@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.cliutils import Group, home_option, resolve_home, settings_option
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,10 @@ def resolve_redis(option: str | None, home: Path | None) -> str | None:
 @click.option("--source", "sources_", multiple=True, help="Work only on this source (repeatable; default: all enabled).")
 @click.option("--deliver-every", type=click.FloatRange(1), default=10.0, show_default=True,
               help="Seconds between deliveries of the outbox to the archive.")
-@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="A Scrapy setting (repeatable), e.g. -s CONCURRENT_REQUESTS=32.")
+@settings_option("A Scrapy setting (repeatable), e.g. -s CONCURRENT_REQUESTS=32.")
 @home_option
-def worker(redis_url: str, archive: str | None, sources_: tuple[str, ...], deliver_every: float,
-           settings: tuple[str, ...], home: Path | None) -> None:
+def worker(redis_url: str | None, archive: str | None, sources_: tuple[str, ...], deliver_every: float,
+           settings: dict[str, str], home: Path | None) -> None:
     """Crawl requests from Redis until stopped; deliver records to the PostgreSQL archive.
 
     Run any number of workers on any machines against one Redis; `newsdesk schedule
@@ -74,17 +73,11 @@ def worker(redis_url: str, archive: str | None, sources_: tuple[str, ...], deliv
     """
     from newsdesk.worker import run_worker
 
-    overrides = {}
-    for pair in settings:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-s/--set takes NAME=VALUE, not {pair!r}")
-        overrides[name.strip()] = value
     where = resolve_home(home)
     redis_url = resolve_redis(redis_url, home)
     if not redis_url:
         raise click.UsageError("no Redis given: use --redis redis://host:6379/0 or [scale] redis in config.toml")
-    raise SystemExit(run_worker(where, redis_url, resolve_archive(archive, home), sources_, overrides,
+    raise SystemExit(run_worker(where, redis_url, resolve_archive(archive, home), sources_, settings,
                                 deliver_every))
 
 

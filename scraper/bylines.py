@@ -1,7 +1,14 @@
 """Bylines as printed ("By TOVAH LAZAROFF/REUTERS") → person names and the agency or desk.
 
 A name that is a wire agency (Reuters, AP, AFP …) or a desk ("JERUSALEM POST
-STAFF") is not a person: it goes to ``agency``, not ``authors``.
+STAFF") is not a person: it goes to ``agency``, not ``authors``.  ``credits``
+keeps everyone credited, agencies as printed ("The Associated Press").
+
+Bylines on article pages carry more than names; these are cut: "By" and its
+forms in other languages ("Par", "Por", "Von"), labels before it ("Analysis
+by"), dates and "Updated …", job titles ("Senior Editor"), publications ("Fox
+News", "The West Australian": credited only when no one else is), domains,
+template placeholders and page chrome ("Follow", "Comments").
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ AGENCIES: dict[str, str] = {
     "online desk": "Online desk", "news desk": "News desk",
 }
 _STAFF = re.compile(r"^(?:the\s+)?(.+?)\s+(staff(?:\s+(?:writers?|reporters?|correspondents?))?|team|desk|"
-                    r"editors?|newsroom|redaktion)$",
+                    r"editors|newsroom|redaktion)$",
                     re.IGNORECASE)
 #: "By", and its forms in other languages, in front of a byline or a name.
 _BY = re.compile(
@@ -73,6 +80,7 @@ _ROLE_WORDS = frozenset("""
     follow posts articles by assistant journalist director hub content head lead
     sports business politics science health technology culture entertainment weather
     travel economics markets courts crime education environment climate metro
+    ver biografía biography perfil profil
 """.split())
 
 
@@ -118,6 +126,9 @@ def _agency(part: str) -> str | None:
     folded = " ".join(part.casefold().replace(".", "").split())
     if folded in AGENCIES:
         return AGENCIES[folded]
+    first, _, rest = folded.partition(" ")
+    if first in AGENCIES and rest and _is_role(rest):
+        return AGENCIES[first]  # "AFP Photo", "CNN Senior Analyst"
     staff = _STAFF.match(part)
     if staff:
         return f"{_name_case(staff.group(1))} {staff.group(2).lower()}"
@@ -160,8 +171,10 @@ def parse_byline(text: str | None) -> Byline:
             # A wire agency outranks a desk ("JERUSALEM POST STAFF, REUTERS" → Reuters).
             if result.agency is None or result.agency.endswith(("staff", "desk", "team")):
                 result.agency = agency
-            if part not in result.credits:
-                result.credits.append(part)
+            # As printed; for "CNN Senior Analyst" only the agency's own word.
+            credit = part if folded in AGENCIES or _STAFF.match(part) else part.split()[0]
+            if credit not in result.credits:
+                result.credits.append(credit)
             continue
         if _DOMAIN.search(part):
             continue  # "example.com": the site itself

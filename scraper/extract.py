@@ -30,11 +30,13 @@ a zone-less one in the source's zone.  Authors are cleaned person names
 
 from __future__ import annotations
 
+from html import unescape
 import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from lxml import etree
@@ -42,6 +44,7 @@ from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
 from scraper.bylines import parse_byline
+from scraper.dates import parse_printed
 from scraper.text import clean_block, clean_line
 
 logger = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _JSON_COMMENTS = re.compile(r"^\s*(?://[^\n]*\n|/\*.*?\*/|<!--|-->|<!\[CDATA\[|\]\]>)", re.DOTALL)
 #: JSON-LD articleBody shorter than this share of the page's main text is a teaser.
 _TEASER_RATIO = 0.5
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]{2,8});")
 _URLISH = re.compile(r"^(?:https?:)?//|^www\.", re.IGNORECASE)
 
 
@@ -109,8 +113,9 @@ def _load_json(raw: str) -> Any:
         return json.loads(text, strict=False)
     except ValueError:
         # Some sites put two objects side by side, or leave a trailing comma.
+        repaired = re.sub(r",\s*([}\]])", r"\1", re.sub(r"}\s*{", "},{", text))
         try:
-            return json.loads("[" + re.sub(r"}\s*{", "},{", text) + "]", strict=False)
+            return json.loads("[" + repaired + "]", strict=False)
         except ValueError:
             logger.debug("unreadable JSON-LD block: %.80s", text)
             return None
@@ -179,7 +184,10 @@ def _ld_text(value: Any) -> str | None:
     if isinstance(value, dict):
         return _ld_text(value.get("@value") or value.get("name"))
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return clean_line(str(value))
+        text = clean_line(str(value))
+        if text and _ENTITY.search(text):  # escaped twice by the CMS ("&amp;#8217;")
+            text = clean_line(unescape(text))
+        return text
     return None
 
 
@@ -327,42 +335,201 @@ def _has_markup(text: str) -> bool:
     return bool(re.search(r"<(?:html|body|head|p|div|article|main|h1|title)\b", text, re.IGNORECASE))
 
 
+#: Where a page prints its publication time, most specific first.
+_TIME_XPATHS = (
+    "//time[@pubdate]",
+    '//*[contains(translate(@class, "PUBLISHED", "published"), "publish")]/descendant-or-self::time',
+    "//article//time", "//main//time", "//time",
+)
+
+
 def _printed_time(sel: Selector) -> str | None:
-    """The first <time datetime> in the page, else the first <time> text."""
-    for node in sel.xpath("//time"):
-        value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
-        if value and value.strip():
-            return value.strip()
+    """The page's printed publication time: a <time> in the article before one in the masthead."""
+    for xpath in _TIME_XPATHS:
+        for node in sel.xpath(xpath):
+            value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
+            if value and value.strip():
+                return value.strip()
     return None
+
+
+def _htmldate(text: str, url: str | None) -> str | None:
+    """htmldate's reading of the original publication time ("2024-05-14T16:20:00+0200" or a day)."""
+    from htmldate import find_date  # lazy, like trafilatura (which depends on it)
+
+    try:
+        found = find_date(text, url=url, original_date=True, extensive_search=True,
+                          outputformat="%Y-%m-%dT%H:%M:%S%z")
+    except Exception as exc:  # htmldate can fail on odd markup; the date stays unknown
+        logger.debug("htmldate failed on %s: %s", url, exc)
+        return None
+    if found and found.endswith("T00:00:00"):
+        return found[:10]  # midnight without a zone: htmldate found a day only
+    return found
+
+
+def _generic_date(page: _Page) -> str | None:
+    """A printed <time> in the article if htmldate's day agrees, else htmldate's own reading."""
+    printed_at = _printed_time(page.sel)
+    found = _htmldate(page.text, page.url) if _has_markup(page.text) else None
+    if printed_at and (not found or _same_day(printed_at, found)):
+        if re.search(r"\d:\d\d", printed_at) or not found or len(found) == 10:
+            return printed_at  # it has a time of day, or htmldate has nothing better
+    return found or printed_at
+
+
+def _same_day(printed: str, day: str) -> bool:
+    """Whether a printed time falls within a day of an ISO day (zones shift days by one)."""
+    parsed = parse_printed(printed, "UTC")
+    try:
+        return parsed is not None and abs((parsed.value.date() - date.fromisoformat(day[:10])).days) <= 1
+    except ValueError:
+        return False
 
 
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u2022\u00bb/]{1,2}\s+")
 
 
-def _without_site_name(title: str | None, site_names: set[str], sel: Selector) -> str | None:
-    """'Headline | Site' → 'Headline' when the suffix is the site's name or the page's <h1> is the rest."""
+_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                              "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+_NOT_A_HOST_LABEL = frozenset({"www", "m", "amp", "com", "co", "org", "net", "gov", "ac", "news"})
+
+
+def _fold(text: str) -> str:
+    """Text for comparing: typographic quotes and dashes plain, case and spacing folded."""
+    return " ".join(text.translate(_TYPOGRAPHIC).casefold().split())
+
+
+def _squash(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _host_label(url: str | None) -> str | None:
+    """The site's own label in a URL's host: 'washingtonpost' for www.washingtonpost.com."""
+    host = re.sub(r"^(?:https?:)?//", "", (url or "").strip().casefold()).split("/", 1)[0].split(":", 1)[0]
+    labels = [label for label in host.split(".")[:-1] if label not in _NOT_A_HOST_LABEL and len(label) >= 3]
+    return max(labels, key=len) if labels else None
+
+
+def _is_site_name(tail: str, site_names: set[str], host: str | None) -> bool:
+    """Whether a title's tail names the site: its og:site_name, or the host ("AP News", apnews.com)."""
+    if _fold(tail) in site_names:
+        return True
+    squashed = _squash(tail)
+    return bool(host and len(squashed) >= 3 and (host in squashed or squashed in host))
+
+
+def _h1_texts(sel: Selector) -> list[str]:
+    """The texts of the page's <h1> elements."""
+    return [h for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h]
+
+
+def _without_site_name(title: str | None, site_names: set[str], sel: Selector,
+                       url: str | None = None) -> str | None:
+    """'Headline | Site' → 'Headline' when the tail names the site or the page's <h1> is the head."""
     if not title:
         return None
     separators = list(_TITLE_SEPARATOR.finditer(title))
     if not separators:
         return title
-    h1s = {" ".join(h.split()).casefold()
-           for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h}
+    headings = _h1_texts(sel)
+    h1s = {_fold(h) for h in headings}
+    # The page's own headline, when the <title> is it plus decoration ("Headline | Section | Site").
+    inside = [h for h in headings if len(h) >= 15 and _fold(title).startswith(_fold(h))]
+    if inside:
+        return max(inside, key=len)
+    host = _host_label(url or sel.xpath('//link[@rel="canonical"]/@href').get())
     for match in reversed(separators):  # the longest head first
         head, tail = title[: match.start()].strip(), title[match.end():].strip()
-        if head and (tail.casefold() in site_names or head.casefold() in h1s):
+        if head and (_is_site_name(tail, site_names, host) or _fold(head) in h1s):
             return head
     return title
 
 
 def _without_headline(body: str | None, title: str | None) -> str | None:
-    """The body without a first line that only repeats the headline."""
+    """The body without the headline repeated at its top (and a kicker line above it)."""
     if not body or not title:
         return body
-    first, _, rest = body.partition("\n")
-    if rest and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
-        return rest
+    lines = body.split("\n")
+    for i, line in enumerate(lines[:3]):
+        if _fold(line) == _fold(title):
+            above = lines[:i]
+            if all(len(x.split()) <= 4 for x in above) and len(lines) > i + 1:
+                return "\n".join(lines[i + 1:])
+            break
     return body
+
+
+#: A line that is only a byline: names (capitalized words, initials) joined by separators.
+_BYLINE_LINE = re.compile(
+    r"(?:(?:by|par|por|von)\s+)?[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,3}"
+    r"(?:\s*(?:/|,|&|\band\b|\bund\b|\bet\b|\by\b)\s*[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,3}){0,4}",
+    re.IGNORECASE,
+)
+
+
+def _byline_line(line: str) -> list[str]:
+    """People named by a line that is only a byline ("By A and B", "A / B"), else []."""
+    line = line.strip()
+    if len(line) > 100 or not _BYLINE_LINE.fullmatch(line):
+        return []
+    joiners = {"and", "und", "et", "y", "by", "par", "por", "von"}
+    words = re.findall(r"[^\W\d_][\w'’-]*", line)
+    if not all(w[0].isupper() for w in words if w.casefold() not in joiners):
+        return []
+    people = parse_byline(line).authors
+    if re.match(r"(?:by|par|por|von)\s", line, re.IGNORECASE):
+        return people
+    # Without "By", only full names joined by "/", "&" or "and" ("A B / C D"; not "Paris, France").
+    if re.search(r"/|&|\band\b", line) and len(people) > 1 and all(len(p.split()) >= 2 for p in people):
+        return people
+    return []
+
+
+def _body_byline(body: str | None) -> tuple[list[str], str | None]:
+    """People named by a byline printed among the body's first lines, and the body without it."""
+    if not body or "\n" not in body:
+        return [], body
+    lines = body.split("\n")
+    for i, line in enumerate(lines[:3]):
+        people = _byline_line(line)
+        if people:
+            return people, "\n".join(lines[:i] + lines[i + 1:])
+    return [], body
+
+
+def _without_credit_lines(body: str | None, credits: list[str]) -> str | None:
+    """The body without a first or last line that is only a credited name ("IN-Redaktion")."""
+    if not body or not credits or "\n" not in body:
+        return body
+    names = {_fold(c) for c in credits}
+    lines = body.split("\n")
+    if _fold(lines[0]) in names:
+        lines = lines[1:]
+    if len(lines) > 1 and _fold(lines[-1]) in names:
+        lines = lines[:-1]
+    return "\n".join(lines)
+
+
+def _paragraphs_like(flat: str, page_text: str | None) -> str:
+    """Break a one-line JSON-LD body where the page's own paragraphs start."""
+    if "\n" in flat or not page_text or "\n" not in page_text:
+        return flat
+    cuts = set()
+    for paragraph in page_text.split("\n")[1:]:
+        start = paragraph.strip()[:40]
+        if len(start) >= 20:
+            at = flat.find(start)
+            if at > 0:
+                cuts.add(at)
+    if not cuts:
+        return flat
+    pieces, last = [], 0
+    for at in sorted(cuts):
+        pieces.append(flat[last:at].strip())
+        last = at
+    pieces.append(flat[last:].strip())
+    return "\n".join(p for p in pieces if p)
 
 
 def _language_tag(value: str | None) -> str | None:
@@ -428,6 +595,113 @@ def _printed_byline(sel: Selector) -> list[str]:
     return []
 
 
+class _Page:
+    """One parsed page and its evidence: JSON-LD articles, meta tags, the source's selectors."""
+
+    def __init__(self, html: str | bytes, url: str | None, selectors: dict[str, str] | None) -> None:
+        self.text = _to_text(html)
+        self.sel = _selector(self.text)
+        self.url = url
+        self.selectors = selectors or {}
+        own_urls = {k for k in (_url_key(url), _url_key(self.sel.xpath('//link[@rel="canonical"]/@href').get()),
+                                _url_key(self.sel.xpath('//meta[@property="og:url"]/@content').get())) if k}
+        self.articles = _jsonld_articles(self.sel, own_urls)
+        self.metas = _metas(self.sel)
+        self.site_names = {_fold(n) for n in [*self.metas.get("og:site_name", []),
+                                              *self.metas.get("application-name", []),
+                                              _ld_text(self.ld("publisher")) or ""] if n}
+        self._generic: dict[str, Any] | None = None
+
+    def ld(self, *keys: str) -> Any:
+        """The first non-empty value of ``keys`` in the JSON-LD articles, best article first."""
+        for node in self.articles:
+            for key in keys:
+                if node.get(key) not in (None, "", []):
+                    return node[key]
+        return None
+
+    def meta(self, *names: str) -> str | None:
+        return _first(self.metas, *names)
+
+    def selected(self, name: str) -> list[Selector]:
+        """What the source's selector ``name`` matches (nothing if it has none)."""
+        return _by_selector(self.sel, self.selectors, name)
+
+    def selected_text(self, name: str) -> str | None:
+        nodes = self.selected(name)
+        return _node_text(nodes[0]) if nodes else None
+
+    @property
+    def generic(self) -> dict[str, Any]:
+        """trafilatura's reading of the page, computed once."""
+        if self._generic is None:
+            self._generic = _generic(self.text, self.url)
+        return self._generic
+
+
+def _title(page: _Page) -> str | None:
+    """JSON-LD headline, meta title, the title selector, then the <title> without the site's name."""
+    title = _ld_text(page.ld("headline", "name", "alternativeHeadline"))
+    if title and title.endswith(("...", "\u2026")):
+        # A headline cut to a length limit: a meta title that goes on from it is whole.
+        stem, whole = title.rstrip(".\u2026 "), page.meta(*_META_TITLE)
+        if whole and whole.startswith(stem) and len(whole) > len(stem):
+            title = whole
+    meta_title = page.meta(*_META_TITLE)
+    if title and meta_title and _fold(title) != _fold(meta_title):
+        # Two different headlines (one written for search engines): the one the page shows wins.
+        shown = {_fold(h) for h in _h1_texts(page.sel)}
+        if _fold(meta_title) in shown and _fold(title) not in shown:
+            title = meta_title
+    # Meta titles are kept as the site wrote them (some include its name on purpose).
+    title = title or meta_title or page.selected_text("title")
+    if not title:
+        printed = clean_line(" ".join(page.sel.xpath("//head/title//text()").getall()))
+        title = _without_site_name(printed, page.site_names, page.sel, page.url)
+    return title
+
+
+def _fill_authors(page: _Page, result: ExtractedArticle) -> None:
+    """JSON-LD authors, meta authors, then the author selector or the printed byline."""
+    names = [(n, is_org or _fold(n) in page.site_names)
+             for n, is_org in _ld_names(page.ld("author", "creator"))]
+    if not names:
+        for key in _META_AUTHOR:
+            names = [(v, _fold(v) in page.site_names) for v in page.metas.get(key, [])
+                     if not _URLISH.match(v) and clean_line(v)]
+            if names:
+                break
+    _authors(result, names)
+    if not result.authors:
+        # Metadata named nobody, or only an organisation: the printed byline may name people.
+        printed = [t for t in (_node_text(n) for n in page.selected("author")) if t]
+        printed = printed or _printed_byline(page.sel)
+        if not result.credits or any(parse_byline(t).authors for t in printed):
+            _authors(result, printed)
+
+
+def _selected_date(page: _Page) -> str | None:
+    """The date selector's value: a datetime/content attribute before the text."""
+    for node in page.selected("date"):
+        root = node.root
+        value = (root.get("datetime") or root.get("content")) if not isinstance(root, str) else None
+        found = clean_line(value) or _node_text(node)
+        if found:
+            return found
+    return None
+
+
+def _body(page: _Page) -> str | None:
+    """JSON-LD articleBody unless it is a teaser; else the body selector's text, else trafilatura's."""
+    ld_body = page.ld("articleBody", "text")
+    ld_text = clean_block(ld_body) if isinstance(ld_body, str) else None
+    parts = [t for t in (_node_text(n, block=True) for n in page.selected("body")) if t]
+    page_text = "\n".join(parts) or clean_block(page.generic.get("text"))
+    if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
+        return _paragraphs_like(ld_text, page_text)
+    return page_text or ld_text
+
+
 def extract_article(html: str | bytes, url: str | None = None,
                     selectors: dict[str, str] | None = None) -> ExtractedArticle:
     """Extract an article page's fields: JSON-LD, then meta tags, then selectors, then generic.
@@ -436,100 +710,46 @@ def extract_article(html: str | bytes, url: str | None = None,
     :param url: the page URL, if known (helps the generic extractor).
     :param selectors: the source's own selectors (see the module docstring).
     """
-    text = _to_text(html)
-    sel = _selector(text)
-    selectors = selectors or {}
-    result = ExtractedArticle()
-
-    own_urls = {k for k in (_url_key(url), _url_key(sel.xpath('//link[@rel="canonical"]/@href').get()),
-                            _url_key(sel.xpath('//meta[@property="og:url"]/@content').get())) if k}
-    articles = _jsonld_articles(sel, own_urls)
-
-    def from_ld(*keys: str) -> Any:
-        for node in articles:
-            for key in keys:
-                if node.get(key) not in (None, "", []):
-                    return node[key]
-        return None
-
-    metas = _metas(sel)
-
-    # Title
-    site_names = {n.casefold() for n in [*metas.get("og:site_name", []), *metas.get("application-name", []),
-                                         _ld_text(from_ld("publisher")) or ""] if n}
-    result.title = _ld_text(from_ld("headline", "name", "alternativeHeadline"))
-    if not result.title:
-        # Meta titles are kept as the site wrote them (some include its name on purpose).
-        result.title = _first(metas, *_META_TITLE)
-    if not result.title:
-        nodes = _by_selector(sel, selectors, "title")
-        result.title = _node_text(nodes[0]) if nodes else None
-    if not result.title:
-        result.title = _without_site_name(clean_line(" ".join(sel.xpath("//head/title//text()").getall())),
-                                          site_names, sel)
-
-    # Authors
-    names = [(n, is_org or n.casefold() in site_names) for n, is_org in _ld_names(from_ld("author", "creator"))]
-    if not names:
-        for key in _META_AUTHOR:
-            names = [(v, v.casefold() in site_names) for v in metas.get(key, [])
-                     if not _URLISH.match(v) and clean_line(v)]
-            if names:
-                break
-    _authors(result, names)
-    if not result.authors:
-        # Metadata named nobody, or only an organisation: the printed byline may name people.
-        printed = [t for t in (_node_text(n) for n in _by_selector(sel, selectors, "author")) if t]
-        printed = printed or _printed_byline(sel)
-        if not result.credits or any(parse_byline(t).authors for t in printed):
-            _authors(result, printed)
-
-    # Dates
-    result.published_raw = (_ld_text(from_ld("datePublished", "dateCreated", "uploadDate"))
-                            or _first(metas, *_META_PUBLISHED) or _itemprop(sel, "datePublished"))
-    result.updated_raw = (_ld_text(from_ld("dateModified")) or _first(metas, *_META_UPDATED)
+    page = _Page(html, url, selectors)
+    sel = page.sel
+    result = ExtractedArticle(title=_title(page))
+    _fill_authors(page, result)
+    result.published_raw = (_ld_text(page.ld("datePublished", "dateCreated", "uploadDate"))
+                            or page.meta(*_META_PUBLISHED) or _itemprop(sel, "datePublished")
+                            or _selected_date(page))
+    result.updated_raw = (_ld_text(page.ld("dateModified")) or page.meta(*_META_UPDATED)
                           or _itemprop(sel, "dateModified"))
-    if not result.published_raw:
-        for node in _by_selector(sel, selectors, "date"):
-            root = node.root
-            value = (root.get("datetime") or root.get("content")) if not isinstance(root, str) else None
-            result.published_raw = clean_line(value) or _node_text(node)
-            if result.published_raw:
-                break
+    result.body = _body(page)
+    result.summary = (_ld_text(page.ld("description", "abstract"))
+                      or page.meta("og:description", "description", "twitter:description", "dc.description")
+                      or page.selected_text("summary"))
+    result.language = (_ld_text(page.ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
+                       or page.meta("content-language", "og:locale", "dc.language", "language"))
+    result.section = (_ld_text(page.ld("articleSection")) or page.meta("article:section", "parsely-section")
+                      or page.selected_text("section"))
+    result.tags = _ld_list(page.ld("keywords")) or [t for t in page.metas.get("article:tag", []) if t]
 
-    # Body: JSON-LD articleBody unless it is a teaser (much shorter than the page's
-    # text), then the source's body selector, then the generic extractor.
-    ld_body = from_ld("articleBody", "text")
-    ld_text = clean_block(ld_body) if isinstance(ld_body, str) else None
-    parts = [t for t in (_node_text(n, block=True) for n in _by_selector(sel, selectors, "body")) if t]
-    selected = "\n".join(parts) or None
-    generic: dict[str, Any] | None = None
-    page_text = selected
-    if page_text is None:
-        generic = _generic(text, url)
-        page_text = clean_block(generic.get("text"))
-    if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
-        result.body = ld_text
-    else:
-        result.body = page_text or ld_text
-
-    result.summary = (_ld_text(from_ld("description", "abstract"))
-                      or _first(metas, "og:description", "description", "twitter:description", "dc.description")
-                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "summary")) else None))
-    result.language = (_ld_text(from_ld("inLanguage")) or clean_line(sel.xpath("/html/@lang").get())
-                       or _first(metas, "content-language", "og:locale", "dc.language", "language"))
-    result.section = (_ld_text(from_ld("articleSection")) or _first(metas, "article:section", "parsely-section")
-                      or (_node_text(nodes[0]) if (nodes := _by_selector(sel, selectors, "section")) else None))
-    result.tags = _ld_list(from_ld("keywords")) or [t for t in metas.get("article:tag", []) if t]
-
+    # Generic rules for what the page's metadata and the selectors left out.
     if not (result.title and result.published_raw and result.credits):
-        if generic is None:
-            generic = _generic(text, url)
+        generic = page.generic
         result.title = result.title or clean_line(generic.get("title"))
         if not result.credits and generic.get("author"):
             _authors(result, [generic["author"]])
-        result.published_raw = result.published_raw or _printed_time(sel) or generic.get("date")
+        if not result.published_raw:
+            result.published_raw = _generic_date(page)
         result.language = result.language or generic.get("language")
     result.body = _without_headline(result.body, result.title)
+    if not result.authors:
+        # Some sites print the byline as the first line of the text only.
+        people, body = _body_byline(result.body)
+        if people:
+            _authors(result, people)
+            result.body = body
+    if result.authors:
+        # Once people are known, the publication itself named as author is no credit.
+        result.credits = [c for c in result.credits if _fold(c) not in page.site_names]
+        if result.agency and _fold(result.agency) in page.site_names:
+            result.agency = None
+    result.body = _without_credit_lines(result.body, result.credits)
     result.language = _language_tag(result.language)
     return result

@@ -38,7 +38,7 @@ _SPIDER_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "sitemap": {"since": str, "sitemap_allow": str, "allow": str, "deny": str},
     "list": {"item": str, "headline": str, "link": str, "byline": str, "time": str, "summary": str,
              "section": str, "time_format": (str, list)},
-    "jpost_breaking": {},
+    "jpost_breaking": {"article_body": (str, list)},
 }
 _PATTERN_OPTIONS = ("sitemap_allow", "allow", "deny")
 

@@ -124,6 +124,72 @@ def test_teaser_article_body_gives_way_to_page_text() -> None:
     assert "Paragraph 11 tells the reader" in (article.body or "")
 
 
+def test_printed_time_in_the_article_beats_the_masthead_date() -> None:
+    paragraphs = "".join(f"<p>Paragraph {i} about the mill fire and what the brigade found there.</p>"
+                         for i in range(8))
+    page = ('<html><body><div class="masthead"><time datetime="2026-11-27">Friday</time></div>'
+            '<article><h1>Fire at the mill</h1><p class="published-at"><time datetime="2024-05-14T16:20">'
+            f'May 14</time></p>{paragraphs}</article></body></html>')
+    assert extract_article(page).published_raw == "2024-05-14T16:20"
+
+
+def test_without_any_printed_date_the_day_comes_from_the_url() -> None:
+    paragraphs = "".join(f"<p>Paragraph {i} about the mill fire and what the brigade found there.</p>"
+                         for i in range(8))
+    page = f"<html><head><title>Fire at the mill</title></head><body><article>{paragraphs}</article></body></html>"
+    article = extract_article(page, url="https://news.example/2024/05/14/fire-at-the-mill")
+    assert article.published_raw == "2024-05-14"
+
+
+def test_of_two_different_headlines_the_one_shown_wins() -> None:
+    head = ('<script type="application/ld+json">{"@type":"NewsArticle","headline":"100 years at the stadium: '
+            'more than a venue"}</script><meta property="og:title" content="A century at the stadium">')
+    shown = extract_article(f"<html><head>{head}</head><body><h1>A century at the stadium</h1></body></html>")
+    assert shown.title == "A century at the stadium"
+    neither = extract_article(f"<html><head>{head}</head><body><h1>Sport</h1></body></html>")
+    assert neither.title == "100 years at the stadium: more than a venue"
+
+
+def test_truncated_jsonld_headline_is_completed_from_meta() -> None:
+    page = ('<html><head><script type="application/ld+json">{"@type":"NewsArticle",'
+            '"headline":"Ministers agree a plan to rebuild the old harbour wall before…"}</script>'
+            '<meta property="og:title" content="Ministers agree a plan to rebuild the old harbour wall before winter">'
+            '</head><body><p>Text.</p></body></html>')
+    assert extract_article(page).title == "Ministers agree a plan to rebuild the old harbour wall before winter"
+
+
+PARAGRAPHS = [
+    "The river burst its banks at dawn on Sunday, flooding the low streets of the old town.",
+    "By noon the fire brigade had moved forty families to the sports hall on the hill.",
+    "The mayor said the new flood wall would be finished before next winter, as promised.",
+]
+
+
+def test_one_line_jsonld_body_gets_the_page_paragraphs() -> None:
+    page = ('<html><head><script type="application/ld+json">{"@type":"NewsArticle","headline":"Flood",'
+            f'"articleBody":"{" ".join(PARAGRAPHS)}"}}</script></head><body><article><h1>Flood</h1>'
+            + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "</article></body></html>")
+    assert extract_article(page).body == "\n".join(PARAGRAPHS)
+
+
+def test_kicker_headline_and_printed_byline_leave_the_body() -> None:
+    page = ('<html><head><meta property="og:title" content="Flood in the old town">'
+            '<meta name="author" content="Valley Times"><meta property="og:site_name" content="Valley Times">'
+            '</head><body><article><p>World</p><h2>Flood in the old town</h2><p>Ann Lee / Bo Chen</p>'
+            + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "</article></body></html>")
+    article = extract_article(page)
+    assert article.authors == ["Ann Lee", "Bo Chen"]
+    assert article.credits == ["Ann Lee", "Bo Chen"]  # the publication named as author drops out
+    assert article.body == "\n".join(PARAGRAPHS)
+
+
+def test_a_credited_name_alone_on_the_last_line_leaves_the_body() -> None:
+    page = ('<html><head><meta property="og:title" content="Flood"><meta name="author" content="Kim Park">'
+            '</head><body><article>' + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+            + "<p>Kim Park</p></article></body></html>")
+    assert extract_article(page).body == "\n".join(PARAGRAPHS)
+
+
 def test_jsonld_author_objects_lists_and_organisations() -> None:
     page = """<html><head><script type="application/ld+json">
     // a comment some CMSs leave in
@@ -135,6 +201,15 @@ def test_jsonld_author_objects_lists_and_organisations() -> None:
     assert article.authors == ["Ana Lima", "Bo Chen"]
     assert article.agency == "AFP"
     assert article.credits == ["Ana Lima", "Bo Chen", "Agence France-Presse"]
+
+
+def test_sloppy_jsonld_is_still_read() -> None:
+    page = ('<html><head><script type="application/ld+json"><!--\n{"@type":"NewsArticle",'
+            '"headline":"Mayor&amp;#8217;s plan","author":[{"name":"Ann Lee"},],}\n--></script>'
+            '</head><body><p>x</p></body></html>')
+    article = extract_article(page)
+    assert article.title == "Mayor\u2019s plan"
+    assert article.authors == ["Ann Lee"]
 
 
 def test_empty_and_broken_pages_give_an_empty_article() -> None:
@@ -168,6 +243,9 @@ def test_empty_and_broken_pages_give_an_empty_article() -> None:
         ("Harbour Times staff reporter", [], "Harbour Times staff reporter"),
         ("By Fox News", [], "Fox News"),
         ("Emily Post", ["Emily Post"], None),
+        ("By Houston Lane Assistant Sports Editor Follow June 26, 2023", ["Houston Lane"], None),
+        ("Analysis by Joan Doe, CNN Senior Political Analyst", ["Joan Doe"], "CNN"),
+        ("Ver biografía", [], None),
     ],
 )
 def test_bylines_in_article_pages(printed: str, authors: list[str], agency: str | None) -> None:

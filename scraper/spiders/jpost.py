@@ -11,6 +11,7 @@ the lead item printed on the list page itself and the paragraph markup are why
 this source keeps its own spider rather than a ``list`` config: the generic
 extractor would believe the mislabelled date.  A known article is not fetched
 again (``NewsSpider.follow``).
+A source may name other body selectors: ``options.article_body = ["div.x"]``.
 """
 
 from __future__ import annotations
@@ -88,11 +89,17 @@ class JPostBreakingSpider(NewsSpider):
                 item.published_raw = printed
         else:
             self.count("layout/article_no_date")
-        for selector in ARTICLE_BODY:
+        for selector in self.body_selectors:
             body = response.css(selector)
             if body:
                 item.body = "".join(body[0].xpath(BODY_PARTS).getall())
                 break
         else:
             self.count("layout/article_no_body")
-            self.logger.warning("layout: no article body (%s) on %s", " / ".join(ARTICLE_BODY), response.url)
+            self.logger.warning("layout: no article body (%s) on %s", " / ".join(self.body_selectors), response.url)
+
+    @property
+    def body_selectors(self) -> tuple[str, ...]:
+        """CSS selectors for the article body: ``options.article_body`` in the source's config, else ours."""
+        value = self.source.options.get("article_body", ARTICLE_BODY)
+        return (value,) if isinstance(value, str) else tuple(value)
