@@ -91,6 +91,7 @@ def test_a_killed_worker_loses_nothing(tmp_path: Path, clean: None) -> None:
             assert wait_for(lambda: sum(site.articles_fetched().values()) >= PAGES // 4, 60, 0.05)
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait()
+            assert sum(site.articles_fetched().values()) < PAGES, "the crawl ended before the kill"
             # Recovery: the other worker puts back the dead one's claims (its heartbeat expires);
             # restarting the dead worker on its home delivers what it wrote before it died.
             workers[0] = worker(REDIS, PG, homes[1], tmp_path / "w1-restarted.log")
@@ -109,6 +110,7 @@ def test_a_database_outage_loses_nothing(tmp_path: Path, clean: None) -> None:
         def outage(workers: list[subprocess.Popen[bytes]], homes: list[Path]) -> None:
             assert wait_for(lambda: pg_count(PG) > 0, 60, 0.1)
             subprocess.run([*ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+            assert sum(site.articles_fetched().values()) < PAGES, "the crawl ended before the outage"
             try:
                 assert wait_for(lambda: sum(site.articles_fetched().values()) >= PAGES, 120, 0.2)
             finally:
