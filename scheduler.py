@@ -184,8 +184,12 @@ def _log_to_file(home: Home) -> None:
     logging.getLogger().addHandler(handler)
 
 
-def run(home_dir: Path | str | None = None, settings: dict[str, str] | None = None) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+def run(home_dir: Path | str | None = None, settings: dict[str, str] | None = None,
+        redis_url: str | None = None) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+
+    With ``redis_url``, runs are queued in Redis for `newsdesk worker` processes (newsdesk.redis_runner).
+    """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
@@ -203,8 +207,15 @@ def run(home_dir: Path | str | None = None, settings: dict[str, str] | None = No
         _log_to_file(home)
         config = load_config(config_path(home))
         runner = Runner(home, config, settings)
+        if redis_url:
+            from newsdesk.redis_runner import SETTLE_EVERY, RedisRunner
+
+            runner = RedisRunner(home, config, redis_url, settings)
         settle_orphans(home)
         scheduler = build_scheduler(home, config=config, runner=runner)
+        if redis_url:
+            scheduler.add_job(runner.settle, IntervalTrigger(seconds=SETTLE_EVERY), id="_redis_settle",
+                              name="settle Redis runs", misfire_grace_time=int(SETTLE_EVERY))
         return _serve(scheduler, runner, config)
     finally:
         lock.release()

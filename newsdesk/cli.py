@@ -18,6 +18,7 @@ import click
 from newsdesk import __version__
 from newsdesk.cliutils import Group, home_option, resolve_home, settings_option
 from newsdesk.commands_extract import extract
+from newsdesk.commands_scale import archive_option, resolve_archive
 from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
@@ -195,11 +196,12 @@ def sources(as_json: bool, home: Path | None) -> None:
 @click.option("--collapse", is_flag=True, help="Fold near-duplicates (same wire story) into the earliest record.")
 @click.option("--explain", is_flag=True, help="Print how the query and filters are understood; do not search.")
 @click.option("--tz", "tz_name", help="Zone for typed dates and shown times (default: local; JSON is always UTC).")
+@archive_option
 @home_option
 def search(query: str, since: str | None, until: str | None, on_day: str | None, sources_: tuple[str, ...],
            agencies: tuple[str, ...], authors: tuple[str, ...], kinds: tuple[str, ...], sort: str, limit: int,
            page: int, fmt: str | None, as_json: bool, fields: str | None, facets: bool, collapse: bool,
-           explain: bool, tz_name: str | None, home: Path | None) -> None:
+           explain: bool, tz_name: str | None, archive: str | None, home: Path | None) -> None:
     """Search the archive: words (AND), OR, NOT, "phrases", title:word.
 
     Matched words are highlighted in the snippets; the total number of matches
@@ -225,12 +227,25 @@ def search(query: str, since: str | None, until: str | None, on_day: str | None,
     where = resolve_home(home)
     filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
                       kinds=kinds)
+    archive_url = resolve_archive(archive, home)
     if explain:
+        if archive_url:
+            from index.pg import websearch_text
+
+            click.echo(f"postgresql: websearch_to_tsquery('english', {websearch_text(query)!r})")
+            return
         click.echo("\n".join(explain_query(where.index, query, filters)))
         return
-    result = run_search(where.index, query, since=since_at, until=until_at, sources=list(sources_),
-                        agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
-                        facets=facets, collapse=collapse)
+    if archive_url:
+        from index.pg import search as pg_search
+
+        result = pg_search(archive_url, query, since=since_at, until=until_at, sources=list(sources_),
+                           agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
+                           facets=facets, collapse=collapse)
+    else:
+            result = run_search(where.index, query, since=since_at, until=until_at, sources=list(sources_),
+                            agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
+                            facets=facets, collapse=collapse)
     rows = [output.hit_dict(h, chosen) for h in result.hits]
     if fmt == "json":
         if facets:
@@ -316,6 +331,11 @@ cli.add_command(commands_serve.serve)
 from newsdesk import commands_verify  # noqa: E402  (archive ↔ index check)
 
 cli.add_command(commands_verify.verify)
+
+from newsdesk import commands_scale  # noqa: E402  (Redis workers, the PostgreSQL archive)
+
+cli.add_command(commands_scale.worker)
+cli.add_command(commands_scale.archive)
 
 
 def main() -> None:

@@ -180,8 +180,10 @@ def status(as_json: bool, home: Path | None) -> None:
 
 @click.command()
 @settings_option("A Scrapy setting for every crawl (repeatable), e.g. -s DOWNLOAD_DELAY=1.")
+@click.option("--redis", "redis_url", envvar="NEWSDESK_REDIS", metavar="URL",
+              help="Queue runs in this Redis for `newsdesk worker`s instead of crawling here.")
 @home_option
-def schedule(settings: dict[str, str], home: Path | None) -> None:
+def schedule(settings: dict[str, str], redis_url: str | None, home: Path | None) -> None:
     """Run crawls on each enabled source's schedule until stopped (SIGTERM or Ctrl-C).
 
     Schedules come from sources.toml: 5-field cron ('*/10 * * * *') or 'every 10m',
@@ -196,4 +198,6 @@ def schedule(settings: dict[str, str], home: Path | None) -> None:
     """
     import scheduler
 
-    sys.exit(scheduler.run(resolve_home(home).root, settings))
+    from newsdesk.commands_scale import resolve_redis
+
+    sys.exit(scheduler.run(resolve_home(home).root, settings, resolve_redis(redis_url, home)))

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.commands_scale import archive_option, resolve_archive
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,12 @@ def _bar(count: int, top: int) -> str:
 @_filter_options
 @click.option("--tz", "tz_name", help="Zone of the buckets and of typed dates (default: local).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: buckets with UTC start, local label, count.")
+@archive_option
 @home_option
 def timeline(query: str, by: str, since: str | None, until: str | None, on_day: str | None,
              sources_: tuple[str, ...], agencies: tuple[str, ...], authors: tuple[str, ...],
-             kinds: tuple[str, ...], tz_name: str | None, as_json: bool, home: Path | None) -> None:
+             kinds: tuple[str, ...], tz_name: str | None, as_json: bool, archive: str | None,
+             home: Path | None) -> None:
     """Count matches per hour, day or week, as a bar chart: when a story broke and how it grew.
 
     Example:
@@ -80,7 +83,13 @@ def timeline(query: str, by: str, since: str | None, until: str | None, on_day: 
     since_at, until_at = resolve_range(since, until, on_day, zone)
     filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
                       kinds=kinds)
-    result = run_timeline(resolve_home(home).index, query, filters=filters, by=by, zone=zone)
+    archive_url = resolve_archive(archive, home)
+    if archive_url:
+        from index.pg import timeline as pg_timeline
+
+        result = pg_timeline(archive_url, query, filters=filters, by=by, zone=zone)
+    else:
+        result = run_timeline(resolve_home(home).index, query, filters=filters, by=by, zone=zone)
     if as_json:
         click.echo(json.dumps({
             "query": query, "by": by, "total": result.total, "undated": result.undated,
