@@ -8,6 +8,8 @@ hint for anything it cannot run; callers never see a parser traceback.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +20,10 @@ from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.qparser import plugins
 
 from index.ingest import open_index
+from index.timequery import newest_in_range, time_range
 from newsdesk.errors import NewsdeskError
+
+logger = logging.getLogger(__name__)
 
 SORTS = ("relevance", "newest", "oldest")
 MAX_QUERY_CHARS = 1000
@@ -93,7 +98,7 @@ def build_query(
         raise QueryError("--since is after --until", "swap the two dates")
     parts = [parse_query(schema, text)]
     if since or until:
-        parts.append(query.DateRange("published", since and _utc_naive(since), until and _utc_naive(until)))
+        parts.append(time_range(since and _utc_naive(since), until and _utc_naive(until)))
     if sources:
         parts.append(query.Or([query.Term("source", s) for s in sources]))
     parts = [p for p in parts if not isinstance(p, query.Every)] or [query.Every()]
@@ -121,6 +126,48 @@ class PlainFormatter(highlight.Formatter):
         return f"[[{highlight.get_text(text, token, replace)}]]"
 
 
+_open: dict[Path, tuple[int, Any]] = {}  # index dir → (its inode, a searcher kept open for the next search)
+_open_lock = threading.Lock()
+
+
+def _searcher(index_dir: Path) -> Any:
+    """This process's searcher of the index, refreshed only when a commit changed it.
+
+    ``reindex`` swaps in a new directory: a changed inode means open afresh.
+    """
+    key = Path(index_dir).resolve()
+    with _open_lock:
+        inode, searcher = _open.get(key, (None, None))
+        try:
+            current = key.stat().st_ino
+        except OSError:
+            current = None
+        if searcher is not None:
+            if inode == current:
+                try:
+                    if searcher.up_to_date():
+                        return searcher
+                    searcher = searcher.refresh()
+                    _open[key] = (inode, searcher)
+                    return searcher
+                except Exception:  # files removed under us: open afresh
+                    logger.debug("reopening the index at %s", key, exc_info=True)
+            searcher.close()
+            del _open[key]
+        ix = open_index(key)
+        searcher = ix.searcher()
+        _open[key] = (key.stat().st_ino, searcher)
+        return searcher
+
+
+def close_searchers() -> None:
+    """Close the searchers kept open (before a reindex swaps the directory, or at exit)."""
+    with _open_lock:
+        for _inode, searcher in _open.values():
+            searcher.close()
+        _open.clear()
+
+
 def search(
     index_dir: Path,
     text: str,
@@ -136,22 +183,35 @@ def search(
         raise QueryError(f"unknown sort {sort!r}", f"use one of: {', '.join(SORTS)}")
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"--limit must be between 1 and {MAX_LIMIT}")
-    ix = open_index(index_dir)
-    try:
-        q = build_query(ix.schema, text, since, until, sources)
-        kwargs: dict[str, Any] = {"limit": limit}
-        if sort != "relevance":
-            kwargs["sortedby"] = "published"
-            kwargs["reverse"] = sort == "newest"
-        with ix.searcher() as searcher:
-            results = searcher.search(q, terms=True, **kwargs)
-            results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
-            results.formatter = PlainFormatter()
-            hits = []
-            for hit in results:
-                record = json.loads(hit["record"])
-                hits.append(Hit(record=record, score=hit.score if sort == "relevance" else None,
-                                snippet=_snippet(hit, record, results.formatter)))
-            return SearchResult(hits=hits, total=len(results), query=str(q))
-    finally:
-        ix.close()
+    searcher = _searcher(index_dir)
+    q = build_query(searcher.schema, text, since, until, sources)
+    if sort != "relevance" and (since or until) and not sources and isinstance(
+            parse_query(searcher.schema, text), query.Every):
+        # A range with no words, by time: walk the days from one end.
+        docnums, total = newest_in_range(searcher, since and _utc_naive(since), until and _utc_naive(until),
+                                         limit, newest=sort == "newest")
+        hits = []
+        for docnum in docnums:
+            record = json.loads(searcher.stored_fields(docnum)["record"])
+            hits.append(Hit(record=record, score=None, snippet=_plain_snippet(record)))
+        return SearchResult(hits=hits, total=total, query=str(q))
+    kwargs: dict[str, Any] = {"limit": limit}
+    if sort != "relevance":
+        kwargs["sortedby"] = "published"
+        kwargs["reverse"] = sort == "newest"
+    results = searcher.search(q, terms=True, **kwargs)
+    results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+    results.formatter = PlainFormatter()
+    hits = []
+    for hit in results:
+        record = json.loads(hit["record"])
+        hits.append(Hit(record=record, score=hit.score if sort == "relevance" else None,
+                        snippet=_snippet(hit, record, results.formatter)))
+    return SearchResult(hits=hits, total=len(results), query=str(q))
+
+
+def _plain_snippet(record: dict[str, Any]) -> str:
+    """The snippet of a hit no word matched: the start of its text."""
+    text = "\n".join(p for p in (record.get("summary"), record.get("body")) if p)
+    snippet = text[:200] + ("…" if len(text) > 200 else "") if text else ""
+    return " ".join(snippet.split())
