@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from newsdesk import __version__
+from newsdesk import __version__, commands_index
 from newsdesk.cliutils import Group, home_option, resolve_home
 from newsdesk.home import Home
 
@@ -264,6 +264,9 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
     if not result.records:
         click.echo(f"no records found in {file} by spider {source.spider}", err=True)
         sys.exit(1)
+
+
+cli.add_command(commands_index.optimize)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from benchmarks.synth import Archive
-from index.ingest import ingest
+from index.ingest import ingest, optimize, reindex
 from index.search import search
 from newsdesk.home import Home
 from tests.records import write_outbox
@@ -86,6 +86,24 @@ def test_hits_match_those_recorded_before_the_optimizations(built: tuple[Path, l
         got = _run(index_dir, want["query"])
         assert (got["total"], got["keys"]) == (want["total"], want["keys"]), want["query"]
     assert sum(1 for e in expected if e["total"]) >= len(expected) - 1  # the set exercises real hits
+
+
+def test_same_hits_after_more_segments_reindex_and_optimize(tmp_path: Path) -> None:
+    archive = Archive()
+    records = list(archive.records(RECORDS))
+    for n, start in enumerate(range(0, RECORDS, 1000)):  # two runs → two segments
+        write_outbox(tmp_path, f"20250101T00000{n}Z-synth-aaaaaa", records[start:start + 1000])
+        ingest(Home(tmp_path))
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
+    index_dir = tmp_path / "index"
+    for step in ("segments", "reindex", "optimize"):
+        if step == "reindex":
+            reindex(Home(tmp_path))
+        elif step == "optimize":
+            optimize(Home(tmp_path))
+        for want in expected:
+            got = _run(index_dir, want["query"])
+            assert (got["total"], got["keys"]) == (want["total"], want["keys"]), (step, want["query"])
 
 
 def record(root: Path) -> None:
