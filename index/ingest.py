@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 
 from index.schema import SCHEMA_VERSION, make_schema, to_document
 from newsdesk.errors import NewsdeskError
@@ -69,6 +70,15 @@ def open_index(path: Path, create: bool = False) -> Any:
     ix = whoosh_index.create_in(path, make_schema(), indexname=INDEX_NAME)
     (path / "SCHEMA_VERSION").write_text(f"{SCHEMA_VERSION}\n")
     return ix
+
+
+def new_writer(ix: Any) -> Any:
+    """A writer with our settings: bounded posting buffer, posting blocks stored uncompressed.
+
+    Uncompressed blocks make the index about 40 % bigger and term reads about
+    twice as fast (no zlib per block at search time): see benchmarks/README.md.
+    """
+    return ix.writer(limitmb=LIMIT_MB, codec=W3Codec(compression=0))
 
 
 def read_records(path: Path, result: IngestResult) -> list[dict[str, Any]]:
@@ -182,7 +192,7 @@ class Upserter:
         if not self.batch:
             return
         self._close_reader()
-        writer = self.ix.writer(limitmb=LIMIT_MB)
+        writer = new_writer(self.ix)
         for docnums in self.replaced.values():
             for docnum in docnums:
                 writer.delete_document(docnum)
@@ -225,7 +235,7 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult) -> None:
                 once.add(h)
     del once
     pending: dict[str, dict[str, Any]] = {}
-    writer = ix.writer(limitmb=LIMIT_MB)
+    writer = new_writer(ix)
     try:
         for path in files:
             for record in read_records(path, result):
@@ -359,7 +369,7 @@ def optimize(home: Home, wait: float = 120.0) -> int:
             try:
                 before = len(ix._segments())
                 if before > 1 or ix.doc_count_all() != ix.doc_count():
-                    ix.optimize()
+                    new_writer(ix).commit(optimize=True)
             finally:
                 ix.close()
     except LockBusy:
