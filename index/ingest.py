@@ -73,12 +73,15 @@ def open_index(path: Path, create: bool = False) -> Any:
 
 
 def new_writer(ix: Any) -> Any:
-    """A writer with our settings: bounded posting buffer, posting blocks stored uncompressed.
+    """A writer with our settings: bounded posting buffer, uncompressed blocks, separate files.
 
-    Uncompressed blocks make the index about 40 % bigger and term reads about
-    twice as fast (no zlib per block at search time): see benchmarks/README.md.
+    Uncompressed posting blocks make the index about 40 % bigger and term reads
+    about twice as fast (no zlib per block at search time).  A compound segment
+    (Whoosh's default: all files in one) is read at open by copying its term and
+    posting files into memory; separate files are read in place, so opening the
+    index costs milliseconds instead of seconds.  See benchmarks/README.md.
     """
-    return ix.writer(limitmb=LIMIT_MB, codec=W3Codec(compression=0))
+    return ix.writer(limitmb=LIMIT_MB, codec=W3Codec(compression=0), compound=False)
 
 
 def read_records(path: Path, result: IngestResult) -> list[dict[str, Any]]:

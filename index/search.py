@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, query
+from whoosh import collectors, highlight, query
 from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.qparser import plugins
 
@@ -195,11 +195,16 @@ def search(
             record = json.loads(searcher.stored_fields(docnum)["record"])
             hits.append(Hit(record=record, score=None, snippet=_plain_snippet(record)))
         return SearchResult(hits=hits, total=total, query=str(q))
-    kwargs: dict[str, Any] = {"limit": limit}
-    if sort != "relevance":
-        kwargs["sortedby"] = "published"
-        kwargs["reverse"] = sort == "newest"
-    results = searcher.search(q, terms=True, **kwargs)
+    if sort == "relevance":
+        # One exact pass that scores and counts every match.  Whoosh's default
+        # top-N skips blocks and swaps matchers, then needs a second full pass to
+        # count the total: that costs more than it saves.  Snippets take the
+        # query's own words (no per-document matched-term bookkeeping).
+        collector = collectors.TopCollector(limit, usequality=False, replace=0)
+        searcher.search_with_collector(q, collector)
+        results = collector.results()
+    else:
+        results = searcher.search(q, limit=limit, sortedby="published", reverse=sort == "newest")
     results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
     results.formatter = PlainFormatter()
     hits = []

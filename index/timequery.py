@@ -31,6 +31,8 @@ HIGHEST = 2**63 - 1
 class _DayEdge(query.Query):
     """The items of one UTC day whose exact time is within [lo, hi] (microseconds)."""
 
+    fieldname = DAY
+
     def __init__(self, day: int, lo: int, hi: int) -> None:
         self.day, self.lo, self.hi = day, lo, hi
         self.boost = 1.0
