@@ -117,3 +117,23 @@ if __name__ == "__main__" and sys.argv[1:] == ["record"]:
 
     with tempfile.TemporaryDirectory() as tmp:
         record(Path(tmp))
+
+
+def test_day_walk_equals_whoosh_sorted_search(built: tuple[Path, list[dict[str, Any]]]) -> None:
+    """The no-words fast path returns what Whoosh's own sorted search returns, ties included."""
+    from whoosh import query
+
+    from index.search import _searcher
+    from index.timequery import newest_in_range, time_range
+
+    searcher = _searcher(built[0])
+    start = datetime(2023, 1, 1)
+    windows = [(start + timedelta(days=d, hours=h), start + timedelta(days=d + span, hours=h + 5, minutes=7))
+               for d, h, span in ((0, 0, 30), (100, 7, 0), (200, 23, 1), (365, 12, 45), (700, 3, 60))]
+    windows += [(None, start + timedelta(days=40)), (start + timedelta(days=690), None)]
+    for since, until in windows:
+        for newest in (True, False):
+            docnums, total = newest_in_range(searcher, since, until, 20, newest=newest)
+            whoosh = searcher.search(query.And([query.Every(), time_range(since, until)]), limit=20,
+                                     sortedby="published", reverse=newest)
+            assert (docnums, total) == ([hit.docnum for hit in whoosh], len(whoosh)), (since, until, newest)
