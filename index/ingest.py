@@ -48,6 +48,10 @@ class IndexMissing(NewsdeskError):
     """No index exists yet in this home."""
 
 
+class IndexOutdated(NewsdeskError):
+    """The index was built with another schema version; it must be rebuilt from the archive."""
+
+
 @dataclass
 class IngestResult:
     """What one ingest did."""
@@ -63,6 +67,11 @@ class IngestResult:
 def open_index(path: Path, create: bool = False) -> Any:
     """Open the index at ``path`` (creating it if asked); IndexMissing if absent."""
     if whoosh_index.exists_in(path, indexname=INDEX_NAME):
+        marker = path / "SCHEMA_VERSION"
+        version = marker.read_text().strip() if marker.exists() else "1"
+        if version != str(SCHEMA_VERSION):
+            raise IndexOutdated(f"the index in {path} has schema version {version}, this newsdesk needs "
+                                f"{SCHEMA_VERSION}", "run `newsdesk reindex` to rebuild it from the archive")
         return whoosh_index.open_dir(path, indexname=INDEX_NAME)
     if not create:
         raise IndexMissing(f"no index in {path} yet", "run `newsdesk crawl` (or `newsdesk ingest`) first")

@@ -151,3 +151,17 @@ def test_optimize_merges_segments_and_keeps_every_item(tmp_path: Path) -> None:
     assert len(ix._segments()) == 1 and ix.doc_count_all() == ix.doc_count() == len(ARCHIVE)
     ix.close()
     assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
+
+
+def test_an_index_of_another_schema_version_asks_for_reindex(tmp_path: Path) -> None:
+    from index.ingest import IndexOutdated
+
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    ingest(home)
+    (home.index / "SCHEMA_VERSION").write_text("1\n")
+    with pytest.raises(IndexOutdated) as info:
+        search(home.index, "korea")
+    assert "newsdesk reindex" in info.value.hint
+    reindex(home)
+    assert len(search(home.index, "korea").hits) == 5
