@@ -7,7 +7,7 @@ PY=${PYTHON:-.venv/bin/python}
 DIR=${NEWSDESK_BENCH_DIR:-/tmp/newsdesk-bench}
 mkdir -p "$DIR"
 TAG=${1:-100k}
-$PY -m benchmarks.bench_ingest $1 --phases reindex 2>&1 | tee "$DIR/ingest-reindex-$TAG.log"
+$PY -m benchmarks.bench_ingest $1 --phases reindex,fts5 2>&1 | tee "$DIR/ingest-reindex-$TAG.log"
 $PY -m benchmarks.bench_search $1 2>&1 | tee "$DIR/search-$TAG.log"
 $PY -m benchmarks.bench_cli $1 2>&1 | tee "$DIR/cli-$TAG.log"
 $PY -m benchmarks.bench_ingest $1 --phases new,existing 2>&1 | tee "$DIR/ingest-add-$TAG.log"
