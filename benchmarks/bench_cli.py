@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,11 +75,14 @@ def fts5_argv(db: Path, q: dict[str, Any]) -> list[str]:
     return [sys.executable, "-c", FTS5_SCRIPT, str(db), match, since, until, q.get("source", "")]
 
 
-def wall(argv: list[str]) -> float:
-    """Seconds a process takes from start to exit (it must succeed)."""
+def wall(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds a process takes from start to exit (it must succeed), and its CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,15 +103,19 @@ def main(argv: list[str] | None = None) -> None:
 
     titles = [t for (t,) in sqlite3.connect(db).execute("SELECT title FROM items WHERE id % 97 = 0")]
     queries = make_queries(Archive().words, titles, args.runs, seed=23)
-    floor = statistics.median(wall([sys.executable, "-c", "pass"]) for _ in range(5))
-    print(f"bare `python -c pass`: {floor * 1000:.0f} ms\n")
-    print("| class | newsdesk median s | newsdesk p95 s | max s | fts5 process median s | ratio (median) |\n"
-          "|---|---|---|---|---|---|")
+    floor = [wall([sys.executable, "-c", "pass"]) for _ in range(5)]
+    print(f"bare `python -c pass`: wall {statistics.median(w for w, _ in floor) * 1000:.0f} ms, "
+          f"CPU {statistics.median(c for _, c in floor) * 1000:.0f} ms\n")
+    print("| class | newsdesk wall median s | wall p95 s | CPU median s | CPU max s | fts5 process wall median s |"
+          " fts5 CPU median s | ratio wall (median) |\n|---|---|---|---|---|---|---|---|")
     for name in CLASSES:
         nd = [wall(newsdesk_argv(home, q)) for q in queries[name]]
         ft = [wall(fts5_argv(db, q)) for q in queries[name]]
-        print(f"| {name} | {statistics.median(nd):.2f} | {p95(nd):.2f} | {max(nd):.2f} | "
-              f"{statistics.median(ft):.2f} | {statistics.median(nd) / statistics.median(ft):.1f} |", flush=True)
+        nd_wall, nd_cpu = [w for w, _ in nd], [c for _, c in nd]
+        ft_wall, ft_cpu = [w for w, _ in ft], [c for _, c in ft]
+        print(f"| {name} | {statistics.median(nd_wall):.2f} | {p95(nd_wall):.2f} | {statistics.median(nd_cpu):.2f} | "
+              f"{max(nd_cpu):.2f} | {statistics.median(ft_wall):.2f} | {statistics.median(ft_cpu):.2f} | "
+              f"{statistics.median(nd_wall) / statistics.median(ft_wall):.1f} |", flush=True)
 
 
 if __name__ == "__main__":
