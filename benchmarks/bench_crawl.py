@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -91,25 +92,31 @@ def settings_args() -> list[str]:
     return [arg for name, value in SPEED.items() for arg in ("-s", f"{name}={value}")]
 
 
-def run_bare(workdir: Path, urls_file: Path) -> tuple[float, int]:
-    """Seconds and items of the bare spider."""
+def children_cpu() -> float:
+    """CPU seconds of every finished child process (and theirs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_bare(workdir: Path, urls_file: Path) -> tuple[float, int, float]:
+    """Wall seconds, items and CPU seconds of the bare spider."""
     spider = Path(__file__).with_name("bare_spider.py")
     stats = workdir / "bare-stats.log"
     env = {k: v for k, v in os.environ.items() if k not in ("SCRAPY_SETTINGS_MODULE", "NEWSDESK_OFFLINE")}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([sys.executable, "-m", "scrapy", "runspider", str(spider), "-a", f"urls_file={urls_file}",
                     *settings_args(), "-s", f"LOG_FILE={stats}"], cwd=workdir, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
     items = 0
     for line in stats.read_text().splitlines():
         if "'item_scraped_count'" in line:
             items = int(line.split(":")[-1].strip().rstrip(",}"))
-    return seconds, items
+    return seconds, items, cpu
 
 
-def run_newsdesk(workdir: Path, urls: list[str]) -> tuple[float, int, float]:
-    """Seconds and items of ``newsdesk crawl --no-ingest``, and seconds of the ingest after it."""
+def run_newsdesk(workdir: Path, urls: list[str]) -> tuple[float, int, float, float]:
+    """Wall seconds, items and CPU seconds of ``newsdesk crawl --no-ingest``, and CPU seconds of the ingest."""
     home = workdir / "nd-home"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -121,15 +128,15 @@ def run_newsdesk(workdir: Path, urls: list[str]) -> tuple[float, int, float]:
     exe = shutil.which("newsdesk", path=str(Path(sys.executable).parent)) or "newsdesk"
     env = {k: v for k, v in os.environ.items() if k != "NEWSDESK_OFFLINE"}
     set_args = [arg for name, value in SPEED.items() for arg in ("-s", f"{name}={value}")]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([exe, "crawl", "bench-list", "--no-ingest", "-q", "--home", str(home), *set_args],
                    env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
     items = sum(1 for path in (home / "outbox").glob("*.jsonl") for _ in path.open())
-    started = time.perf_counter()
+    ingest_cpu = children_cpu()
     subprocess.run([exe, "ingest", "-q", "--home", str(home)], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return seconds, items, time.perf_counter() - started
+    return seconds, items, cpu, children_cpu() - ingest_cpu
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,20 +167,25 @@ def main(argv: list[str] | None = None) -> None:
         urls_file.write_text("\n".join(urls) + "\n")
         print(f"machine: {machine()}\nrevision: {git_revision()}\n"
               f"site: {args.pages} list pages × {args.per_page} items, article links 404\n")
-        bare, nd, ingest = [], [], []
+        bare, nd = [], []
         for _ in range(args.runs):
             bare.append(run_bare(args.workdir, urls_file))
             nd.append(run_newsdesk(args.workdir, urls))
-            ingest.append(nd[-1][2])
-        b_s = statistics.median(s for s, _ in bare)
-        n_s = statistics.median(s for s, _, _ in nd)
-        print("| crawler | median s | list pages/s | items/s | items |\n|---|---|---|---|---|")
-        print(f"| bare Scrapy spider | {b_s:.1f} | {args.pages / b_s:.0f} | {bare[0][1] / b_s:.0f} | {bare[0][1]} |")
-        print(f"| newsdesk crawl --no-ingest | {n_s:.1f} | {args.pages / n_s:.0f} | {nd[0][1] / n_s:.0f} | {nd[0][1]} |")
-        print(f"\noverhead of newsdesk (median wall, all runs {[round(s, 1) for s, _ in bare]} vs "
-              f"{[round(s, 1) for s, _, _ in nd]}): {100 * (n_s / b_s - 1):+.1f} %")
-        print(f"ingest of the crawl's outbox afterwards: median {statistics.median(ingest):.1f} s "
-              f"({nd[0][1] / statistics.median(ingest):.0f} items/s)")
+        b_s, n_s = statistics.median(r[0] for r in bare), statistics.median(r[0] for r in nd)
+        b_c, n_c = statistics.median(r[2] for r in bare), statistics.median(r[2] for r in nd)
+        ingest_cpu = statistics.median(r[3] for r in nd)
+        print("| crawler | wall s (median) | list pages/s | items/s | CPU s (median) | pages per CPU s |"
+              " items per CPU s | items |\n|---|---|---|---|---|---|---|---|")
+        for label, wall_s, cpu_s, items in (("bare Scrapy spider", b_s, b_c, bare[0][1]),
+                                            ("newsdesk crawl --no-ingest", n_s, n_c, nd[0][1])):
+            print(f"| {label} | {wall_s:.1f} | {args.pages / wall_s:.1f} | {items / wall_s:.0f} | {cpu_s:.1f} | "
+                  f"{args.pages / cpu_s:.1f} | {items / cpu_s:.0f} | {items} |")
+        print(f"\nruns (wall s): bare {[round(r[0], 1) for r in bare]}, newsdesk {[round(r[0], 1) for r in nd]}; "
+              f"(CPU s): bare {[round(r[2], 1) for r in bare]}, newsdesk {[round(r[2], 1) for r in nd]}")
+        print(f"overhead of newsdesk over the bare spider: CPU {100 * (n_c / b_c - 1):+.1f} %, "
+              f"wall {100 * (n_s / b_s - 1):+.1f} % (wall is at the mercy of other processes on a busy machine)")
+        print(f"ingest of the crawl's {nd[0][1]} records afterwards: median {ingest_cpu:.1f} CPU s "
+              f"({nd[0][1] / ingest_cpu:.0f} items per CPU s)")
     finally:
         server.terminate()
         server.wait()
