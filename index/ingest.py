@@ -292,7 +292,7 @@ def _archive(home: Home, outbox_file: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     with open(outbox_file, "rb") as src, open(tmp, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as gz:
             shutil.copyfileobj(src, gz)
         raw.flush()
         os.fsync(raw.fileno())
