@@ -131,9 +131,11 @@ _open_lock = threading.Lock()
 
 
 def _searcher(index_dir: Path) -> Any:
-    """This process's searcher of the index, refreshed only when a commit changed it.
+    """This process's searcher of the index, reopened only when a commit changed it.
 
-    ``reindex`` swaps in a new directory: a changed inode means open afresh.
+    Reopening is cheap (the segments' files are read in place), and Whoosh's own
+    ``Searcher.refresh`` can count a reused segment twice, so a changed index
+    (new generation, or a new directory after ``reindex``) is opened afresh.
     """
     key = Path(index_dir).resolve()
     with _open_lock:
@@ -143,15 +145,11 @@ def _searcher(index_dir: Path) -> Any:
         except OSError:
             current = None
         if searcher is not None:
-            if inode == current:
-                try:
-                    if searcher.up_to_date():
-                        return searcher
-                    searcher = searcher.refresh()
-                    _open[key] = (inode, searcher)
+            try:
+                if inode == current and searcher.up_to_date():
                     return searcher
-                except Exception:  # files removed under us: open afresh
-                    logger.debug("reopening the index at %s", key, exc_info=True)
+            except Exception:  # files removed under us: open afresh
+                logger.debug("reopening the index at %s", key, exc_info=True)
             searcher.close()
             del _open[key]
         ix = open_index(key)
