@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from index import neardup, watch
+from index.ingest import new_writer
 from index.schema import to_document
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
@@ -43,14 +44,14 @@ def _write_groups(ix: Any, records: dict[str, dict[str, Any]], groups: dict[str,
     """Set ``dupgroup`` on the given keys' indexed records (reading any not in ``records``)."""
     missing = [k for k in groups if k not in records]
     records = {**records, **{r["key"]: r for r in _stored(ix, missing)}}
-    writer = ix.writer()
+    writer = new_writer(ix)
     for key, group in groups.items():
         record = records.get(key)
         if record is None or record.get("dupgroup") == group:
             continue
         record["dupgroup"] = group
         writer.update_document(**to_document(record))
-    writer.commit()
+    writer.commit(merge=False)  # merging is maintenance (`newsdesk optimize`), not ingest's job
 
 
 def after_ingest(home: Home, ix: Any, keys: Iterable[str]) -> AfterIngest:

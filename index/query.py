@@ -188,15 +188,18 @@ class _TimeLimit(collectors.TimeLimitCollector):
 
 
 def run_limited(searcher: Any, q: query.Query, *, timelimit: float = SEARCH_TIME_LIMIT,
+                collector: collectors.Collector | None = None,
                 collapse: str | None = None, collapse_limit: int = 1, collapse_order: str | None = None,
                 **collector_args: Any) -> Any:
     """``searcher.search`` under a time limit; SearchTimeout past ``timelimit`` seconds.
 
+    :param collector: a collector to run (time-limited and collapsed around it), instead of
+        the one ``collector_args`` describe.
     :param collector_args: what ``searcher.search`` takes besides collapsing: limit,
         sortedby, reverse, terms, groupedby…
     """
     check_expansion(searcher, q)
-    inner = searcher.collector(**collector_args)
+    inner = collector if collector is not None else searcher.collector(**collector_args)
     # No SIGALRM: only the main thread may set it, and a late alarm would hit unrelated code.
     # The collector checks the clock between hits; the parse guards keep each matcher small.
     timed = _TimeLimit(inner, timelimit=timelimit, use_alarm=False)

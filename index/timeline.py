@@ -14,9 +14,8 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-from whoosh.util.times import long_to_datetime
-
 from index.ingest import open_index
+from index.schema import from_micros
 from index.search import Filters, QueryError, query_for
 
 logger = logging.getLogger(__name__)
@@ -82,9 +81,8 @@ def timeline(index_dir: Path, text: str, *, filters: Filters | None = None, by: 
             column: Any = searcher.reader().column_reader("published", translate=False)
             for docnum in searcher.docs_for_query(q):
                 result.total += 1
-                try:
-                    moment = long_to_datetime(column[docnum]).replace(tzinfo=timezone.utc)
-                except (OverflowError, ValueError, TypeError):
+                moment = from_micros(column[docnum])
+                if moment is None:
                     result.undated += 1
                     continue
                 start = _floor(moment, by, zone)

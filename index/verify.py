@@ -24,6 +24,7 @@ from index.ingest import (
     _merge,
     archive_files,
     index_lock,
+    new_writer,
     open_index,
     read_records,
     reindex,
@@ -158,7 +159,7 @@ def repair(home: Home, wait: float = 120.0) -> VerifyReport:
         with index_lock(home, wait):
             ix = open_index(home.index, create=True)
             try:
-                writer = ix.writer()
+                writer = new_writer(ix)
                 for key in report.missing + report.duplicates + report.stale:
                     # Not update_document: it deletes only one of several documents with a key.
                     writer.delete_by_term("key", key)

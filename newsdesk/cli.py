@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from newsdesk import __version__
+from newsdesk import __version__, commands_index
 from newsdesk.cliutils import Group, home_option, resolve_home, settings_option
 from newsdesk.commands_extract import extract
 from newsdesk.commands_scale import archive_option, resolve_archive
@@ -336,6 +336,7 @@ from newsdesk import commands_scale  # noqa: E402  (Redis workers, the PostgreSQ
 
 cli.add_command(commands_scale.worker)
 cli.add_command(commands_scale.archive)
+cli.add_command(commands_index.optimize)  # index maintenance: merge segments
 
 
 def main() -> None:

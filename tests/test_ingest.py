@@ -117,3 +117,51 @@ def test_second_ingest_waits_then_reports_busy(tmp_path: Path) -> None:
         with pytest.raises(IngestBusy, match="busy"):
             ingest(home, wait=0.3)
     assert ingest(home).records == len(ARCHIVE)
+
+
+def test_reindex_merges_repeated_keys_in_archive_order(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    key = "https://www.jpost.com/bn/1"
+    write_outbox(tmp_path, RUN1, [record(key, "Old headline", "2024-10-24T16:25:00+00:00", body="The full story.")]
+                 + ARCHIVE[1:3])
+    write_outbox(tmp_path, RUN2, [record(key, "Corrected headline", "2024-10-24T16:25:00+00:00", version=2)])
+    ingest(home)
+    result = reindex(home)
+    assert (result.records, result.new, result.updated) == (4, 3, 1)
+    hits = search(home.index, "story").hits
+    assert [(h.record["title"], h.record["body"], h.record["version"]) for h in hits] == [
+        ("Corrected headline", "The full story.", 2)]
+    assert len(search(home.index, "", sort="newest", limit=100).hits) == 3
+
+
+def test_optimize_merges_segments_and_keeps_every_item(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsdesk.cli import cli
+
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE[:4])
+    ingest(home)
+    write_outbox(tmp_path, RUN2, ARCHIVE[2:])  # two records replaced: deleted docs in the first segment
+    ingest(home)
+    assert len(open_index(home.index)._segments()) == 2
+    out = CliRunner().invoke(cli, ["optimize", "--home", str(tmp_path)], catch_exceptions=False)
+    assert out.exit_code == 0 and "2 segments merged into 1" in out.output
+    ix = open_index(home.index)
+    assert len(ix._segments()) == 1 and ix.doc_count_all() == ix.doc_count() == len(ARCHIVE)
+    ix.close()
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
+
+
+def test_an_index_of_another_schema_version_asks_for_reindex(tmp_path: Path) -> None:
+    from index.ingest import IndexOutdated
+
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    ingest(home)
+    (home.index / "SCHEMA_VERSION").write_text("1\n")
+    with pytest.raises(IndexOutdated) as info:
+        search(home.index, "korea")
+    assert "newsdesk reindex" in info.value.hint
+    reindex(home)
+    assert len(search(home.index, "korea").hits) == 5

@@ -113,3 +113,18 @@ def test_missing_index_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(IndexMissing) as info:
         search(tmp_path / "index", "korea")
     assert "newsdesk crawl" in info.value.hint
+
+
+def test_the_shared_searcher_sees_later_ingests_and_optimize(tmp_path: Path) -> None:
+    from index.ingest import optimize
+
+    write_outbox(tmp_path, "20241024T170000Z-mixed-aaaaaa", ARCHIVE[:3])
+    ingest(Home(tmp_path))
+    assert search(tmp_path / "index", "korea").total == 1
+    write_outbox(tmp_path, "20241024T171000Z-mixed-bbbbbb", ARCHIVE[3:])
+    ingest(Home(tmp_path))  # a new segment: the kept searcher must refresh
+    assert search(tmp_path / "index", "korea").total == 5
+    optimize(Home(tmp_path))
+    assert search(tmp_path / "index", "korea").total == 5
+    assert len(search(tmp_path / "index", "", sort="newest", limit=100,
+                      since=datetime(2024, 1, 1, tzinfo=UTC)).hits) == 6

@@ -1,0 +1,195 @@
+"""Crawl overhead: ``newsdesk crawl`` beside a bare Scrapy spider, on a loopback site.
+
+The site (its own process, ``http.server``) serves 500 generated list pages
+in the Jerusalem Post breaking-news layout, 50 items each (25,000 items with
+distinct headlines, bylines and printed times).  Article links answer 404:
+both crawls request them and keep the list item (the spider's errback), so
+both make the same 25,500 requests and parse the same pages; the difference
+is newsdesk's pipelines (normalize, validate, dedupe, outbox), extensions and
+process set-up.  Both run with the same speed settings (no delay, no
+autothrottle, no robots.txt, 16 concurrent requests).  ``newsdesk crawl``
+runs with ``--no-ingest``; the ingest of its outbox is timed on its own.
+
+    python -m benchmarks.bench_crawl [--pages 500] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from benchmarks.data import DEFAULT_WORKDIR, git_revision, machine
+from benchmarks.synth import Archive
+
+logger = logging.getLogger(__name__)
+
+SPEED = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "ROBOTSTXT_OBEY": "False",
+         "CONCURRENT_REQUESTS": "16", "CONCURRENT_REQUESTS_PER_DOMAIN": "16", "LOG_LEVEL": "INFO",
+         "TELNETCONSOLE_ENABLED": "False"}
+
+
+def list_page(n: int, per_page: int, archive: Archive) -> bytes:
+    """List page ``n``: ``per_page`` items in the JPost breaking-news layout."""
+    rng = random.Random(n)
+    when = datetime(2024, 10, 24, 19, 0) - timedelta(hours=n)
+    rows = []
+    for i in range(per_page):
+        words = archive.text(rng.randint(8, 15))
+        title = " ".join([words[0].capitalize()] + words[1:])
+        printed = (when - timedelta(minutes=i)).strftime("%m/%d/%Y %I:%M %p")
+        rows.append(
+            f'<div class="breaking-news-link-container"><a href="/breaking-news/item-{n}-{i}" title="{title}">'
+            f'<span class="breaking-news-ticker-date">{title}</span><ul class="breaking-news-reporter-date">'
+            f'<li>By <span class="article-reporter"> {rng.choice(["REUTERS", "AP", "TPS", "JPOST STAFF"])}</span>'
+            f'</li><li>{printed}</li></ul></a></div>')
+    return ("<!DOCTYPE html><html><head><title>Breaking News | The Jerusalem Post</title></head><body>"
+            '<section class="breaking-news">' + "\n".join(rows) + "</section></body></html>").encode()
+
+
+def serve(pages: int, per_page: int, port_file: Path) -> None:
+    """Serve the site until killed (runs in its own process)."""
+    archive = Archive(seed=5)
+    site = {f"/list/{n}": list_page(n, per_page, archive) for n in range(pages)}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = site.get(self.path)
+            if body is None:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port_file.write_text(str(server.server_address[1]))
+    server.serve_forever()
+
+
+def settings_args() -> list[str]:
+    """``-s NAME=VALUE`` for the speed settings."""
+    return [arg for name, value in SPEED.items() for arg in ("-s", f"{name}={value}")]
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished child process (and theirs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_bare(workdir: Path, urls_file: Path) -> tuple[float, int, float]:
+    """Wall seconds, items and CPU seconds of the bare spider."""
+    spider = Path(__file__).with_name("bare_spider.py")
+    stats = workdir / "bare-stats.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("SCRAPY_SETTINGS_MODULE", "NEWSDESK_OFFLINE")}
+    started, cpu = time.perf_counter(), children_cpu()
+    subprocess.run([sys.executable, "-m", "scrapy", "runspider", str(spider), "-a", f"urls_file={urls_file}",
+                    *settings_args(), "-s", f"LOG_FILE={stats}"], cwd=workdir, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
+    items = 0
+    for line in stats.read_text().splitlines():
+        if "'item_scraped_count'" in line:
+            items = int(line.split(":")[-1].strip().rstrip(",}"))
+    return seconds, items, cpu
+
+
+def run_newsdesk(workdir: Path, urls: list[str]) -> tuple[float, int, float, float]:
+    """Wall seconds, items and CPU seconds of ``newsdesk crawl --no-ingest``, and CPU seconds of the ingest."""
+    home = workdir / "nd-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    (home / "sources.toml").write_text(
+        "[sources.jpost-breaking]\nenabled = false\n\n"
+        "[sources.bench-list]\nspider = \"jpost_breaking\"\ntimezone = \"Asia/Jerusalem\"\n"
+        "schedule = \"*/10 * * * *\"\nlanguage = \"en\"\nenabled = true\n"
+        f"urls = {json.dumps(urls)}\n")
+    exe = shutil.which("newsdesk", path=str(Path(sys.executable).parent)) or "newsdesk"
+    env = {k: v for k, v in os.environ.items() if k != "NEWSDESK_OFFLINE"}
+    set_args = [arg for name, value in SPEED.items() for arg in ("-s", f"{name}={value}")]
+    started, cpu = time.perf_counter(), children_cpu()
+    subprocess.run([exe, "crawl", "bench-list", "--no-ingest", "-q", "--home", str(home), *set_args],
+                   env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
+    items = sum(1 for path in (home / "outbox").glob("*.jsonl") for _ in path.open())
+    ingest_cpu = children_cpu()
+    subprocess.run([exe, "ingest", "-q", "--home", str(home)], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return seconds, items, cpu, children_cpu() - ingest_cpu
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument("--per-page", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=3, help="alternating runs of each; medians reported")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR / "crawl")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.pages, args.per_page, Path(args.serve))
+        return
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    args.workdir.mkdir(parents=True)
+    port_file = args.workdir / "port"
+    server = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_crawl", "--pages", str(args.pages),
+                               "--per-page", str(args.per_page), "--serve", str(port_file)])
+    try:
+        for _ in range(600):
+            if port_file.exists() and port_file.read_text():
+                break
+            time.sleep(0.1)
+        base = f"http://127.0.0.1:{port_file.read_text()}"
+        urls = [f"{base}/list/{n}" for n in range(args.pages)]
+        urls_file = args.workdir / "urls.txt"
+        urls_file.write_text("\n".join(urls) + "\n")
+        print(f"machine: {machine()}\nrevision: {git_revision()}\n"
+              f"site: {args.pages} list pages × {args.per_page} items, article links 404\n")
+        bare, nd = [], []
+        for _ in range(args.runs):
+            bare.append(run_bare(args.workdir, urls_file))
+            nd.append(run_newsdesk(args.workdir, urls))
+        b_s, n_s = statistics.median(r[0] for r in bare), statistics.median(r[0] for r in nd)
+        b_c, n_c = statistics.median(r[2] for r in bare), statistics.median(r[2] for r in nd)
+        ingest_cpu = statistics.median(r[3] for r in nd)
+        print("| crawler | wall s (median) | list pages/s | items/s | CPU s (median) | pages per CPU s |"
+              " items per CPU s | items |\n|---|---|---|---|---|---|---|---|")
+        for label, wall_s, cpu_s, items in (("bare Scrapy spider", b_s, b_c, bare[0][1]),
+                                            ("newsdesk crawl --no-ingest", n_s, n_c, nd[0][1])):
+            print(f"| {label} | {wall_s:.1f} | {args.pages / wall_s:.1f} | {items / wall_s:.0f} | {cpu_s:.1f} | "
+                  f"{args.pages / cpu_s:.1f} | {items / cpu_s:.0f} | {items} |")
+        print(f"\nruns (wall s): bare {[round(r[0], 1) for r in bare]}, newsdesk {[round(r[0], 1) for r in nd]}; "
+              f"(CPU s): bare {[round(r[2], 1) for r in bare]}, newsdesk {[round(r[2], 1) for r in nd]}")
+        print(f"overhead of newsdesk over the bare spider: CPU {100 * (n_c / b_c - 1):+.1f} %, "
+              f"wall {100 * (n_s / b_s - 1):+.1f} % (wall is at the mercy of other processes on a busy machine)")
+        print(f"ingest of the crawl's {nd[0][1]} records afterwards: median {ingest_cpu:.1f} CPU s "
+              f"({nd[0][1] / ingest_cpu:.0f} items per CPU s)")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Ingest throughput and peak memory: ``reindex`` of N, ingest into a new index, ingest into one of N.
+
+Each phase runs in its own process so its peak RSS (``ru_maxrss``) is its own:
+
+1. ``reindex``: rebuild the index of a home whose archive holds N records
+   (this index is the one ``bench_search`` then queries);
+2. ``new``: ingest M fresh records from outbox files (10,000 a file, like
+   crawl runs) into an empty home: index, then gzip into the archive;
+3. ``existing``: the same M records (5 % of them re-sent versions of records
+   already indexed, which must be merged) into a copy of the index of N.
+
+    python -m benchmarks.bench_ingest                 # N = M = 100,000
+    python -m benchmarks.bench_ingest --million       # N = 1,000,000, M = 100,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.data import DEFAULT_WORKDIR, PER_FILE, git_revision, machine, prepare_home
+from benchmarks.synth import Archive
+
+logger = logging.getLogger(__name__)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_outbox(home: Path, size: int, start: int, resend_from: Path | None) -> None:
+    """M new records (seed 8, keys numbered from ``start``) as outbox files; 5 % re-send old keys."""
+    outbox = home / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    archive = Archive(seed=8)
+    rng = random.Random(3)
+    old_keys: list[str] = []
+    if resend_from is not None:
+        first = sorted((resend_from / "archive").glob("*/*/*.jsonl.gz"))[0]
+        with gzip.open(first, "rt", encoding="utf-8") as handle:
+            old_keys = [json.loads(line)["key"] for line in handle]
+    batch: list[str] = []
+    n_file = 0
+    for n, record in enumerate(archive.records(size, start)):
+        if old_keys and rng.random() < 0.05:
+            record["key"] = record["url"] = rng.choice(old_keys)
+            record["body"] = None  # a list item re-sent without its body: merge keeps the old body
+        batch.append(json.dumps(record, separators=(",", ":")))
+        if len(batch) == PER_FILE or n == size - 1:
+            (outbox / f"20260101T{n_file:06d}Z-synth-{n_file:06d}.jsonl").write_text("\n".join(batch) + "\n")
+            batch = []
+            n_file += 1
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def phase(name: str, home: Path, count: int) -> dict[str, float]:
+    """Run one phase in this process; returns its figures."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    if name == "fts5":
+        from benchmarks.data import fts5_table
+
+        scratch = home.parent / f"fts5-scratch-{home.name}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        (scratch / "archive").symlink_to(home / "archive")
+        fts5_table(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+        records = new = count
+        updated = 0
+    else:
+        from index.ingest import ingest, reindex
+        from newsdesk.home import Home
+
+        result = reindex(Home(home)) if name == "reindex" else ingest(Home(home))
+        records, new, updated = result.records, result.new, result.updated
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "records": records, "new": new, "updated": updated,
+            "items_per_s": records / seconds, "items_per_cpu_s": records / cpu, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_phase(name: str, home: Path, count: int) -> dict[str, float]:
+    """Run a phase in a child process and read its figures."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--phase", name, "--home", str(home),
+                          "--size", str(count)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="N: records in the archive")
+    parser.add_argument("--add", type=int, help="M: records ingested (default N, or 100,000 with --million)")
+    parser.add_argument("--million", action="store_true", help="N = 1,000,000")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--phases", default="reindex,fts5,new,existing")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.home, args.size)))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    size = 1_000_000 if args.million else args.size
+    add = args.add or (100_000 if args.million else size)
+    print(f"machine: {machine()}\nrevision: {git_revision()}\nN = {size:,} archived, M = {add:,} ingested")
+    home = prepare_home(args.workdir, size)
+    phases = args.phases.split(",")
+    print("\n| phase | records | wall s | items/s | CPU s | items per CPU s | peak RSS MB |\n"
+          "|---|---|---|---|---|---|---|")
+
+    def show(label: str, figures: dict[str, float]) -> None:
+        print(f"| {label} | {figures['records']:,.0f} | {figures['seconds']:.0f} | {figures['items_per_s']:,.0f} |"
+              f" {figures['cpu_seconds']:.0f} | {figures['items_per_cpu_s']:,.0f} | {figures['peak_rss_mb']:.0f} |",
+              flush=True)
+
+    if "reindex" in phases:
+        show(f"reindex {size:,}", run_phase("reindex", home, size))
+    if "fts5" in phases:
+        show(f"baseline: FTS5 table of the same {size:,}", run_phase("fts5", home, size))
+    if "new" in phases:
+        scratch = args.workdir / f"scratch-new-{size}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        write_outbox(scratch, add, size, None)
+        show(f"ingest {add:,} into a new index", run_phase("new", scratch, add))
+        shutil.rmtree(scratch, ignore_errors=True)
+    if "existing" in phases:
+        scratch = args.workdir / f"scratch-existing-{size}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.copytree(home / "index", scratch / "index")
+        write_outbox(scratch, add, size, home)
+        show(f"ingest {add:,} (5 % updates) into an index of {size:,}", run_phase("existing", scratch, add))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
