@@ -398,7 +398,7 @@ def search(
     has_words = "words" in params
     rank = "ts_rank_cd(tsv, websearch_to_tsquery('english', %(words)s))" if has_words else "NULL::real"
     order = {"relevance": "score DESC NULLS LAST, published DESC NULLS LAST, key",
-             "newest": "published DESC NULLS FIRST, key", "oldest": "published ASC NULLS LAST, key"}[sort]  # undated: as Whoosh
+             "newest": "published DESC NULLS LAST, key", "oldest": "published ASC NULLS FIRST, key"}[sort]  # undated = oldest, as in Whoosh
     if sort == "relevance" and not has_words:
         order = "published DESC NULLS LAST, key"
     headline = (f"ts_headline('english', CASE WHEN body <> '' THEN body ELSE title END, "
