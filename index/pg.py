@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from index.ingest import archive_files, pending_files, read_records, IngestResult, _archive
-from index.search import MAX_DEPTH, MAX_LIMIT, MAX_QUERY_CHARS, SORTS, Filters, Hit, QueryError, SearchResult
+from index import schema
+from index.ingest import IngestResult, _archive, archive_files, pending_files, read_records
+from index.search import MAX_QUERY_CHARS, Filters, Hit, QueryError, SearchResult, check_page
 from index.timeline import BY, MAX_BUCKETS, Timeline, _floor, _span
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
@@ -174,16 +175,9 @@ def content_hash(record: dict[str, Any]) -> str:
 
 
 def item_time(record: dict[str, Any]) -> datetime | None:
-    """The time a record is searched and sorted by: published, else updated (aware UTC)."""
-    for name in ("published", "updated"):
-        value = record.get(name)
-        if value:
-            try:
-                moment = datetime.fromisoformat(value)
-            except (TypeError, ValueError):
-                continue
-            return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return None
+    """The time a record is searched and sorted by, as in the Whoosh index, but aware UTC."""
+    moment = schema.item_time(record)
+    return moment.replace(tzinfo=timezone.utc) if moment else None
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
@@ -382,13 +376,7 @@ def search(
     timeout_ms: int = STATEMENT_TIMEOUT_MS,
 ) -> SearchResult:
     """Search the PostgreSQL archive; same arguments and result as :func:`index.search.search`."""
-    if sort not in SORTS:
-        raise QueryError(f"unknown sort {sort!r}", f"use one of: {', '.join(SORTS)}")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"--limit must be between 1 and {MAX_LIMIT}")
-    if page < 1 or page * limit > MAX_DEPTH:
-        raise QueryError(f"--page {page} with --limit {limit} is past the first {MAX_DEPTH} results",
-                         "narrow the search with words or dates instead of paging deeper")
+    check_page(sort, limit, page)
     if collapse:
         raise QueryError("--collapse needs the local index (near-duplicate groups are not in PostgreSQL)",
                          "search without --archive, or without --collapse")

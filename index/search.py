@@ -247,6 +247,17 @@ def close_searchers() -> None:
         _open.clear()
 
 
+def check_page(sort: str, limit: int, page: int) -> None:
+    """QueryError for a sort, limit or page that no backend runs."""
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}", f"use one of: {', '.join(SORTS)}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"--limit must be between 1 and {MAX_LIMIT}")
+    if page < 1 or page * limit > MAX_DEPTH:
+        raise QueryError(f"--page {page} with --limit {limit} is past the first {MAX_DEPTH} results",
+                         "narrow the search with words or dates instead of paging deeper")
+
+
 def search(
     index_dir: Path,
     text: str,
@@ -264,13 +275,7 @@ def search(
     collapse: bool = False,
 ) -> SearchResult:
     """Search the index; one page of hits newest-first, oldest-first or by relevance."""
-    if sort not in SORTS:
-        raise QueryError(f"unknown sort {sort!r}", f"use one of: {', '.join(SORTS)}")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"--limit must be between 1 and {MAX_LIMIT}")
-    if page < 1 or page * limit > MAX_DEPTH:
-        raise QueryError(f"--page {page} with --limit {limit} is past the first {MAX_DEPTH} results",
-                         "narrow the search with words or dates instead of paging deeper")
+    check_page(sort, limit, page)
     searcher = _searcher(index_dir)
     q = build_query(searcher.schema, text, since, until, sources, agencies=agencies, authors=authors, kinds=kinds)
     depth = page * limit
