@@ -33,7 +33,7 @@ from typing import Any
 from index import schema
 from index.ingest import IngestResult, _archive, archive_files, pending_files, read_records
 from index.search import MAX_QUERY_CHARS, Filters, Hit, QueryError, SearchResult, check_page
-from index.timeline import BY, MAX_BUCKETS, Timeline, _floor, _span
+from index.timeline import BY, Timeline, tally
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy
@@ -440,21 +440,7 @@ def timeline(url: str, text: str, *, filters: Filters | None = None, by: str = "
         return conn.execute(f"SELECT published FROM {TABLE} WHERE {where}", params).fetchall()
 
     result = Timeline(by=by, query=f"websearch_to_tsquery('english', {params.get('words', '')!r})")
-    counts: dict[datetime, int] = {}
-    for (moment,) in _run(url, timeout_ms, work):
-        result.total += 1
-        if moment is None:
-            result.undated += 1
-            continue
-        start = _floor(moment, by, zone)
-        counts[start] = counts.get(start, 0) + 1
-    if counts:
-        starts = _span(min(counts), max(counts), by, zone)
-        if len(starts) > MAX_BUCKETS:
-            raise QueryError(f"the matches span more than {MAX_BUCKETS} {by}s",
-                             "use a wider --by (day, week) or a shorter range (--since/--until)")
-        result.buckets = [(start, counts.get(start, 0)) for start in starts]
-    return result
+    return tally(result, (moment for (moment,) in _run(url, timeout_ms, work)), zone)
 
 
 def keys(url: str) -> Iterator[str]:

@@ -9,6 +9,7 @@ stored records, so a timeline over many matches stays cheap.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -75,24 +76,28 @@ def timeline(index_dir: Path, text: str, *, filters: Filters | None = None, by: 
     ix = open_index(index_dir)
     try:
         q = query_for(ix.schema, text, filters)
-        counts: dict[datetime, int] = {}
-        result = Timeline(by=by, query=str(q))
         with ix.searcher() as searcher:
             column: Any = searcher.reader().column_reader("published", translate=False)
-            for docnum in searcher.docs_for_query(q):
-                result.total += 1
-                moment = from_micros(column[docnum])
-                if moment is None:
-                    result.undated += 1
-                    continue
-                start = _floor(moment, by, zone)
-                counts[start] = counts.get(start, 0) + 1
+            moments = [from_micros(column[docnum]) for docnum in searcher.docs_for_query(q)]
     finally:
         ix.close()
+    return tally(Timeline(by=by, query=str(q)), moments, zone)
+
+
+def tally(result: Timeline, moments: Iterable[datetime | None], zone: tzinfo) -> Timeline:
+    """Fill ``result`` with the count of ``moments`` per bucket (None counts as undated)."""
+    counts: dict[datetime, int] = {}
+    for moment in moments:
+        result.total += 1
+        if moment is None:
+            result.undated += 1
+            continue
+        start = _floor(moment, result.by, zone)
+        counts[start] = counts.get(start, 0) + 1
     if counts:
-        starts = _span(min(counts), max(counts), by, zone)
+        starts = _span(min(counts), max(counts), result.by, zone)
         if len(starts) > MAX_BUCKETS:
-            raise QueryError(f"the matches span more than {MAX_BUCKETS} {by}s",
+            raise QueryError(f"the matches span more than {MAX_BUCKETS} {result.by}s",
                              "use a wider --by (day, week) or a shorter range (--since/--until)")
         result.buckets = [(start, counts.get(start, 0)) for start in starts]
     return result
