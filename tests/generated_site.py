@@ -11,13 +11,13 @@ paths to (status, headers, body) for hostile pages.
 from __future__ import annotations
 
 import html
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.helpers import NOT_FOUND, Answer, LoopbackSite
 
 START = datetime(2024, 10, 24, 19, 0)
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
@@ -65,55 +65,22 @@ def article_page(n: int, revision: int = 0) -> bytes:
     ).encode()
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """A threading server that does not print a traceback when a killed client hangs up."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
-class GeneratedSite:
+class GeneratedSite(LoopbackSite):
     """Serves the generated list and article pages on 127.0.0.1."""
 
     def __init__(self, count: int, delay: float = 0.0,
                  extra: dict[str, tuple[int, dict[str, str], Any]] | None = None) -> None:
+        super().__init__()
         self.count = count
         self.delay = delay
         self.extra = extra or {}
         self.requests: list[str] = []
         self._list = list_page(count)
         self._revision = 0
-        site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                site.requests.append(self.path)
-                status, headers, body = site.response(self.path)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                if isinstance(body, bytes):
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                self.end_headers()  # a generator: streamed until the client hangs up
-                try:
-                    for chunk in body():
-                        self.wfile.write(chunk)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                self.close_connection = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def answer(self, path: str, headers: Any) -> Answer:
+        self.requests.append(path)
+        return self.response(path)
 
     def response(self, path: str) -> tuple[int, dict[str, str], Any]:
         """(status, headers, body) for a path; body is bytes or a callable yielding chunks."""
@@ -130,7 +97,7 @@ class GeneratedSite:
             if self.delay:
                 time.sleep(self.delay)
             return 200, html_type, article_page(int(path[len(prefix):]), self._revision)
-        return 404, {"Content-Type": "text/plain"}, b"not found"
+        return NOT_FOUND
 
     @property
     def revision(self) -> int:
@@ -146,23 +113,11 @@ class GeneratedSite:
         """Item ``n``'s expected key (its canonical URL)."""
         return f"{self.base}/breaking-news/item-{n}"
 
-    @property
-    def base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
 
 
 @contextmanager
 def serve_generated(count: int, delay: float = 0.0,
                     extra: dict[str, tuple[int, dict[str, str], Any]] | None = None) -> Iterator[GeneratedSite]:
     """Run a :class:`GeneratedSite` for the length of a ``with`` block."""
-    site = GeneratedSite(count, delay, extra)
-    site.thread.start()
-    try:
-        yield site
-    finally:
-        site.server.shutdown()
-        site.server.server_close()
+    with GeneratedSite(count, delay, extra) as site:
+        yield site  # type: ignore[misc]

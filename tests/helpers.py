@@ -31,44 +31,71 @@ def stable(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in VOLATILE}
 
 
-class FixtureSite:
-    """Serves a fixture folder on 127.0.0.1 through its ``pages.json`` map (path → file)."""
+class _QuietServer(ThreadingHTTPServer):
+    """A threading server that does not print a traceback when a killed client hangs up."""
 
-    def __init__(self, folder: Path, pages: dict[str, str] | None = None) -> None:
-        self.folder = folder
-        self.pages = pages if pages is not None else {
-            k: v for k, v in json.loads((folder / "pages.json").read_text()).items() if not k.startswith("_")
-        }
-        self.requests: list[str] = []
-        self.overrides: dict[str, bytes] = {}
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+#: What a loopback site answers: (status, headers, body); body is bytes or a callable yielding chunks.
+Answer = tuple[int, dict[str, str], Any]
+
+
+class LoopbackSite:
+    """An HTTP server on 127.0.0.1 (a free port) in a thread; subclasses say what each GET answers."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive; "HTTP/1.0" makes every request a new connection
+
+    def __init__(self) -> None:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = site.protocol_version
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                site.requests.append(self.path)
-                body = site.body_for(self.path)
-                if body is None:
-                    self.send_error(404)
+                status, headers, body = site.answer(self.path, self.headers)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if isinstance(body, bytes):
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                     return
-                self.send_response(200)
-                kind = "application/xml" if body.lstrip()[:5] in (b"<?xml", b"<rss ", b"<feed") else "text/html"
-                self.send_header("Content-Type", f"{kind}; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.end_headers()  # a generator: streamed until the client hangs up
+                try:
+                    for chunk in body():
+                        self.wfile.write(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def body_for(self, path: str) -> bytes | None:
-        path = path.split("?", 1)[0]
-        if path in self.overrides:
-            return self.overrides[path]
-        name = self.pages.get(path)
-        return (self.folder / name).read_bytes() if name else None
+    def answer(self, path: str, headers: Any) -> Answer:
+        """(status, headers, body) for a GET of ``path`` with request ``headers``."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> LoopbackSite:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     @property
     def base(self) -> str:
@@ -78,19 +105,47 @@ class FixtureSite:
     def url(self, path: str) -> str:
         return self.base + path
 
+
+NOT_FOUND: Answer = (404, {"Content-Type": "text/plain"}, b"not found")
+
+
+class FixtureSite(LoopbackSite):
+    """Serves a fixture folder on 127.0.0.1 through its ``pages.json`` map (path → file)."""
+
+    protocol_version = "HTTP/1.0"  # a connection per page, like http.server's default
+
+    def __init__(self, folder: Path, pages: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.pages = pages if pages is not None else {
+            k: v for k, v in json.loads((folder / "pages.json").read_text()).items() if not k.startswith("_")
+        }
+        self.requests: list[str] = []
+        self.overrides: dict[str, bytes] = {}
+
+    def answer(self, path: str, headers: Any) -> Answer:
+        self.requests.append(path)
+        body = self.body_for(path)
+        if body is None:
+            return NOT_FOUND
+        kind = "application/xml" if body.lstrip()[:5] in (b"<?xml", b"<rss ", b"<feed") else "text/html"
+        return 200, {"Content-Type": f"{kind}; charset=utf-8"}, body
+
+    def body_for(self, path: str) -> bytes | None:
+        path = path.split("?", 1)[0]
+        if path in self.overrides:
+            return self.overrides[path]
+        name = self.pages.get(path)
+        return (self.folder / name).read_bytes() if name else None
+
     def fetched(self, path: str) -> int:
         return sum(1 for p in self.requests if p.split("?", 1)[0] == path)
 
 
 @contextmanager
 def serve(folder: Path, pages: dict[str, str] | None = None) -> Iterator[FixtureSite]:
-    site = FixtureSite(folder, pages)
-    site.thread.start()
-    try:
-        yield site
-    finally:
-        site.server.shutdown()
-        site.server.server_close()
+    with FixtureSite(folder, pages) as site:
+        yield site  # type: ignore[misc]
 
 
 def only_source(source_id: str, **keys: str) -> str:

@@ -15,9 +15,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.helpers import NOT_FOUND, Answer, LoopbackSite
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("harbour", "senate", "drought", "vaccine", "election", "pipeline", "glacier", "tariff", "satellite",
@@ -47,53 +50,30 @@ def list_html(count: int) -> bytes:
     return f"<!doctype html><html><body><ol class='ticker'>{items}</ol></body></html>".encode()
 
 
-class GeneratedSite:
+class GeneratedSite(LoopbackSite):
     """N articles and one list page on 127.0.0.1, with fetch counts."""
 
+    # A connection per request, as in a crawl spread over many hosts: it keeps the crawl slow
+    # enough for the kill and outage tests to land mid-crawl.
+    protocol_version = "HTTP/1.0"
+
     def __init__(self, count: int, delay: float = 0.0) -> None:
+        super().__init__()
         self.count = count
         self.delay = delay
         self.fetches: Counter[str] = Counter()
         self.lock = threading.Lock()
-        site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                with site.lock:
-                    site.fetches[self.path] += 1
-                body: bytes | None = None
-                if self.path == "/latest":
-                    body = list_html(site.count)
-                elif self.path.startswith("/a/") and self.path[3:].isdigit() and int(self.path[3:]) < site.count:
-                    if site.delay:
-                        time.sleep(site.delay)
-                    body = article_html(int(self.path[3:]))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> GeneratedSite:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    def answer(self, path: str, headers: Any) -> Answer:
+        with self.lock:
+            self.fetches[path] += 1
+        if path == "/latest":
+            return 200, HTML, list_html(self.count)
+        if path.startswith("/a/") and path[3:].isdigit() and int(path[3:]) < self.count:
+            if self.delay:
+                time.sleep(self.delay)
+            return 200, HTML, article_html(int(path[3:]))
+        return NOT_FOUND
 
     def articles_fetched(self) -> Counter[str]:
         with self.lock:

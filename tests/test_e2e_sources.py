@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 
 from index.search import search
-from tests.helpers import FIXTURES, FixtureSite, serve
+from tests.helpers import FIXTURES, NOT_FOUND, Answer, FixtureSite, LoopbackSite, serve
 
 pytestmark = pytest.mark.e2e
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "RETRY_TIMES=0"]
@@ -150,54 +148,31 @@ def test_second_crawl_fetches_no_known_article_and_adds_nothing(home: Path, outl
     assert outlets_site.fetched("/world/2024/10/24/volcano-erupts-in-iceland") == 2
 
 
-class _ConditionalFeed:
+class _ConditionalFeed(LoopbackSite):
     """A loopback server for one feed that answers 304 to a matching If-None-Match."""
 
     def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
         self.seen_headers: list[str | None] = []
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                if self.path != "/feed.xml":
-                    self.send_error(404)
-                    return
-                outer.seen_headers.append(self.headers.get("If-None-Match"))
-                if self.headers.get("If-None-Match") == '"feed-v1"':
-                    self.send_response(304)
-                    self.send_header("ETag", '"feed-v1"')
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("ETag", '"feed-v1"')
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/feed.xml"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, path: str, headers: Any) -> Answer:
+        if path != "/feed.xml":
+            return NOT_FOUND
+        self.seen_headers.append(headers.get("If-None-Match"))
+        if headers.get("If-None-Match") == '"feed-v1"':
+            return 304, {"ETag": '"feed-v1"'}, b""
+        return 200, {"Content-Type": "application/rss+xml", "ETag": '"feed-v1"'}, self.body
 
 
 def test_unchanged_feed_is_a_quiet_successful_304(home: Path) -> None:
     server = _ConditionalFeed((FIXTURES / "outlets" / "meridian-world.atom").read_bytes())
+    server.start()
+    feed_url = server.url("/feed.xml")
     try:
         home.mkdir(parents=True)
         (home / "sources.toml").write_text(
-            f'[sources.e2e-atom]\nspider = "feed"\nurls = ["{server.url}"]\ntimezone = "Europe/London"\n'
+            f'[sources.e2e-atom]\nspider = "feed"\nurls = ["{feed_url}"]\ntimezone = "Europe/London"\n'
             '[sources.e2e-atom.options]\nfollow = false\n')
         first = newsdesk("crawl", "e2e-atom", *FAST, home=home)
         assert first.returncode == 0 and "e2e-atom: 3 seen, 3 new" in first.stdout, first.stderr
@@ -207,4 +182,4 @@ def test_unchanged_feed_is_a_quiet_successful_304(home: Path) -> None:
         (report,) = _reports(home)["e2e-atom"][-1:]
         assert report["stats"]["newsdesk/not_modified"] == 1 and report["finish_reason"] == "finished"
     finally:
-        server.close()
+        server.stop()

@@ -66,13 +66,12 @@ class GatedSite(FixtureSite):
 @pytest.fixture
 def gated() -> Iterator[GatedSite]:
     site = GatedSite(FIXTURES / "jpost", allow=3)
-    site.thread.start()
+    site.start()
     try:
         yield site
     finally:
         site.gate.set()
-        site.server.shutdown()
-        site.server.server_close()
+        site.stop()
 
 
 def setup_home(home: Path, url: str, schedule: str, config: str = "") -> None:
