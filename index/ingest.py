@@ -40,6 +40,8 @@ INDEX_NAME = "newsdesk"
 BATCH = 10_000  # records per commit: bounds memory and the work a crash repeats
 MAX_SEGMENTS = 16  # past this many segments, a commit also merges the small ones
 LIMIT_MB = 128  # a writer's posting buffer; past it, sorted runs spill to disk
+JOB_DOCS = 1_000  # documents per job file handed to a reindex worker process
+PARALLEL_MIN = 50_000  # a smaller archive is rebuilt by one writer (starting workers costs more)
 
 
 class IngestBusy(NewsdeskError):
@@ -96,7 +98,15 @@ def open_index(path: Path, create: bool = False) -> Any:
     return ix
 
 
-def new_writer(ix: Any) -> Any:
+def reindex_procs() -> int:
+    """Worker processes a reindex uses: one per core, at most 4 (``NEWSDESK_REINDEX_PROCS`` overrides)."""
+    value = os.environ.get("NEWSDESK_REINDEX_PROCS", "")
+    if value.strip().isdigit() and int(value) >= 1:
+        return int(value)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def new_writer(ix: Any, procs: int = 1) -> Any:
     """A writer with our settings: bounded posting buffer, PlainCodec, separate files.
 
     Uncompressed posting blocks make the index about 40 % bigger and term reads
@@ -104,7 +114,15 @@ def new_writer(ix: Any) -> Any:
     (Whoosh's default: all files in one) is read at open by copying its term and
     posting files into memory; separate files are read in place, so opening the
     index costs milliseconds instead of seconds.  See benchmarks/README.md.
+
+    With ``procs`` > 1, Whoosh's ``MpWriter``: documents go in job files to
+    ``procs`` worker processes, each writing its own segment, and the segments
+    are committed side by side (``multisegment``: no merge of their postings).
+    Each worker has its own posting buffer of ``LIMIT_MB``.
     """
+    if procs > 1:
+        return ix.writer(procs=procs, multisegment=True, batchsize=JOB_DOCS,
+                         limitmb=LIMIT_MB, codec=PlainCodec(), compound=False)
     return ix.writer(limitmb=LIMIT_MB, codec=PlainCodec(), compound=False)
 
 
@@ -241,13 +259,19 @@ class Upserter:
         self._close_reader()
 
 
-def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[str, str] | None = None) -> None:
-    """Write every record of ``files`` into an empty index with one writer: one segment, no merges.
+def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[str, str] | None = None,
+                procs: int = 1, parallel_min: int | None = None) -> None:
+    """Write every record of ``files`` into an empty index: one segment per worker, no merges.
 
     A first pass counts each key, so the records of a key met more than once are
     merged in order (as ``ingest`` would have) and written when its last one is read.
 
     :param groups: near-duplicate group of each grouped key (``index.neardup``).
+    :param procs: worker processes (``new_writer``); the index ends with that many segments.
+    :param parallel_min: fewer records than this (default ``PARALLEL_MIN``) are written by one
+        writer in this process.
+    :raises IndexDamaged: if the committed index does not hold every document written
+        (a worker process died): the caller keeps the old index.
     """
     groups = groups or {}
 
@@ -258,8 +282,10 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
     once: set[int] = set()
     repeated: dict[int, int] = {}
     scratch = IngestResult()
+    seen = 0
     for path in files:
         for record in read_records(path, scratch):
+            seen += 1
             h = hash(record["key"])
             if h in repeated:
                 repeated[h] += 1
@@ -270,7 +296,8 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
                 once.add(h)
     del once
     pending: dict[str, dict[str, Any]] = {}
-    writer = new_writer(ix)
+    written = 0
+    writer = new_writer(ix, procs if seen >= (PARALLEL_MIN if parallel_min is None else parallel_min) else 1)
     try:
         for path in files:
             for record in read_records(path, result):
@@ -280,6 +307,7 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
                 if h not in repeated:
                     result.new += 1
                     writer.add_document(**document(record))
+                    written += 1
                     continue
                 if key in pending:
                     result.updated += 1
@@ -290,13 +318,19 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
                 repeated[h] -= 1
                 if repeated[h] == 0:
                     writer.add_document(**document(pending.pop(key)))
+                    written += 1
             result.files += 1
         for record in pending.values():  # only if two keys shared a hash
             writer.add_document(**document(record))
+            written += 1
     except BaseException:
         writer.cancel()
         raise
     writer.commit()
+    committed = ix.doc_count_all()
+    if committed != written:  # MpWriter drops the segment of a worker that died, without a word
+        raise IndexDamaged(f"the rebuilt index holds {committed} of the {written} records written "
+                           "(a worker process failed)", "run `newsdesk reindex` again; the old index is kept")
 
 
 def archive_path(home: Home, outbox_file: Path) -> Path:
@@ -394,8 +428,11 @@ def archive_files(home: Home) -> Iterator[Path]:
     return iter(sorted(home.archive.glob("*/*/*.jsonl.gz"), key=lambda p: p.name))
 
 
-def reindex(home: Home, wait: float = 120.0) -> IngestResult:
-    """Rebuild the index from the archive into a fresh directory, then swap it in."""
+def reindex(home: Home, wait: float = 120.0, procs: int | None = None) -> IngestResult:
+    """Rebuild the index from the archive into a fresh directory, then swap it in.
+
+    :param procs: worker processes writing segments in parallel (default: ``reindex_procs()``).
+    """
     result = IngestResult()
     home.ensure(home.root)
     fresh = home.root / "index.new"
@@ -409,7 +446,8 @@ def reindex(home: Home, wait: float = 120.0) -> IngestResult:
 
                 # One segment, the fastest to open and search; near-duplicate groups live in
                 # state/, not in the archive, so they are written back as the records go in.
-                build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state))
+                build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state),
+                            procs=procs or reindex_procs())
             finally:
                 ix.close()
             old = home.root / "index.old"

@@ -126,7 +126,9 @@ def ingest(quiet: bool, home: Path | None) -> None:
 
 @cli.command()
 @home_option
-def reindex(home: Path | None) -> None:
+@click.option("--procs", type=click.IntRange(1, 16), default=None,
+              help="Worker processes writing the index (default: one per core, at most 4).")
+def reindex(home: Path | None, procs: int | None) -> None:
     """Rebuild the search index from the archive (after a crash or a schema change).
 
     Example:
@@ -135,7 +137,7 @@ def reindex(home: Path | None) -> None:
     """
     from index.ingest import reindex as do_reindex
 
-    result = do_reindex(resolve_home(home))
+    result = do_reindex(resolve_home(home), procs=procs)
     click.echo(f"reindex: {result.records} records from {result.files} archive files "
                f"into {result.new} items")
 

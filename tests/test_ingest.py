@@ -165,3 +165,38 @@ def test_an_index_of_another_schema_version_asks_for_reindex(tmp_path: Path) -> 
     assert "newsdesk reindex" in info.value.hint
     reindex(home)
     assert len(search(home.index, "korea").hits) == 5
+
+
+def test_parallel_reindex_writes_a_segment_per_worker_and_the_same_view(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("index.ingest.PARALLEL_MIN", 0)
+    monkeypatch.setattr("index.ingest.JOB_DOCS", 2)  # several job files, so both workers get some
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE[:4])
+    write_outbox(tmp_path, RUN2, ARCHIVE[3:])
+    ingest(home)
+    before = [(h.record["key"], h.record["title"]) for h in search(home.index, "", sort="newest", limit=100).hits]
+    words = [h.record["key"] for h in search(home.index, "troops OR israel", limit=100).hits]
+    assert len(words) >= 3
+    result = reindex(home, procs=2)
+    assert (result.records, result.new) == (len(ARCHIVE) + 1, len(ARCHIVE))
+    ix = open_index(home.index)
+    assert len(ix._segments()) == 2 and ix.doc_count() == len(ARCHIVE)
+    ix.close()
+    assert [(h.record["key"], h.record["title"]) for h in
+            search(home.index, "", sort="newest", limit=100).hits] == before
+    assert sorted(h.record["key"] for h in search(home.index, "troops OR israel", limit=100).hits) == sorted(words)
+
+
+def test_a_failed_reindex_worker_is_an_error_and_keeps_the_old_index(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from index.ingest import IndexDamaged
+
+    monkeypatch.setattr("index.ingest.PARALLEL_MIN", 0)
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    ingest(home)
+    monkeypatch.setattr("whoosh.multiproc.SubWriterTask._process_file", lambda *args: os._exit(3))
+    with pytest.raises(IndexDamaged, match="worker"):
+        reindex(home, procs=2)
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
