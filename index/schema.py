@@ -21,13 +21,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
-from whoosh.codec.whoosh3 import W3Codec
+import pickle
+
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter
 from whoosh.columns import NumericColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.lang.porter import stem
+from whoosh.util.numeric import length_to_byte
 
 #: Bump when the schema changes; an index of another version must be rebuilt (`newsdesk reindex`).
-SCHEMA_VERSION = 3  # 2: dupgroup (index.neardup); 3: day numbers + a time column (speed)
+SCHEMA_VERSION = 4  # 2: dupgroup (index.neardup); 3: day numbers + a time column; 4: posting blocks pickled
+#                     with protocol 4 (speed)
 
 EPOCH = datetime(1970, 1, 1)
 MICROS_PER_DAY = 86_400_000_000
@@ -40,8 +44,35 @@ def cached_stem(word: str) -> str:
     return stem(word)
 
 
+class _Protocol4Blocks(W3PostingsWriter):
+    """Whoosh's posting-block writer, with the block's data pickled with protocol 4 instead of 2.
+
+    Protocol 2 pickles each posting's ``bytes`` value (its positions) as a call
+    to ``codecs.encode``: loading a block of 128 body postings took 43 µs, with
+    protocol 4 12 µs, and the block is 40 % smaller.  The file layout is
+    Whoosh's (``pickle.loads`` reads either protocol), so Whoosh's own readers
+    and ``index.postings`` read it.  Blocks are never compressed (PlainCodec).
+    """
+
+    def _write_block(self, last: bool = False) -> None:
+        if not self._blockcount:
+            self._postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        ids = self._ids
+        data = pickle.dumps((self._mini_ids(), self._mini_weights(), self._mini_values()), 4)
+        info = pickle.dumps((len(ids), ids[-1], self._maxweight, 0, length_to_byte(self._minlength),
+                             length_to_byte(self._maxlength)), 2)
+        size = len(info) + len(data)
+        self._postfile.write_int(-size if last else size)  # negative: the term's last block
+        self._postfile.write(info)
+        self._postfile.write(data)
+        self._blockcount += 1
+        self._new_block()
+
+
 class PlainCodec(W3Codec):
-    """Whoosh's codec without zlib on posting blocks and without per-block length statistics.
+    """Whoosh's codec without zlib on posting blocks, without per-block length statistics,
+    and with posting blocks pickled with protocol 4 (``_Protocol4Blocks``).
 
     The statistics (shortest/longest document of each posting block) serve only
     Whoosh's block-skipping top-N, which ``index.search`` does not use; reading
@@ -54,6 +85,10 @@ class PlainCodec(W3Codec):
 
     def __init__(self) -> None:
         super().__init__(compression=0)
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> Any:
+        return _Protocol4Blocks(dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=0,
+                                inlinelimit=self._inlinelimit)
 
 
 def make_analyzer() -> Any:
