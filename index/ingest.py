@@ -42,6 +42,7 @@ MAX_SEGMENTS = 16  # past this many segments, a commit also merges the small one
 LIMIT_MB = 128  # a writer's posting buffer; past it, sorted runs spill to disk
 JOB_DOCS = 1_000  # documents per job file handed to a reindex worker process
 PARALLEL_MIN = 50_000  # a smaller archive is rebuilt by one writer (starting workers costs more)
+PARALLEL_BATCH = 5_000  # an ingest batch this big is written by worker processes (one segment each)
 
 
 class IngestBusy(NewsdeskError):
@@ -98,9 +99,9 @@ def open_index(path: Path, create: bool = False) -> Any:
     return ix
 
 
-def reindex_procs() -> int:
-    """Worker processes a reindex uses: one per core, at most 4 (``NEWSDESK_REINDEX_PROCS`` overrides)."""
-    value = os.environ.get("NEWSDESK_REINDEX_PROCS", "")
+def writer_procs() -> int:
+    """Worker processes a big ingest or a reindex uses: one per core, at most 4 (``NEWSDESK_PROCS`` overrides)."""
+    value = os.environ.get("NEWSDESK_PROCS", "")
     if value.strip().isdigit() and int(value) >= 1:
         return int(value)
     return max(1, min(4, os.cpu_count() or 1))
@@ -185,10 +186,11 @@ class Upserter:
     lookup by ``update_document``), a new key is simply added.
     """
 
-    def __init__(self, ix: Any, merge_existing: bool = True, batch: int = BATCH) -> None:
+    def __init__(self, ix: Any, merge_existing: bool = True, batch: int = BATCH, procs: int = 1) -> None:
         self.ix = ix
         self.merge_existing = merge_existing
         self.batch_size = batch
+        self.procs = procs
         self.reader: Any = None
         self.leaves: list[tuple[Any, int]] = []
         self.batch: dict[str, dict[str, Any]] = {}
@@ -237,16 +239,33 @@ class Upserter:
         if not self.batch:
             return
         self._close_reader()
-        writer = new_writer(self.ix)
+        parallel = self.procs > 1 and len(self.batch) >= PARALLEL_BATCH
+        before = {segment.segment_id() for segment in self.ix._segments()}
+        writer = new_writer(self.ix, self.procs if parallel else 1)
         for docnums in self.replaced.values():
             for docnum in docnums:
                 writer.delete_document(docnum)
         for record in self.batch.values():
             writer.add_document(**to_document(record))
-        many_segments = len(self.ix._segments()) >= MAX_SEGMENTS
-        writer.commit(merge=many_segments)
+        writer.commit(merge=len(before) >= MAX_SEGMENTS)
+        if parallel:
+            self._check_written(before)
         self.batch.clear()
         self.replaced.clear()
+
+    def _check_written(self, before: set[str]) -> None:
+        """IndexDamaged unless every key of the batch is in a segment this commit wrote.
+
+        Whoosh's MpWriter drops the segment of a worker process that died, without a word.
+        """
+        with self.ix.reader() as reader:
+            fresh = [leaf for leaf, _ in reader.leaf_readers()
+                     if leaf.segment() is not None and leaf.segment().segment_id() not in before]
+            missing = sum(1 for key in self.batch if not any(("key", key) in leaf for leaf in fresh))
+        if missing:
+            raise IndexDamaged(f"{missing} of the {len(self.batch)} records of a batch are not in the index "
+                               "(a worker process failed)",
+                               "run `newsdesk ingest` again: the outbox files are kept until they are indexed")
 
     def _close_reader(self) -> None:
         if self.reader is not None:
@@ -399,7 +418,7 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
             if not files:
                 ix.close()
                 return result
-            upserter = Upserter(ix)
+            upserter = Upserter(ix, procs=writer_procs())
             keys: list[str] = []
             try:
                 for path in files:
@@ -431,7 +450,7 @@ def archive_files(home: Home) -> Iterator[Path]:
 def reindex(home: Home, wait: float = 120.0, procs: int | None = None) -> IngestResult:
     """Rebuild the index from the archive into a fresh directory, then swap it in.
 
-    :param procs: worker processes writing segments in parallel (default: ``reindex_procs()``).
+    :param procs: worker processes writing segments in parallel (default: ``writer_procs()``).
     """
     result = IngestResult()
     home.ensure(home.root)
@@ -447,7 +466,7 @@ def reindex(home: Home, wait: float = 120.0, procs: int | None = None) -> Ingest
                 # One segment, the fastest to open and search; near-duplicate groups live in
                 # state/, not in the archive, so they are written back as the records go in.
                 build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state),
-                            procs=procs or reindex_procs())
+                            procs=procs or writer_procs())
             finally:
                 ix.close()
             old = home.root / "index.old"

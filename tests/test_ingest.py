@@ -200,3 +200,41 @@ def test_a_failed_reindex_worker_is_an_error_and_keeps_the_old_index(tmp_path: P
     with pytest.raises(IndexDamaged, match="worker"):
         reindex(home, procs=2)
     assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
+
+
+def test_a_big_batch_is_written_by_workers_and_updates_merge(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("index.ingest.PARALLEL_BATCH", 2)
+    monkeypatch.setattr("index.ingest.JOB_DOCS", 2)
+    monkeypatch.setenv("NEWSDESK_PROCS", "2")
+    home = Home(tmp_path)
+    key = ARCHIVE[0]["key"]
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    ingest(home)
+    write_outbox(tmp_path, RUN2, [record(key, "Corrected headline", "2024-10-24T16:25:00+00:00", version=2)]
+                 + ARCHIVE[1:3])
+    result = ingest(home)
+    assert (result.new, result.updated) == (0, 3)
+    ix = open_index(home.index)
+    assert len(ix._segments()) >= 3 and ix.doc_count() == len(ARCHIVE)
+    ix.close()
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
+    hits = search(home.index, "corrected").hits
+    assert [(h.record["key"], h.record["body"]) for h in hits] == [(key, ARCHIVE[0]["body"])]
+
+
+def test_a_failed_ingest_worker_is_an_error_and_keeps_the_outbox(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from index.ingest import IndexDamaged
+
+    monkeypatch.setattr("index.ingest.PARALLEL_BATCH", 2)
+    monkeypatch.setenv("NEWSDESK_PROCS", "2")
+    home = Home(tmp_path)
+    write_outbox(tmp_path, RUN1, ARCHIVE)
+    monkeypatch.setattr("whoosh.multiproc.SubWriterTask._process_file", lambda *args: os._exit(3))
+    with pytest.raises(IndexDamaged, match="worker"):
+        ingest(home)
+    assert [p.name for p in (tmp_path / "outbox").iterdir()] == [f"{RUN1}.jsonl"]
+    monkeypatch.undo()
+    assert ingest(home).records == len(ARCHIVE)
+    assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
