@@ -1,0 +1,432 @@
+"""Relevance search over numpy arrays of Whoosh's postings: Whoosh's hits, scores and totals, faster.
+
+Whoosh scores a match at a time in Python (about a microsecond each), so a
+common word in a million items costs a second.  Here a query of the shapes
+``newsdesk search`` produces — words (each one ``title OR body``), phrases,
+``AND``/``OR``, field filters and a ``TimeRange`` — is evaluated a posting
+list at a time: a term's postings are read block by block from the segment's
+posting file into arrays (docnums, weights; positions only for phrases), then
+scored with Whoosh's own BM25F formula on whole arrays, intersected and
+merged with numpy, and the top N taken by (score desc, docnum asc) as
+Whoosh's ``TopCollector`` orders them.  Terms are combined in the tree order
+Whoosh's matchers use (``make_weighted_tree`` for ``And``
+and ``Or``, ``make_binary_tree`` for phrase words), so sums round the same.
+
+Anything else (prefixes, ``NOT``, another weighting model, a boosted
+compound…) is declined with ``None``, and ``index.search`` runs Whoosh's own
+matchers.  The posting arrays of recently used terms are kept (``CACHE_BYTES``).
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import threading
+from itertools import chain
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from whoosh import formats, query, scoring
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
+from whoosh.util import make_binary_tree, make_weighted_tree
+from whoosh.util.numeric import byte_to_length
+
+from index.timequery import TimeRange, range_docnums
+
+CACHE_BYTES = 256 * 1024 * 1024  # posting arrays kept for the next query
+DENSE_SHARE = 32  # lists together longer than 1/32 of a segment are merged in segment-sized arrays
+_BLOCK_SIZE = struct.Struct("!i").unpack_from
+_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+_EMPTY_IDS = np.zeros(0, dtype=np.int64)
+
+
+class Unsupported(Exception):
+    """A query part this module does not evaluate; Whoosh's matchers run instead."""
+
+
+@dataclass
+class Postings:
+    """One term's postings in one segment: sorted docnums, weights, and (if read) encoded positions."""
+
+    ids: np.ndarray
+    weights: np.ndarray
+    values: list[bytes] | None = None
+
+    def nbytes(self) -> int:
+        extra = sum(len(v) + 40 for v in self.values) if self.values is not None else 0
+        return int(self.ids.nbytes + self.weights.nbytes) + extra + 200
+
+
+class Matches:
+    """Docnums (sorted, segment-local) and their scores; ordered like a Whoosh matcher in a tree."""
+
+    __slots__ = ("ids", "scores")
+
+    def __init__(self, ids: np.ndarray, scores: np.ndarray) -> None:
+        self.ids, self.scores = ids, scores
+
+    def __lt__(self, other: Matches) -> bool:  # like Whoosh's Matcher.__lt__, for make_weighted_tree's ties
+        return type(other) is type(self)
+
+
+def _intersect(a: Matches, b: Matches, size: int) -> Matches:
+    """Documents in both, each scored a + b (IntersectionMatcher.score)."""
+    if len(a.ids) + len(b.ids) < size // DENSE_SHARE:
+        ids, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
+        return Matches(ids, a.scores[ia] + b.scores[ib])
+    small, big = (a, b) if len(a.ids) <= len(b.ids) else (b, a)
+    dense = np.full(size, np.nan)  # a document's score in the bigger list; NaN where it is absent
+    dense[big.ids] = big.scores
+    other = dense[small.ids]
+    keep = ~np.isnan(other)
+    return Matches(small.ids[keep], small.scores[keep] + other[keep])  # float addition commutes
+
+
+def _union(a: Matches, b: Matches, size: int) -> Matches:
+    """Documents in either, scored a + b where both match (UnionMatcher.score)."""
+    if len(a.ids) + len(b.ids) < size // DENSE_SHARE:
+        ids = np.union1d(a.ids, b.ids)
+        scores = np.zeros(len(ids))
+        scores[np.searchsorted(ids, a.ids)] = a.scores
+        at_b = np.searchsorted(ids, b.ids)
+        scores[at_b] += b.scores  # 0.0 + b is b exactly; unique positions, so += adds once each
+        return Matches(ids, scores)
+    present = np.zeros(size, dtype=bool)
+    present[a.ids] = True
+    present[b.ids] = True
+    dense = np.zeros(size)
+    dense[a.ids] = a.scores
+    dense[b.ids] += b.scores
+    ids = np.flatnonzero(present)
+    return Matches(ids, dense[ids])
+
+
+# --- reading postings ------------------------------------------------------------------------------
+
+_cache: OrderedDict[tuple[Any, ...], Postings] = OrderedDict()
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+_segment_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+
+def _cached(key: tuple[Any, ...]) -> Postings | None:
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+        return found
+
+
+def _keep(key: tuple[Any, ...], postings: Postings) -> None:
+    global _cache_bytes
+    size = postings.nbytes()
+    if size > CACHE_BYTES // 4:
+        return
+    with _cache_lock:
+        if key in _cache:
+            return
+        _cache[key] = postings
+        _cache_bytes += size
+        while _cache_bytes > CACHE_BYTES and _cache:
+            _, old = _cache.popitem(last=False)
+            _cache_bytes -= old.nbytes()
+
+
+def clear_cache() -> None:
+    """Forget every cached posting and segment array (tests; memory)."""
+    global _cache_bytes
+    with _cache_lock:
+        _cache.clear()
+        _segment_cache.clear()
+        _cache_bytes = 0
+
+
+def _segment_id(reader: Any) -> str:
+    segment = reader.segment()
+    if segment is None:
+        raise Unsupported("not a segment reader")
+    return str(segment.segment_id())
+
+
+def read_postings(reader: Any, fieldname: str, btext: bytes, values: bool = False) -> Postings:
+    """The postings of one term in one segment reader (deleted documents included)."""
+    key = (_segment_id(reader), fieldname, btext, values)
+    found = _cached(key) or (_cached(key[:3] + (True,)) if not values else None)
+    if found is not None:
+        return found
+    try:
+        info = reader.term_info(fieldname, btext)
+    except KeyError:
+        return Postings(_EMPTY_IDS, np.zeros(0), [] if values else None)
+    if info.is_inlined():
+        ids, weights, vals = info.inlined_postings()
+        postings = Postings(np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64),
+                            list(vals) if values else None)
+    else:
+        postings = _read_blocks(reader, info, values)
+    _keep(key, postings)
+    return postings
+
+
+def _read_blocks(reader: Any, info: Any, values: bool) -> Postings:
+    """Read a posting list from the posting file: [int size][info pickle][data pickle] per block."""
+    offset, length = info.extent()
+    if isinstance(length, tuple):  # Whoosh stores the length as a 1-tuple
+        length = length[0]
+    try:
+        postfile = reader._terms._postfile
+    except AttributeError:
+        raise Unsupported("unknown segment layout") from None
+    buf = postfile.get(offset, length)
+    if buf[:4] != WHOOSH3_HEADER_MAGIC:
+        raise Unsupported("unknown posting format")
+    loads, dumps = pickle.loads, pickle.dumps
+    ids_parts, weight_parts, value_parts = [], [], []
+    pos, end = 4, len(buf)
+    while pos < end:
+        size = abs(_BLOCK_SIZE(buf, pos)[0])
+        start = pos + 4
+        block_info = loads(buf[start:start + size])
+        data_at = start + len(dumps(block_info, 2))  # the info tuple was written with protocol 2
+        count, _, _, compression = block_info[:4]
+        if compression:
+            raise Unsupported("compressed posting blocks")
+        data = loads(buf[data_at:start + size])
+        ids = np.array(data[0], dtype=np.int64)
+        ids_parts.append(np.cumsum(ids, out=ids))  # stored as deltas from the block's start
+        weights = data[1]
+        if weights is None:
+            weight_parts.append(np.ones(count))
+        elif isinstance(weights, float):
+            weight_parts.append(np.full(count, weights))
+        else:
+            weight_parts.append(np.array(weights, dtype=np.float64))
+        if values:
+            value_parts.extend(data[2] or [b""] * count)
+        pos = start + size
+    return Postings(np.concatenate(ids_parts) if ids_parts else _EMPTY_IDS,
+                    np.concatenate(weight_parts) if weight_parts else np.zeros(0),
+                    value_parts if values else None)
+
+
+def _segment_array(reader: Any, name: str, build: Any) -> Any:
+    key = (_segment_id(reader), reader.segment().deleted_count(), name)
+    with _cache_lock:
+        if key in _segment_cache:
+            _segment_cache.move_to_end(key)
+            return _segment_cache[key]
+    value = build()
+    with _cache_lock:
+        _segment_cache[key] = value
+        while len(_segment_cache) > 64:
+            _segment_cache.popitem(last=False)
+    return value
+
+
+def field_lengths(reader: Any, fieldname: str) -> np.ndarray:
+    """Every document's length in ``fieldname`` as Whoosh scores it (its one-byte encoding, decoded)."""
+
+    def build() -> np.ndarray:
+        count = reader.doc_count_all()
+        column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        raw = np.zeros(count, dtype=np.uint8)
+        if column is not None:
+            stored = min(count, column._count)
+            raw[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored), dtype=np.uint8)
+        return raw
+
+    try:
+        return _segment_array(reader, f"len:{fieldname}", build)
+    except AttributeError:
+        raise Unsupported("unknown length column") from None
+
+
+def deleted(reader: Any) -> np.ndarray | None:
+    """The sorted docnums of a segment's deleted documents, or None."""
+    if not reader.has_deletions():
+        return None
+    return _segment_array(reader, "deleted", lambda: np.array(sorted(reader.deleted_docs_set), dtype=np.int64))
+
+
+# --- evaluating a query --------------------------------------------------------------------------
+
+
+class _Context:
+    """What every leaf of one query needs: the top searcher's statistics and one segment's reader."""
+
+    def __init__(self, top: Any, reader: Any) -> None:
+        self.top, self.reader, self.schema = top, reader, top.schema
+        weighting = top.weighting
+        if type(weighting) is not scoring.BM25F:
+            raise Unsupported("weighting model")
+        self.weighting = weighting
+
+
+def _term(ctx: _Context, fieldname: str, text: Any, boost: float) -> Matches:
+    field = ctx.schema[fieldname]
+    try:
+        btext = field.to_bytes(text)
+    except ValueError:
+        return Matches(_EMPTY_IDS, np.zeros(0))
+    if (fieldname, btext) not in ctx.reader:
+        return Matches(_EMPTY_IDS, np.zeros(0))
+    postings = read_postings(ctx.reader, fieldname, btext)
+    return Matches(postings.ids, _scores(ctx, fieldname, btext, postings) * boost if boost != 1.0
+                   else _scores(ctx, fieldname, btext, postings))
+
+
+def _scores(ctx: _Context, fieldname: str, btext: bytes, postings: Postings) -> np.ndarray:
+    """Whoosh's score of each posting: BM25F for a scorable field, else the posting's weight."""
+    if not ctx.schema[fieldname].scorable:
+        return postings.weights
+    w = ctx.weighting
+    b = w._field_B.get(fieldname, w.B)
+    k1 = w.K1
+    idf = ctx.top.idf(fieldname, btext)
+    avgfl = ctx.top.avg_field_length(fieldname) or 1
+    tf = postings.weights
+    fl = _LENGTHS[field_lengths(ctx.reader, fieldname)[postings.ids]]
+    # scoring.bm25, operation for operation: idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
+    return idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
+
+
+def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
+    if node.slop != 1 or node.boost != 1.0:
+        raise Unsupported("phrase options")
+    field = ctx.schema[node.fieldname]
+    if not field.format or not field.format.supports("positions"):
+        raise Unsupported("phrase on a field without positions")
+    btexts = []
+    for word in node.words:
+        try:
+            btext = field.to_bytes(word)
+        except ValueError:
+            return Matches(_EMPTY_IDS, np.zeros(0))
+        if (node.fieldname, btext) not in ctx.reader:
+            return Matches(_EMPTY_IDS, np.zeros(0))
+        btexts.append(btext)
+    lists = [read_postings(ctx.reader, node.fieldname, t, values=True) for t in btexts]
+    scored = [Matches(p.ids, _scores(ctx, node.fieldname, t, p)) for t, p in zip(btexts, lists)]
+    size = ctx.reader.doc_count_all()
+    both = make_binary_tree(lambda a, b: _intersect(a, b, size), scored)  # SpanNear2's intersection
+    if not len(both.ids):
+        return both
+    # Keys doc_row * SPAN + position; a run of words ends where word k sits one after word k-1.
+    rows = np.arange(len(both.ids), dtype=np.int64) * _SPAN
+    run = None
+    for postings in lists:
+        at = np.searchsorted(postings.ids, both.ids)
+        picked = [postings.values[i] for i in at.tolist()]
+        counts, positions = _positions(field.format, picked)
+        keys = np.repeat(rows, counts) + positions  # sorted and unique
+        run = keys if run is None else np.intersect1d(run + 1, keys, assume_unique=True)
+    keep = np.zeros(len(both.ids), dtype=bool)
+    keep[run // _SPAN] = True
+    return Matches(both.ids[keep], both.scores[keep])
+
+
+_SPAN = 1 << 32  # bigger than any position in a field
+
+
+def _positions(fmt: Any, values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """How many positions each encoded value holds, and all of them, in order.
+
+    A ``Positions`` value is a 4-byte count and a protocol-2 pickle of the
+    position deltas.  The values are joined, their counts and STOP opcodes cut
+    out with a byte mask, and the pickles read as one list of lists by a
+    single ``pickle.loads`` instead of one call per value.
+    """
+    if type(fmt) is not formats.Positions or not values:
+        if type(fmt) is not formats.Positions:
+            raise Unsupported("positions format")
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    joined = np.frombuffer(b"".join(values), dtype=np.uint8)
+    sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    keep = np.ones(len(joined), dtype=bool)
+    for k in range(4):
+        keep[starts + k] = False  # the count
+    stop = joined[ends - 1] == ord(".")
+    keep[(ends - 1)[stop]] = False  # a pickle's STOP would end the joined one
+    lists = pickle.loads(b"\x80\x02(" + joined[keep].tobytes() + b"l.")
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    positions = np.cumsum(np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum())))
+    if len(positions):  # restart the running sum at each value's first delta
+        first = (np.cumsum(counts) - counts)[counts > 0]
+        base = np.zeros(len(positions), dtype=np.int64)
+        base[first[1:]] = positions[first[1:] - 1]
+        positions = positions - np.maximum.accumulate(base)
+    return counts, positions
+
+
+def _evaluate(ctx: _Context, node: Any) -> Matches:
+    if isinstance(node, query.Term):
+        if node.fieldname not in ctx.schema:
+            return Matches(_EMPTY_IDS, np.zeros(0))
+        return _term(ctx, node.fieldname, node.text, node.boost)
+    if isinstance(node, TimeRange):
+        ids = np.array(range_docnums(ctx.reader, node.lo, node.hi), dtype=np.int64)
+        return Matches(ids, np.ones(len(ids)))
+    if isinstance(node, query.Phrase):
+        return _phrase(ctx, node)
+    if type(node) in (query.And, query.Or) and node.boost == 1.0:
+        subs = node.subqueries
+        if not subs:
+            return Matches(_EMPTY_IDS, np.zeros(0))
+        if type(node) is query.Or and (node.scale or node.minmatch or len(subs) >= query.Or.TOO_MANY_CLAUSES):
+            raise Unsupported("Or options")
+        parts = [_evaluate(ctx, q) for q in subs]
+        if len(parts) == 1:
+            return parts[0]
+        size = ctx.reader.doc_count_all()
+        if type(node) is query.Or and len(parts) > 2 and ctx.reader.doc_count_all() <= 5000:
+            # Or._matcher preloads a small segment (ArrayUnionMatcher): scores added in query order
+            folded = parts[0]
+            for part in parts[1:]:
+                folded = _union(folded, part, size)
+            return folded
+        # The matcher trees of DefaultOr._matcher and And._matcher: smallest (Or) or largest (And) first
+        sign = 1 if type(node) is query.Or else -1
+        sizes = [sign * q.estimate_size(ctx.reader) for q in subs]
+        combine = _union if sign == 1 else _intersect
+        return make_weighted_tree(lambda a, b: combine(a, b, size), list(zip(sizes, parts)))
+    raise Unsupported(type(node).__name__)
+
+
+def top_docs(searcher: Any, q: Any, limit: int) -> tuple[list[tuple[float, int]], int] | None:
+    """The top ``limit`` (score, docnum) of ``q`` by relevance and the number of matches, or None.
+
+    None when the query has a part this module does not evaluate.
+    """
+    best_scores, best_ids, total = [], [], 0
+    try:
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            if reader.doc_count_all() == 0:
+                continue
+            found = _evaluate(_Context(searcher, reader), q)
+            ids, scores = found.ids, found.scores
+            gone = deleted(reader)
+            if gone is not None and len(ids):
+                alive = ~np.isin(ids, gone, assume_unique=True)
+                ids, scores = ids[alive], scores[alive]
+            total += len(ids)
+            if len(ids) > limit:
+                pick = np.argpartition(-scores, limit - 1)[:limit]
+                # keep every document tied with the last one picked: the docnum decides among them
+                edge = scores[pick].min()
+                pick = np.flatnonzero(scores >= edge)
+                ids, scores = ids[pick], scores[pick]
+            best_ids.append(ids + offset)
+            best_scores.append(scores)
+    except Unsupported:
+        return None
+    if not best_ids:
+        return [], 0
+    ids = np.concatenate(best_ids)
+    scores = np.concatenate(best_scores)
+    order = np.lexsort((ids, -scores))[:limit]
+    return [(float(scores[i]), int(ids[i])) for i in order], total
