@@ -330,33 +330,58 @@ def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
 _SPAN = 1 << 32  # bigger than any position in a field
 
 
+_HEADER = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)  # PROTO 2, EMPTY_LIST, BINPUT 0
+_BININT1 = ord("K")  # an int of one byte
+_BININT2 = ord("M")  # an int of two bytes, little-endian
+
+
 def _positions(fmt: Any, values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """How many positions each encoded value holds, and all of them, in order.
 
     A ``Positions`` value is a 4-byte count and a protocol-2 pickle of the
-    position deltas.  The values are joined, their counts and STOP opcodes cut
-    out with a byte mask, and the pickles read as one list of lists by a
-    single ``pickle.loads`` instead of one call per value.
+    position deltas.  When every delta but the first (the word's first
+    position) is under 256, as nearly always in a news text, the pickle is a
+    ``K <byte>`` pair per delta (the first may be ``M <2 bytes>``) at a fixed
+    place, and the deltas are gathered from the joined values by index
+    arithmetic.  The other values are unpickled.
     """
-    if type(fmt) is not formats.Positions or not values:
-        if type(fmt) is not formats.Positions:
-            raise Unsupported("positions format")
+    if type(fmt) is not formats.Positions:
+        raise Unsupported("positions format")
+    if not values:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     joined = np.frombuffer(b"".join(values), dtype=np.uint8)
+    last = len(joined) - 1
     sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
-    keep = np.ones(len(joined), dtype=bool)
-    for k in range(4):
-        keep[starts + k] = False  # the count
-    stop = joined[ends - 1] == ord(".")
-    keep[(ends - 1)[stop]] = False  # a pickle's STOP would end the joined one
-    lists = pickle.loads(b"\x80\x02(" + joined[keep].tobytes() + b"l.")
-    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    positions = np.cumsum(np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum())))
-    if len(positions):  # restart the running sum at each value's first delta
-        first = (np.cumsum(counts) - counts)[counts > 0]
-        base = np.zeros(len(positions), dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    counts = np.zeros(len(values), dtype=np.int64)
+    for k in range(4):  # the big-endian count
+        counts = (counts << 8) | joined[starts + k]
+    many = (counts > 1).astype(np.int64)  # a MARK before the items and APPENDS after, else one APPEND
+    wide = sizes - (11 + 2 * counts + many)  # 0: every delta a BININT1; 1: the first a BININT2
+    plain = (wide == 0) | (wide == 1)
+    for k, byte in enumerate(_HEADER):
+        plain &= joined[np.minimum(starts + 4 + k, last)] == byte
+    total = int(counts.sum())
+    offsets = np.cumsum(counts) - counts  # where each value's deltas go
+    owner = np.repeat(np.arange(len(values)), counts)
+    nth = np.arange(total, dtype=np.int64) - offsets[owner]
+    first_wide = (wide[owner] == 1) & (nth == 0)
+    opcode_at = np.minimum(np.repeat(starts + 9 + many, counts) + 2 * nth + np.where(nth > 0, wide[owner], 0), last)
+    expected = np.where(first_wide, _BININT2, _BININT1)
+    plain[owner[plain[owner] & (joined[opcode_at] != expected)]] = False
+    deltas = np.zeros(total, dtype=np.int64)
+    take = plain[owner]
+    deltas[take] = joined[np.minimum(opcode_at[take] + 1, last)]
+    high = take & first_wide
+    deltas[high] += joined[np.minimum(opcode_at[high] + 2, last)].astype(np.int64) << 8  # little-endian
+    for index in np.flatnonzero(~plain).tolist():  # a delta of 256 or more: read the pickle
+        body = values[index][4:]
+        decoded = pickle.loads(body if body.endswith(b".") else body + b".")
+        deltas[offsets[index]:offsets[index] + len(decoded)] = decoded
+    positions = np.cumsum(deltas)
+    if total:  # restart the running sum at each value's first delta
+        first = offsets[counts > 0]
+        base = np.zeros(total, dtype=np.int64)
         base[first[1:]] = positions[first[1:] - 1]
         positions = positions - np.maximum.accumulate(base)
     return counts, positions

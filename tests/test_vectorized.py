@@ -101,3 +101,15 @@ def test_repeated_query_reads_postings_from_the_cache(tmp_path: Path, monkeypatc
     reads: list[Any] = []
     monkeypatch.setattr(vectorized, "_read_blocks", lambda *a: reads.append(a))
     assert vectorized.top_docs(searcher, q, 20) == first and reads == []
+
+
+def test_positions_decoded_in_bulk_equal_whooshs_decoder() -> None:
+    from whoosh import formats
+
+    fmt = formats.Positions()
+    lists = [[0], [3], [1, 2, 3], [255], [256], [0, 300, 301, 70000], [5, 9], [7] * 0 + [2**20], [4, 260, 261]]
+    values = [fmt.encode(p) for p in lists]
+    counts, positions = vectorized._positions(fmt, values)
+    assert counts.tolist() == [len(p) for p in lists]
+    assert positions.tolist() == [q for v in values for q in fmt.decode_positions(v)]
+    assert positions.tolist() == [q for p in lists for q in p]
