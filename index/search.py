@@ -298,9 +298,12 @@ def search(
     kwargs: dict[str, Any] = {}
     if collapse:
         kwargs.update(collapse=GROUP_FIELD, collapse_limit=1, collapse_order="published")
-    fast = top_docs(searcher, q, depth) if sort == "relevance" and not collapse else None
+    fast = None
+    if not collapse:
+        fast = top_docs(searcher, q, depth, sortedby=None if sort == "relevance" else "published",
+                        reverse=sort == "newest")
     if fast is not None:
-        # Whole posting lists scored as arrays (index.vectorized): the same hits, scores and total.
+        # Whole posting lists as arrays (index.vectorized): the same hits, scores, order and total.
         top_n, total = fast
         results = Results(searcher, q, top_n)
     elif sort == "relevance":

@@ -421,37 +421,70 @@ def _evaluate(ctx: _Context, node: Any) -> Matches:
     raise Unsupported(type(node).__name__)
 
 
-def top_docs(searcher: Any, q: Any, limit: int) -> tuple[list[tuple[float, int]], int] | None:
-    """The top ``limit`` (score, docnum) of ``q`` by relevance and the number of matches, or None.
+def column_values(reader: Any, name: str) -> np.ndarray:
+    """A segment's numeric column (``published``) as one array, a value per document."""
 
+    def build() -> np.ndarray:
+        if not reader.has_column(name):
+            raise Unsupported("a segment without the column")
+        column = reader.column_reader(name, translate=False)
+        count = reader.doc_count_all()
+        try:
+            typecode, default = column._typecode, column._default
+            stored = min(count, column._count)
+            raw = column._dbfile.get(column._basepos, stored * column._fixedlen)
+        except AttributeError:
+            raise Unsupported("column layout") from None
+        values = np.full(count, default, dtype=np.int64)
+        values[:stored] = np.frombuffer(raw, dtype=np.dtype(typecode).newbyteorder(">"))
+        return values
+
+    return _segment_array(reader, f"col:{name}", build)
+
+
+def top_docs(searcher: Any, q: Any, limit: int, sortedby: str | None = None,
+             reverse: bool = False) -> tuple[list[tuple[float, int]], int] | None:
+    """The top ``limit`` (score, docnum) of ``q`` and the number of matches, or None.
+
+    By relevance (score desc, docnum asc: Whoosh's ``TopCollector``), or with
+    ``sortedby`` a numeric column by (value, docnum), descending if ``reverse``
+    (Whoosh's ``SortingCollector``; the value then stands in the score's place).
     None when the query has a part this module does not evaluate.
     """
-    best_scores, best_ids, total = [], [], 0
+    best_keys, best_ids, total = [], [], 0
     try:
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
             if reader.doc_count_all() == 0:
                 continue
             found = _evaluate(_Context(searcher, reader), q)
-            ids, scores = found.ids, found.scores
+            ids, keys = found.ids, found.scores
             gone = deleted(reader)
             if gone is not None and len(ids):
                 alive = ~np.isin(ids, gone, assume_unique=True)
-                ids, scores = ids[alive], scores[alive]
+                ids, keys = ids[alive], keys[alive]
+            if sortedby is not None:
+                keys = column_values(reader, sortedby)[ids]
             total += len(ids)
             if len(ids) > limit:
-                pick = np.argpartition(-scores, limit - 1)[:limit]
-                # keep every document tied with the last one picked: the docnum decides among them
-                edge = scores[pick].min()
-                pick = np.flatnonzero(scores >= edge)
-                ids, scores = ids[pick], scores[pick]
+                # the best ``limit`` keys, and every document tied with the last: the docnum decides
+                high = sortedby is None or reverse
+                edge = np.partition(keys, len(keys) - limit if high else limit - 1)[len(keys) - limit if high
+                                                                                  else limit - 1]
+                pick = np.flatnonzero(keys >= edge if high else keys <= edge)
+                ids, keys = ids[pick], keys[pick]
             best_ids.append(ids + offset)
-            best_scores.append(scores)
+            best_keys.append(keys)
     except Unsupported:
         return None
     if not best_ids:
         return [], 0
     ids = np.concatenate(best_ids)
-    scores = np.concatenate(best_scores)
-    order = np.lexsort((ids, -scores))[:limit]
-    return [(float(scores[i]), int(ids[i])) for i in order], total
+    keys = np.concatenate(best_keys)
+    if sortedby is None:
+        order = np.lexsort((ids, -keys))[:limit]
+    else:
+        order = np.lexsort((ids, keys))
+        order = order[::-1][:limit] if reverse else order[:limit]
+    convert = float if sortedby is None else int
+    return [(convert(keys[i]), int(ids[i])) for i in order], total

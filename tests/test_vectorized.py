@@ -40,8 +40,11 @@ def _queries(words: list[str], records: list[dict[str, Any]]) -> list[tuple[str,
     ]
 
 
-def _whoosh(searcher: Any, q: Any, limit: int) -> tuple[list[tuple[float, int]], int]:
-    top = collectors.TopCollector(limit, usequality=False, replace=0)
+def _whoosh(searcher: Any, q: Any, limit: int, sort: str = "relevance") -> tuple[list[tuple[float, int]], int]:
+    if sort == "relevance":
+        top = collectors.TopCollector(limit, usequality=False, replace=0)
+    else:
+        top = searcher.collector(limit=limit, sortedby="published", reverse=sort == "newest")
     searcher.search_with_collector(q, top)
     results = top.results()
     return [(hit.score, hit.docnum) for hit in results], len(results)
@@ -77,6 +80,9 @@ def test_same_scores_docnums_and_totals_as_whoosh(tmp_path: Path, runs: int) -> 
             assert fast is not None, text
             assert fast == _whoosh(searcher, q, limit), (text, filters, limit)
             compared += len(fast[0])
+            for sort in ("newest", "oldest"):
+                by_time = vectorized.top_docs(searcher, q, limit, sortedby="published", reverse=sort == "newest")
+                assert by_time == _whoosh(searcher, q, limit, sort), (text, filters, limit, sort)
     assert compared > 2000  # the queries do match
 
 
