@@ -33,7 +33,8 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.util import make_binary_tree, make_weighted_tree
 from whoosh.util.numeric import byte_to_length
 
-from index.timequery import TimeRange, range_docnums
+from index.schema import NO_TIME
+from index.timequery import TIME, TimeRange
 
 CACHE_BYTES = 256 * 1024 * 1024  # posting arrays kept for the next query
 DENSE_SHARE = 32  # lists together longer than 1/32 of a segment are merged in segment-sized arrays
@@ -48,15 +49,21 @@ class Unsupported(Exception):
 
 @dataclass
 class Postings:
-    """One term's postings in one segment: sorted docnums, weights, and (if read) encoded positions."""
+    """One term's postings in one segment: sorted docnums, weights, and (if read) positions.
+
+    ``positions`` holds every posting's positions one after the other;
+    posting i's are ``positions[starts[i]:starts[i] + counts[i]]``.
+    """
 
     ids: np.ndarray
     weights: np.ndarray
-    values: list[bytes] | None = None
+    counts: np.ndarray | None = None
+    starts: np.ndarray | None = None
+    positions: np.ndarray | None = None
 
     def nbytes(self) -> int:
-        extra = sum(len(v) + 40 for v in self.values) if self.values is not None else 0
-        return int(self.ids.nbytes + self.weights.nbytes) + extra + 200
+        arrays = (self.ids, self.weights, self.counts, self.starts, self.positions)
+        return sum(int(a.nbytes) for a in arrays if a is not None) + 200
 
 
 class Matches:
@@ -125,8 +132,9 @@ def _keep(key: tuple[Any, ...], postings: Postings) -> None:
     if size > CACHE_BYTES // 4:
         return
     with _cache_lock:
-        if key in _cache:
-            return
+        old = _cache.pop(key, None)
+        if old is not None:  # the same postings, now with their positions
+            _cache_bytes -= old.nbytes()
         _cache[key] = postings
         _cache_bytes += size
         while _cache_bytes > CACHE_BYTES and _cache:
@@ -150,28 +158,38 @@ def _segment_id(reader: Any) -> str:
     return str(segment.segment_id())
 
 
-def read_postings(reader: Any, fieldname: str, btext: bytes, values: bool = False) -> Postings:
+def read_postings(reader: Any, fieldname: str, btext: bytes, positions: bool = False) -> Postings:
     """The postings of one term in one segment reader (deleted documents included)."""
-    key = (_segment_id(reader), fieldname, btext, values)
-    found = _cached(key) or (_cached(key[:3] + (True,)) if not values else None)
-    if found is not None:
+    key = (_segment_id(reader), fieldname, btext)
+    found = _cached(key)
+    if found is not None and (found.positions is not None or not positions):
         return found
+    fmt = reader.schema[fieldname].format
     try:
         info = reader.term_info(fieldname, btext)
     except KeyError:
-        return Postings(_EMPTY_IDS, np.zeros(0), [] if values else None)
-    if info.is_inlined():
-        ids, weights, vals = info.inlined_postings()
-        postings = Postings(np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64),
-                            list(vals) if values else None)
+        info = None
+    if info is None:
+        ids, weights, values = _EMPTY_IDS, np.zeros(0), []
+    elif info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        ids, weights, values = np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64), list(values)
     else:
-        postings = _read_blocks(reader, info, values)
+        ids, weights, values = _read_blocks(reader, info, positions)
+    if positions:
+        counts, flat = _positions(fmt, values)
+        postings = Postings(ids, weights, counts, np.cumsum(counts) - counts, flat)
+    else:
+        postings = Postings(ids, weights)
     _keep(key, postings)
     return postings
 
 
-def _read_blocks(reader: Any, info: Any, values: bool) -> Postings:
-    """Read a posting list from the posting file: [int size][info pickle][data pickle] per block."""
+def _read_blocks(reader: Any, info: Any, values: bool) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """Read a posting list from the posting file: [int size][info pickle][data pickle] per block.
+
+    Returns the docnums, the weights and (if ``values``) each posting's encoded value.
+    """
     offset, length = info.extent()
     if isinstance(length, tuple):  # Whoosh stores the length as a 1-tuple
         length = length[0]
@@ -206,9 +224,8 @@ def _read_blocks(reader: Any, info: Any, values: bool) -> Postings:
         if values:
             value_parts.extend(data[2] or [b""] * count)
         pos = start + size
-    return Postings(np.concatenate(ids_parts) if ids_parts else _EMPTY_IDS,
-                    np.concatenate(weight_parts) if weight_parts else np.zeros(0),
-                    value_parts if values else None)
+    return (np.concatenate(ids_parts) if ids_parts else _EMPTY_IDS,
+            np.concatenate(weight_parts) if weight_parts else np.zeros(0), value_parts)
 
 
 def _segment_array(reader: Any, name: str, build: Any) -> Any:
@@ -307,7 +324,7 @@ def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
         if (node.fieldname, btext) not in ctx.reader:
             return Matches(_EMPTY_IDS, np.zeros(0))
         btexts.append(btext)
-    lists = [read_postings(ctx.reader, node.fieldname, t, values=True) for t in btexts]
+    lists = [read_postings(ctx.reader, node.fieldname, t, positions=True) for t in btexts]
     scored = [Matches(p.ids, _scores(ctx, node.fieldname, t, p)) for t, p in zip(btexts, lists)]
     size = ctx.reader.doc_count_all()
     both = make_binary_tree(lambda a, b: _intersect(a, b, size), scored)  # SpanNear2's intersection
@@ -315,13 +332,21 @@ def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
         return both
     # Keys doc_row * SPAN + position; a run of words ends where word k sits one after word k-1.
     rows = np.arange(len(both.ids), dtype=np.int64) * _SPAN
-    run = None
-    for postings in lists:
+    run = _EMPTY_IDS
+    for k, postings in enumerate(lists):
         at = np.searchsorted(postings.ids, both.ids)
-        picked = [postings.values[i] for i in at.tolist()]
-        counts, positions = _positions(field.format, picked)
-        keys = np.repeat(rows, counts) + positions  # sorted and unique
-        run = keys if run is None else np.intersect1d(run + 1, keys, assume_unique=True)
+        counts = postings.counts[at]
+        total = int(counts.sum())
+        gather = np.repeat(postings.starts[at] - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        keys = np.repeat(rows, counts) + postings.positions[gather]  # sorted and unique
+        if k == 0:
+            run = keys
+        elif len(keys) and len(run):
+            after = run + 1
+            found = np.searchsorted(keys, after)
+            run = after[keys[np.minimum(found, len(keys) - 1)] == after]
+        else:
+            run = _EMPTY_IDS
     keep = np.zeros(len(both.ids), dtype=bool)
     keep[run // _SPAN] = True
     return Matches(both.ids[keep], both.scores[keep])
@@ -392,9 +417,10 @@ def _evaluate(ctx: _Context, node: Any) -> Matches:
         if node.fieldname not in ctx.schema:
             return Matches(_EMPTY_IDS, np.zeros(0))
         return _term(ctx, node.fieldname, node.text, node.boost)
-    if isinstance(node, TimeRange):
-        ids = np.array(range_docnums(ctx.reader, node.lo, node.hi), dtype=np.int64)
-        return Matches(ids, np.ones(len(ids)))
+    if isinstance(node, TimeRange):  # a scan of the time column: a day's postings hold no more
+        times = column_values(ctx.reader, TIME)
+        ids = np.flatnonzero((times >= node.lo) & (times <= node.hi) & (times != NO_TIME))
+        return Matches(ids, np.ones(len(ids)))  # ListMatcher(all_weights=1.0) scores 1.0
     if isinstance(node, query.Phrase):
         return _phrase(ctx, node)
     if type(node) in (query.And, query.Or) and node.boost == 1.0:

@@ -119,3 +119,18 @@ def test_positions_decoded_in_bulk_equal_whooshs_decoder() -> None:
     assert counts.tolist() == [len(p) for p in lists]
     assert positions.tolist() == [q for v in values for q in fmt.decode_positions(v)]
     assert positions.tolist() == [q for p in lists for q in p]
+
+
+def test_positions_are_read_once_then_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = Archive(seed=5)
+    records = list(archive.records(300))
+    index_dir = _home(tmp_path, records, 1)
+    vectorized.clear_cache()
+    searcher = _searcher(index_dir)
+    words = records[3]["body"].lower().replace(".", "").split()
+    q = build_query(searcher.schema, f'"{words[4]} {words[5]}"')
+    first = vectorized.top_docs(searcher, q, 20)
+    assert first is not None and first[1] >= 1
+    decoded: list[Any] = []
+    monkeypatch.setattr(vectorized, "_positions", lambda *a: decoded.append(a))
+    assert vectorized.top_docs(searcher, q, 20) == first and decoded == []
