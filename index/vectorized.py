@@ -49,20 +49,21 @@ class Unsupported(Exception):
 
 @dataclass
 class Postings:
-    """One term's postings in one segment: sorted docnums, weights, and (if read) positions.
+    """One term's postings in one segment: sorted docnums, weights, and (if read) encoded positions.
 
-    ``positions`` holds every posting's positions one after the other;
-    posting i's are ``positions[starts[i]:starts[i] + counts[i]]``.
+    ``values`` holds every posting's encoded positions one after the other;
+    posting i's are ``values[starts[i]:starts[i] + sizes[i]]``.  They are
+    decoded per query, for the documents a phrase's other words also match.
     """
 
     ids: np.ndarray
     weights: np.ndarray
-    counts: np.ndarray | None = None
+    values: np.ndarray | None = None
     starts: np.ndarray | None = None
-    positions: np.ndarray | None = None
+    sizes: np.ndarray | None = None
 
     def nbytes(self) -> int:
-        arrays = (self.ids, self.weights, self.counts, self.starts, self.positions)
+        arrays = (self.ids, self.weights, self.values, self.starts, self.sizes)
         return sum(int(a.nbytes) for a in arrays if a is not None) + 200
 
 
@@ -133,7 +134,7 @@ def _keep(key: tuple[Any, ...], postings: Postings) -> None:
         return
     with _cache_lock:
         old = _cache.pop(key, None)
-        if old is not None:  # the same postings, now with their positions
+        if old is not None:  # the same postings, now with their positions' values
             _cache_bytes -= old.nbytes()
         _cache[key] = postings
         _cache_bytes += size
@@ -162,7 +163,7 @@ def read_postings(reader: Any, fieldname: str, btext: bytes, positions: bool = F
     """The postings of one term in one segment reader (deleted documents included)."""
     key = (_segment_id(reader), fieldname, btext)
     found = _cached(key)
-    if found is not None and (found.positions is not None or not positions):
+    if found is not None and (found.values is not None or not positions):
         return found
     fmt = reader.schema[fieldname].format
     try:
@@ -177,8 +178,11 @@ def read_postings(reader: Any, fieldname: str, btext: bytes, positions: bool = F
     else:
         ids, weights, values = _read_blocks(reader, info, positions)
     if positions:
-        counts, flat = _positions(fmt, values)
-        postings = Postings(ids, weights, counts, np.cumsum(counts) - counts, flat)
+        if type(fmt) is not formats.Positions:
+            raise Unsupported("positions format")
+        sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        joined = np.frombuffer(b"".join(values) + bytes(16), dtype=np.uint8)  # padded: see _positions
+        postings = Postings(ids, weights, joined, np.cumsum(sizes) - sizes, sizes)
     else:
         postings = Postings(ids, weights)
     _keep(key, postings)
@@ -201,31 +205,37 @@ def _read_blocks(reader: Any, info: Any, values: bool) -> tuple[np.ndarray, np.n
     if buf[:4] != WHOOSH3_HEADER_MAGIC:
         raise Unsupported("unknown posting format")
     loads, dumps = pickle.loads, pickle.dumps
-    ids_parts, weight_parts, value_parts = [], [], []
+    view = memoryview(buf)
+    id_runs: list[tuple[int, ...]] = []
+    weight_runs: list[tuple[float, ...]] = []
+    value_runs: list[tuple[bytes, ...]] = []
+    counts: list[int] = []
     pos, end = 4, len(buf)
     while pos < end:
         size = abs(_BLOCK_SIZE(buf, pos)[0])
         start = pos + 4
-        block_info = loads(buf[start:start + size])
+        block_info = loads(view[start:start + size])
         data_at = start + len(dumps(block_info, 2))  # the info tuple was written with protocol 2
         count, _, _, compression = block_info[:4]
         if compression:
             raise Unsupported("compressed posting blocks")
-        data = loads(buf[data_at:start + size])
-        ids = np.array(data[0], dtype=np.int64)
-        ids_parts.append(np.cumsum(ids, out=ids))  # stored as deltas from the block's start
-        weights = data[1]
-        if weights is None:
-            weight_parts.append(np.ones(count))
-        elif isinstance(weights, float):
-            weight_parts.append(np.full(count, weights))
-        else:
-            weight_parts.append(np.array(weights, dtype=np.float64))
+        ids, weights, block_values = loads(view[data_at:start + size])
+        id_runs.append(ids)
+        counts.append(count)
+        if not isinstance(weights, tuple):  # all 1.0 (None) or all the same
+            weights = (1.0 if weights is None else weights,) * count
+        weight_runs.append(weights)
         if values:
-            value_parts.extend(data[2] or [b""] * count)
+            value_runs.append(block_values or (b"",) * count)
         pos = start + size
-    return (np.concatenate(ids_parts) if ids_parts else _EMPTY_IDS,
-            np.concatenate(weight_parts) if weight_parts else np.zeros(0), value_parts)
+    sizes = np.array(counts, dtype=np.int64)
+    total = int(sizes.sum())
+    # Each block stores its docnums as deltas from 0: one running sum, less the sum at the previous block's end.
+    ids = np.cumsum(np.fromiter(chain.from_iterable(id_runs), dtype=np.int64, count=total))
+    ends = np.cumsum(sizes)
+    ids -= np.repeat(np.concatenate(([0], ids[ends[:-1] - 1])), sizes)
+    weights_out = np.fromiter(chain.from_iterable(weight_runs), dtype=np.float64, count=total)
+    return ids, weights_out, list(chain.from_iterable(value_runs))
 
 
 def _segment_array(reader: Any, name: str, build: Any) -> Any:
@@ -335,10 +345,8 @@ def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
     run = _EMPTY_IDS
     for k, postings in enumerate(lists):
         at = np.searchsorted(postings.ids, both.ids)
-        counts = postings.counts[at]
-        total = int(counts.sum())
-        gather = np.repeat(postings.starts[at] - (np.cumsum(counts) - counts), counts) + np.arange(total)
-        keys = np.repeat(rows, counts) + postings.positions[gather]  # sorted and unique
+        counts, positions = _positions(postings.values, postings.starts[at], postings.sizes[at])
+        keys = np.repeat(rows, counts) + positions  # sorted and unique
         if k == 0:
             run = keys
         elif len(keys) and len(run):
@@ -356,51 +364,45 @@ _SPAN = 1 << 32  # bigger than any position in a field
 
 
 _HEADER = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)  # PROTO 2, EMPTY_LIST, BINPUT 0
+_HEADER_AT = np.arange(4, 9)  # after the 4-byte count
 _BININT1 = ord("K")  # an int of one byte
 _BININT2 = ord("M")  # an int of two bytes, little-endian
 
 
-def _positions(fmt: Any, values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """How many positions each encoded value holds, and all of them, in order.
+def _positions(joined: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many positions each of some encoded values holds, and all of them, in order.
 
-    A ``Positions`` value is a 4-byte count and a protocol-2 pickle of the
-    position deltas.  When every delta but the first (the word's first
-    position) is under 256, as nearly always in a news text, the pickle is a
-    ``K <byte>`` pair per delta (the first may be ``M <2 bytes>``) at a fixed
-    place, and the deltas are gathered from the joined values by index
+    ``joined`` holds the values one after the other; ``starts`` and ``sizes``
+    pick the ones to decode.  A ``Positions`` value is a 4-byte count and a
+    protocol-2 pickle of the position deltas.  When every delta but the first
+    (the word's first position) is under 256, as nearly always in a news text,
+    the pickle is a ``K <byte>`` pair per delta (the first may be ``M <2
+    bytes>``) at a fixed place, and the deltas are gathered by index
     arithmetic.  The other values are unpickled.
     """
-    if type(fmt) is not formats.Positions:
-        raise Unsupported("positions format")
-    if not values:
+    if not len(starts):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    joined = np.frombuffer(b"".join(values), dtype=np.uint8)
-    last = len(joined) - 1
-    sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-    starts = np.cumsum(sizes) - sizes
-    counts = np.zeros(len(values), dtype=np.int64)
+    counts = np.zeros(len(starts), dtype=np.int64)
     for k in range(4):  # the big-endian count
         counts = (counts << 8) | joined[starts + k]
     many = (counts > 1).astype(np.int64)  # a MARK before the items and APPENDS after, else one APPEND
     wide = sizes - (11 + 2 * counts + many)  # 0: every delta a BININT1; 1: the first a BININT2
-    plain = (wide == 0) | (wide == 1)
-    for k, byte in enumerate(_HEADER):
-        plain &= joined[np.minimum(starts + 4 + k, last)] == byte
+    plain = ((wide == 0) | (wide == 1)) & (joined[starts[:, None] + _HEADER_AT] == _HEADER).all(axis=1)
     total = int(counts.sum())
     offsets = np.cumsum(counts) - counts  # where each value's deltas go
-    owner = np.repeat(np.arange(len(values)), counts)
+    owner = np.repeat(np.arange(len(starts), dtype=np.int32), counts)
     nth = np.arange(total, dtype=np.int64) - offsets[owner]
-    first_wide = (wide[owner] == 1) & (nth == 0)
-    opcode_at = np.minimum(np.repeat(starts + 9 + many, counts) + 2 * nth + np.where(nth > 0, wide[owner], 0), last)
-    expected = np.where(first_wide, _BININT2, _BININT1)
-    plain[owner[plain[owner] & (joined[opcode_at] != expected)]] = False
-    deltas = np.zeros(total, dtype=np.int64)
-    take = plain[owner]
-    deltas[take] = joined[np.minimum(opcode_at[take] + 1, last)]
-    high = take & first_wide
-    deltas[high] += joined[np.minimum(opcode_at[high] + 2, last)].astype(np.int64) << 8  # little-endian
+    first_wide = (nth == 0) & (wide[owner] == 1)
+    opcode_at = np.repeat(starts + 9 + many, counts) + 2 * nth + (nth > 0) * wide[owner]
+    if total and opcode_at.max() + 2 >= len(joined):
+        raise Unsupported("a value shorter than its count")
+    bad = joined[opcode_at] != np.where(first_wide, _BININT2, _BININT1)
+    if bad.any():
+        plain[owner[bad]] = False
+    deltas = joined[opcode_at + 1].astype(np.int64)
+    deltas[first_wide] += joined[opcode_at[first_wide] + 2].astype(np.int64) << 8  # little-endian
     for index in np.flatnonzero(~plain).tolist():  # a delta of 256 or more: read the pickle
-        body = values[index][4:]
+        body = joined[starts[index] + 4:starts[index] + sizes[index]].tobytes()
         decoded = pickle.loads(body if body.endswith(b".") else body + b".")
         deltas[offsets[index]:offsets[index] + len(decoded)] = decoded
     positions = np.cumsum(deltas)
@@ -408,7 +410,7 @@ def _positions(fmt: Any, values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         first = offsets[counts > 0]
         base = np.zeros(total, dtype=np.int64)
         base[first[1:]] = positions[first[1:] - 1]
-        positions = positions - np.maximum.accumulate(base)
+        positions -= np.maximum.accumulate(base)
     return counts, positions
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from whoosh import collectors
 
@@ -115,13 +116,18 @@ def test_positions_decoded_in_bulk_equal_whooshs_decoder() -> None:
     fmt = formats.Positions()
     lists = [[0], [3], [1, 2, 3], [255], [256], [0, 300, 301, 70000], [5, 9], [7] * 0 + [2**20], [4, 260, 261]]
     values = [fmt.encode(p) for p in lists]
-    counts, positions = vectorized._positions(fmt, values)
+    sizes = np.array([len(v) for v in values])
+    joined = np.frombuffer(b"".join(values) + bytes(16), dtype=np.uint8)
+    counts, positions = vectorized._positions(joined, np.cumsum(sizes) - sizes, sizes)
     assert counts.tolist() == [len(p) for p in lists]
     assert positions.tolist() == [q for v in values for q in fmt.decode_positions(v)]
     assert positions.tolist() == [q for p in lists for q in p]
+    some = np.array([1, 5, 8])  # a few values, picked from the joined ones
+    counts, positions = vectorized._positions(joined, (np.cumsum(sizes) - sizes)[some], sizes[some])
+    assert positions.tolist() == [q for i in some for q in lists[i]]
 
 
-def test_positions_are_read_once_then_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_positions_values_are_read_once_then_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = Archive(seed=5)
     records = list(archive.records(300))
     index_dir = _home(tmp_path, records, 1)
@@ -132,5 +138,5 @@ def test_positions_are_read_once_then_kept(tmp_path: Path, monkeypatch: pytest.M
     first = vectorized.top_docs(searcher, q, 20)
     assert first is not None and first[1] >= 1
     decoded: list[Any] = []
-    monkeypatch.setattr(vectorized, "_positions", lambda *a: decoded.append(a))
+    monkeypatch.setattr(vectorized, "_read_blocks", lambda *a: decoded.append(a))
     assert vectorized.top_docs(searcher, q, 20) == first and decoded == []
