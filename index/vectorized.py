@@ -22,6 +22,7 @@ from __future__ import annotations
 import pickle
 import struct
 import threading
+from array import array
 from itertools import chain
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.util import make_binary_tree, make_weighted_tree
 from whoosh.util.numeric import byte_to_length
 
-from index.schema import NO_TIME
+from index.schema import NO_TIME, PackedValues
 from index.timequery import TIME, TimeRange
 
 CACHE_BYTES = 256 * 1024 * 1024  # posting arrays kept for the next query
@@ -170,29 +171,25 @@ def read_postings(reader: Any, fieldname: str, btext: bytes, positions: bool = F
         info = reader.term_info(fieldname, btext)
     except KeyError:
         info = None
+    if positions and type(fmt) is not formats.Positions:
+        raise Unsupported("positions format")
     if info is None:
-        ids, weights, values = _EMPTY_IDS, np.zeros(0), []
+        ids, weights, values = _EMPTY_IDS, np.zeros(0), _join_values([()])
     elif info.is_inlined():
-        ids, weights, values = info.inlined_postings()
-        ids, weights, values = np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64), list(values)
+        ids, weights, inlined = info.inlined_postings()
+        ids, weights, values = (np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64),
+                                _join_values([tuple(inlined)]))
     else:
         ids, weights, values = _read_blocks(reader, info, positions)
-    if positions:
-        if type(fmt) is not formats.Positions:
-            raise Unsupported("positions format")
-        sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        joined = np.frombuffer(b"".join(values) + bytes(16), dtype=np.uint8)  # padded: see _positions
-        postings = Postings(ids, weights, joined, np.cumsum(sizes) - sizes, sizes)
-    else:
-        postings = Postings(ids, weights)
+    postings = Postings(ids, weights, *values) if positions else Postings(ids, weights)
     _keep(key, postings)
     return postings
 
 
-def _read_blocks(reader: Any, info: Any, values: bool) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+def _read_blocks(reader: Any, info: Any, values: bool) -> tuple[np.ndarray, np.ndarray, Any]:
     """Read a posting list from the posting file: [int size][info pickle][data pickle] per block.
 
-    Returns the docnums, the weights and (if ``values``) each posting's encoded value.
+    Returns the docnums, the weights and (if ``values``) the values as ``_join_values`` gives them.
     """
     offset, length = info.extent()
     if isinstance(length, tuple):  # Whoosh stores the length as a 1-tuple
@@ -206,9 +203,9 @@ def _read_blocks(reader: Any, info: Any, values: bool) -> tuple[np.ndarray, np.n
         raise Unsupported("unknown posting format")
     loads, dumps = pickle.loads, pickle.dumps
     view = memoryview(buf)
-    id_runs: list[tuple[int, ...]] = []
-    weight_runs: list[tuple[float, ...]] = []
-    value_runs: list[tuple[bytes, ...]] = []
+    id_runs: list[Any] = []
+    weight_runs: list[Any] = []
+    value_runs: list[Any] = []
     counts: list[int] = []
     pos, end = 4, len(buf)
     while pos < end:
@@ -222,20 +219,43 @@ def _read_blocks(reader: Any, info: Any, values: bool) -> tuple[np.ndarray, np.n
         ids, weights, block_values = loads(view[data_at:start + size])
         id_runs.append(ids)
         counts.append(count)
-        if not isinstance(weights, tuple):  # all 1.0 (None) or all the same
-            weights = (1.0 if weights is None else weights,) * count
+        if weights is None or isinstance(weights, float):  # all 1.0, or all the same
+            weights = array("f", (1.0 if weights is None else weights,)) * count
         weight_runs.append(weights)
         if values:
-            value_runs.append(block_values or (b"",) * count)
+            value_runs.append(block_values if block_values is not None else (b"",) * count)
         pos = start + size
     sizes = np.array(counts, dtype=np.int64)
     total = int(sizes.sum())
     # Each block stores its docnums as deltas from 0: one running sum, less the sum at the previous block's end.
-    ids = np.cumsum(np.fromiter(chain.from_iterable(id_runs), dtype=np.int64, count=total))
+    ids = np.cumsum(_concat(id_runs, np.uint32, total).astype(np.int64))
     ends = np.cumsum(sizes)
     ids -= np.repeat(np.concatenate(([0], ids[ends[:-1] - 1])), sizes)
-    weights_out = np.fromiter(chain.from_iterable(weight_runs), dtype=np.float64, count=total)
-    return ids, weights_out, list(chain.from_iterable(value_runs))
+    weights_out = _concat(weight_runs, np.float32, total).astype(np.float64)
+    return ids, weights_out, (_join_values(value_runs) if values else None)
+
+
+def _concat(runs: list[Any], dtype: Any, total: int) -> np.ndarray:
+    """One array of the blocks' ``array`` objects (packed blocks) or tuples (Whoosh's own)."""
+    if all(type(run) is array for run in runs):
+        return np.frombuffer(b"".join(run.tobytes() for run in runs), dtype=dtype) if runs else np.zeros(0, dtype)
+    return np.fromiter(chain.from_iterable(runs), dtype=dtype, count=total)
+
+
+def _join_values(runs: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks' values as one byte buffer (padded), with each value's start and size."""
+    if all(type(run) is PackedValues for run in runs):
+        data = b"".join(run.data for run in runs)
+        ends = np.frombuffer(b"".join(run.ends.tobytes() for run in runs), dtype=np.uint32).astype(np.int64)
+        lengths = np.array([len(run.data) for run in runs], dtype=np.int64)
+        per_block = np.array([len(run.ends) for run in runs], dtype=np.int64)
+        ends += np.repeat(np.cumsum(lengths) - lengths, per_block)  # block-relative → buffer offsets
+        sizes = np.diff(ends, prepend=0)
+    else:
+        values = list(chain.from_iterable(runs))
+        data = b"".join(values)
+        sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    return np.frombuffer(data + bytes(16), dtype=np.uint8), np.cumsum(sizes) - sizes, sizes
 
 
 def _segment_array(reader: Any, name: str, build: Any) -> Any:

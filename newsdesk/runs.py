@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from newsdesk.home import Home
+from newsdesk.sqlite import connect_wal
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +147,8 @@ class RunHistory:
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         self.home.ensure(self.home.state)
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+        with closing(connect_wal(self.path, timeout=30)) as db:
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
             with db:  # one transaction
                 yield db

@@ -21,6 +21,8 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from newsdesk.sqlite import connect_wal
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,8 +31,7 @@ class CrawlState:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = connect_wal(path, timeout=60, isolation_level=None)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS validators (url TEXT PRIMARY KEY, etag TEXT,"
                         " last_modified TEXT)")

@@ -11,14 +11,15 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+from newsdesk.sqlite import connect_wal
+
 
 class SeenStore:
     """Keys → (fingerprint, version), shared by every crawl of one home."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = connect_wal(path, timeout=60, isolation_level=None)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
