@@ -9,5 +9,6 @@ mkdir -p "$DIR"
 TAG=${1:-100k}
 $PY -m benchmarks.bench_ingest $1 --phases reindex,fts5 2>&1 | tee "$DIR/ingest-reindex-$TAG.log"
 $PY -m benchmarks.bench_search $1 2>&1 | tee "$DIR/search-$TAG.log"
+$PY -m benchmarks.arrays_vs_matchers $1 2>&1 | tee "$DIR/arrays-vs-matchers-$TAG.log"
 $PY -m benchmarks.bench_cli $1 2>&1 | tee "$DIR/cli-$TAG.log"
 $PY -m benchmarks.bench_ingest $1 --phases new,existing 2>&1 | tee "$DIR/ingest-add-$TAG.log"

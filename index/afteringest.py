@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
+
+CHUNK = 5_000  # records read back from the index at a time
 
 
 @dataclass
@@ -55,26 +58,44 @@ def _write_groups(ix: Any, records: dict[str, dict[str, Any]], groups: dict[str,
 
 
 def after_ingest(home: Home, ix: Any, keys: Iterable[str]) -> AfterIngest:
-    """Group the just-indexed records with their near-duplicates, then run saved searches over them."""
+    """Group the just-indexed records with their near-duplicates, then run saved searches over them.
+
+    The records are read from the index ``CHUNK`` at a time, so memory stays
+    bounded however many an ingest brought (both steps remember what they saw
+    between chunks: the result is the same as in one go).
+    """
     done = AfterIngest()
-    records = {r["key"]: r for r in _stored(ix, keys)}
-    if not records:
-        return done
-    if "dupgroup" in ix.schema:
+    unique = list(dict.fromkeys(keys))
+    grouping = "dupgroup" in ix.schema
+    watching = True
+    matches: Counter[str] = Counter()
+    for start in range(0, len(unique), CHUNK):
+        records = {r["key"]: r for r in _stored(ix, unique[start:start + CHUNK])}
+        if not records:
+            continue
+        if grouping:
+            try:
+                groups = neardup.group_records(home.state, records.values())
+            except (sqlite3.Error, OSError, ValueError) as exc:
+                logger.warning("near-duplicate grouping skipped: %s", exc)
+                grouping = False
+            else:
+                if groups:
+                    _write_groups(ix, records, groups)
+                    done.grouped += len(groups)
+        if watching:
+            try:
+                for name, hits in watch.match_records(home.state, ix, records.values()).items():
+                    matches[name] += len(hits)
+            except (sqlite3.Error, OSError) as exc:
+                logger.warning("saved searches not matched: %s", exc)
+                watching = False
+    if unique and watching:
+        done.watch_matches = dict(matches)
         try:
-            groups = neardup.group_records(home.state, records.values())
-        except (sqlite3.Error, OSError, ValueError) as exc:
-            logger.warning("near-duplicate grouping skipped: %s", exc)
-        else:
-            if groups:
-                _write_groups(ix, records, groups)
-                done.grouped = len(groups)
-    try:
-        new = watch.match_records(home.state, ix, records.values())
-        done.watch_matches = {name: len(hits) for name, hits in new.items()}
-        done.alerted = _alert(home)
-    except (sqlite3.Error, OSError) as exc:
-        logger.warning("saved searches not matched: %s", exc)
+            done.alerted = _alert(home)
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("saved-search alerts not sent: %s", exc)
     return done
 
 

@@ -61,7 +61,9 @@ def normalize(record: dict[str, Any]) -> str:
     """Title, summary and body as comparable text: lower case, no accents, punctuation or extra space."""
     text = " ".join(str(record.get(name) or "") for name in ("title", "summary", "body"))
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    if not text.isascii():  # (ASCII has no combining marks: most English news skips this loop)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
     return _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip()
 
 

@@ -106,3 +106,15 @@ def test_verify_accepts_groups_and_repair_restores_them(tmp_path: Path) -> None:
         groups = {doc["key"]: json.loads(doc["record"]).get("dupgroup") for doc in searcher.all_stored_fields()}
     ix.close()
     assert groups == {WIRE_A["key"]: WIRE_A["key"], WIRE_B["key"]: WIRE_A["key"]}
+
+
+def test_one_ingest_grouped_in_chunks_equals_one_go(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("index.afteringest.CHUNK", 1)  # WIRE_A and WIRE_B land in different chunks
+    home = Home(tmp_path)
+    write_outbox(tmp_path, "20241024T170000Z-a-aaaaaa", [WIRE_A, OTHER_GRID, WIRE_B])
+    assert ingest(home).after.grouped == 2
+    ix = open_index(home.index)
+    with ix.searcher() as searcher:
+        grouped = sorted(doc["key"] for doc in searcher.documents(dupgroup=WIRE_A["key"]))
+    ix.close()
+    assert grouped == sorted([WIRE_A["key"], WIRE_B["key"]])

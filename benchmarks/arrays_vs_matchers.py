@@ -1,0 +1,76 @@
+"""The same searches through ``index.vectorized`` and through Whoosh's own matchers, on one index.
+
+For each query class of ``bench_search`` (its queries, seed 11, the first
+``--queries`` of each), ``index.search.search`` runs twice in one process:
+as shipped (posting lists scored as arrays; the posting cache emptied before
+each query, so nothing is reused), and with ``index.vectorized`` switched
+off, so Whoosh's matchers and collectors do the work (the code path before
+it, still used for the queries it does not handle).  Hits and totals are
+checked equal.  Wall milliseconds, median and p95.
+
+    python -m benchmarks.arrays_vs_matchers --million --queries 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_search import CLASSES, make_queries, p95, whoosh_text
+from benchmarks.data import DEFAULT_WORKDIR, git_revision, machine, prepare_home
+from benchmarks.synth import Archive
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--million", action="store_true")
+    parser.add_argument("--queries", type=int, default=20, help="queries per class")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    args = parser.parse_args(argv)
+    size = 1_000_000 if args.million else args.size
+    home = prepare_home(args.workdir, size)
+    db = home / "fts5.sqlite"
+    if not (home / "index").exists() or not db.exists():
+        raise SystemExit("run benchmarks.bench_search first (it builds the index and the FTS5 table)")
+
+    import index.search as search_module
+    from index import vectorized
+
+    titles = [t for (t,) in sqlite3.connect(db).execute("SELECT title FROM items WHERE id % 97 = 0")]
+    queries = make_queries(Archive().words, titles, args.queries)
+    print(f"machine: {machine()}\nrevision: {git_revision()}\nrecords: {size:,}\n")
+    print("| class | arrays median ms | arrays p95 ms | Whoosh matchers median ms | matchers p95 ms |"
+          " speed-up (median) | same hits |\n|---|---|---|---|---|---|---|")
+    shipped = search_module.top_docs
+
+    def run(q: dict[str, Any], arrays: bool) -> tuple[float, list[str], int]:
+        vectorized.clear_cache()
+        search_module.top_docs = shipped if arrays else (lambda *a, **k: None)
+        try:
+            started = time.perf_counter()
+            result = search_module.search(home / "index", whoosh_text(q), since=q.get("since"),
+                                          until=q.get("until"), sources=[q["source"]] if "source" in q else [],
+                                          sort=q.get("sort", "relevance"), limit=20)
+            seconds = time.perf_counter() - started
+        finally:
+            search_module.top_docs = shipped
+        return seconds * 1000, [h.record["key"] for h in result.hits], result.total
+
+    run(queries["keyword"][0], True)  # open the searcher
+    for name in CLASSES:
+        fast = [run(q, True) for q in queries[name]]
+        slow = [run(q, False) for q in queries[name]]
+        same = all(f[1:] == s[1:] for f, s in zip(fast, slow))
+        f_ms, s_ms = [f[0] for f in fast], [s[0] for s in slow]
+        print(f"| {name} | {statistics.median(f_ms):.1f} | {p95(f_ms):.1f} | {statistics.median(s_ms):.1f} | "
+              f"{p95(s_ms):.1f} | {statistics.median(s_ms) / statistics.median(f_ms):.1f} | {same} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
