@@ -1,10 +1,12 @@
 """What runs once an ingest has committed its records: near-duplicate groups, then saved searches.
 
-``ingest`` calls :func:`after_ingest` with the keys it just wrote, while it
-still holds the index lock and before the outbox files move to the archive: a
-crash here means the files are ingested again, and both steps are idempotent
-(a key is grouped once, a match recorded once).  The work is proportional to
-the number of keys, never to the size of the archive.
+``ingest`` calls :func:`after_batch` after each batch it commits (with the
+batch's records and their near-duplicate signatures, computed while its
+worker processes indexed them), then :func:`finish` once, all while it still
+holds the index lock and before the outbox files move to the archive: a crash
+here means the files are ingested again, and both steps are idempotent (a key
+is grouped once, a match recorded once).  The work is proportional to the
+number of records, never to the size of the archive.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,6 @@ from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 5_000  # records read back from the index at a time
-
 
 @dataclass
 class AfterIngest:
@@ -35,6 +34,13 @@ class AfterIngest:
     grouped: int = 0  # records put into (or starting) a near-duplicate group
     watch_matches: dict[str, int] = field(default_factory=dict)  # saved search → new matches
     alerted: int = 0  # matches passed to the alert command
+
+    def add(self, other: AfterIngest) -> None:
+        """Count another batch's work in."""
+        self.grouped += other.grouped
+        self.alerted += other.alerted
+        for name, count in other.watch_matches.items():
+            self.watch_matches[name] = self.watch_matches.get(name, 0) + count
 
 
 def _stored(ix: Any, keys: Iterable[str]) -> list[dict[str, Any]]:
@@ -57,45 +63,49 @@ def _write_groups(ix: Any, records: dict[str, dict[str, Any]], groups: dict[str,
     writer.commit(merge=False)  # merging is maintenance (`newsdesk optimize`), not ingest's job
 
 
-def after_ingest(home: Home, ix: Any, keys: Iterable[str]) -> AfterIngest:
-    """Group the just-indexed records with their near-duplicates, then run saved searches over them.
+def signatures(ix: Any, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The near-duplicate signatures of records about to be committed (CPU only: no index or store access).
 
-    The records are read from the index ``CHUNK`` at a time, so memory stays
-    bounded however many an ingest brought (both steps remember what they saw
-    between chunks: the result is the same as in one go).
+    ``ingest`` computes them while its worker processes index the same batch.
+    """
+    if "dupgroup" not in ix.schema:
+        return {}
+    return {record["key"]: neardup.record_signature(record) for record in records}
+
+
+def after_batch(home: Home, ix: Any, records: list[dict[str, Any]],
+                sigs: dict[str, Any] | None = None) -> AfterIngest:
+    """Group a just-committed batch with its near-duplicates, then run saved searches over it.
+
+    ``records`` are the batch's records as indexed (merged with what was there).
     """
     done = AfterIngest()
-    unique = list(dict.fromkeys(keys))
-    grouping = "dupgroup" in ix.schema
-    watching = True
-    matches: Counter[str] = Counter()
-    for start in range(0, len(unique), CHUNK):
-        records = {r["key"]: r for r in _stored(ix, unique[start:start + CHUNK])}
-        if not records:
-            continue
-        if grouping:
-            try:
-                groups = neardup.group_records(home.state, records.values())
-            except (sqlite3.Error, OSError, ValueError) as exc:
-                logger.warning("near-duplicate grouping skipped: %s", exc)
-                grouping = False
-            else:
-                if groups:
-                    _write_groups(ix, records, groups)
-                    done.grouped += len(groups)
-        if watching:
-            try:
-                for name, hits in watch.match_records(home.state, ix, records.values()).items():
-                    matches[name] += len(hits)
-            except (sqlite3.Error, OSError) as exc:
-                logger.warning("saved searches not matched: %s", exc)
-                watching = False
-    if unique and watching:
-        done.watch_matches = dict(matches)
+    if not records:
+        return done
+    by_key = {r["key"]: r for r in records}
+    if "dupgroup" in ix.schema:
         try:
-            done.alerted = _alert(home)
-        except (sqlite3.Error, OSError) as exc:
-            logger.warning("saved-search alerts not sent: %s", exc)
+            groups = neardup.group_records(home.state, by_key.values(), sigs)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            logger.warning("near-duplicate grouping skipped: %s", exc)
+        else:
+            if groups:
+                _write_groups(ix, by_key, groups)
+                done.grouped = len(groups)
+    try:
+        new = watch.match_records(home.state, ix, by_key.values())
+        done.watch_matches = {name: len(hits) for name, hits in new.items()}
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning("saved searches not matched: %s", exc)
+    return done
+
+
+def finish(home: Home, done: AfterIngest) -> AfterIngest:
+    """Pass the saved-search matches not alerted yet to the alert command (once, after every batch)."""
+    try:
+        done.alerted = _alert(home)
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning("saved-search alerts not sent: %s", exc)
     return done
 
 

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,11 +186,20 @@ class Upserter:
     lookup by ``update_document``), a new key is simply added.
     """
 
-    def __init__(self, ix: Any, merge_existing: bool = True, batch: int = BATCH, procs: int = 1) -> None:
+    def __init__(self, ix: Any, merge_existing: bool = True, batch: int | None = None, procs: int = 1,
+                 prepare: Callable[[list[dict[str, Any]]], Any] | None = None,
+                 after: Callable[[list[dict[str, Any]], Any], None] | None = None) -> None:
+        """
+        :param prepare: called with a batch's records once they are handed to the writer, before
+            the commit (while worker processes index them); what it returns goes to ``after``.
+        :param after: called with a batch's records as committed, and what ``prepare`` returned.
+        """
         self.ix = ix
         self.merge_existing = merge_existing
-        self.batch_size = batch
+        self.batch_size = batch or BATCH
         self.procs = procs
+        self.prepare = prepare
+        self.after = after
         self.reader: Any = None
         self.leaves: list[tuple[Any, int]] = []
         self.batch: dict[str, dict[str, Any]] = {}
@@ -245,13 +254,21 @@ class Upserter:
         for docnums in self.replaced.values():
             for docnum in docnums:
                 writer.delete_document(docnum)
-        for record in self.batch.values():
-            writer.add_document(**to_document(record))
+        records = list(self.batch.values())
+        try:
+            for record in records:
+                writer.add_document(**to_document(record))
+            prepared = self.prepare(records) if self.prepare else None
+        except BaseException:
+            writer.cancel()
+            raise
         writer.commit(merge=len(before) >= MAX_SEGMENTS)
         if parallel:
             self._check_written(before)
         self.batch.clear()
         self.replaced.clear()
+        if self.after:
+            self.after(records, prepared)
 
     def _check_written(self, before: set[str]) -> None:
         """IndexDamaged unless every key of the batch is in a segment this commit wrote.
@@ -418,18 +435,17 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
             if not files:
                 ix.close()
                 return result
-            upserter = Upserter(ix, procs=writer_procs())
-            keys: list[str] = []
+            from index import afteringest
+
+            after = afteringest.AfterIngest()  # near-duplicate groups and saved searches, batch by batch
+            upserter = Upserter(ix, procs=writer_procs(), prepare=lambda batch: afteringest.signatures(ix, batch),
+                                after=lambda batch, sigs: after.add(afteringest.after_batch(home, ix, batch, sigs)))
             try:
                 for path in files:
-                    records = read_records(path, result)
-                    keys.extend(r["key"] for r in records)
-                    upserter.add(records, result)
+                    upserter.add(read_records(path, result), result)
                     result.files += 1
                 upserter.commit()  # the index holds them: now the archive may take the files
-                from index.afteringest import after_ingest
-
-                result.after = after_ingest(home, ix, keys)  # near-dup groups, saved searches
+                result.after = afteringest.finish(home, after) if result.records else after
             finally:
                 upserter.close()
                 ix.close()

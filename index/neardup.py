@@ -82,11 +82,22 @@ def _permutations() -> Any:
     return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
 
 
+def _sha1_32(data: bytes) -> int:
+    """datasketch's ``sha1_hash32`` (the first 4 bytes of SHA-1, little-endian), without ``struct``."""
+    return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
+
+
 def signature(text: str) -> np.ndarray:
     """The MinHash values of a normalized text."""
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations(), hashfunc=_sha1_32)
     minhash.update_batch(shingles(text))
     return np.asarray(minhash.hashvalues, dtype=np.uint32)
+
+
+def record_signature(record: dict[str, Any]) -> np.ndarray | None:
+    """The signature of a record's text; None if it is too short to group."""
+    text = normalize(record)
+    return signature(text) if len(text) >= MIN_CHARS else None
 
 
 def band_hashes(sig: np.ndarray) -> list[int]:
@@ -131,18 +142,22 @@ class GroupStore:
                 found[key] = None
         return list(found)
 
-    def assign(self, records: Iterable[dict[str, Any]]) -> dict[str, str]:
-        """Place each record not seen before; returns ``{key: group}`` for every record whose group changed."""
+    def assign(self, records: Iterable[dict[str, Any]],
+               signatures: dict[str, np.ndarray | None] | None = None) -> dict[str, str]:
+        """Place each record not seen before; returns ``{key: group}`` for every record whose group changed.
+
+        :param signatures: ``record_signature`` of records, computed beforehand (the others are computed here).
+        """
         changed: dict[str, str] = {}
+        signatures = signatures or {}
         with self.db:
             for record in records:
                 key = record["key"]
                 if self._known(key) is not None:
                     continue
-                text = normalize(record)
-                if len(text) < MIN_CHARS:
+                sig = signatures[key] if key in signatures else record_signature(record)
+                if sig is None:
                     continue
-                sig = signature(text)
                 bands = band_hashes(sig)
                 moment = item_time(record)
                 at = (moment - datetime(1970, 1, 1)).total_seconds() if moment else None
@@ -183,10 +198,11 @@ def store_path(state_dir: Path) -> Path:
     return state_dir / "neardup.sqlite"
 
 
-def group_records(state_dir: Path, records: Iterable[dict[str, Any]]) -> dict[str, str]:
+def group_records(state_dir: Path, records: Iterable[dict[str, Any]],
+                  signatures: dict[str, np.ndarray | None] | None = None) -> dict[str, str]:
     """Assign groups to newly indexed records; ``{key: group}`` of the records to rewrite in the index."""
     with GroupStore(store_path(state_dir)) as store:
-        return store.assign(records)
+        return store.assign(records, signatures)
 
 
 def known_groups(state_dir: Path) -> dict[str, str]:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from index.ingest import ingest, open_index
-from index.neardup import GroupStore, normalize, signature
+from index.neardup import GroupStore, normalize, shingles, signature
 from newsdesk.home import Home
 from tests.records import ARCHIVE, record, write_outbox
 from tests.records_search import GRID_BODY, OTHER_GRID, WIRE_A, WIRE_B
@@ -108,8 +108,8 @@ def test_verify_accepts_groups_and_repair_restores_them(tmp_path: Path) -> None:
     assert groups == {WIRE_A["key"]: WIRE_A["key"], WIRE_B["key"]: WIRE_A["key"]}
 
 
-def test_one_ingest_grouped_in_chunks_equals_one_go(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("index.afteringest.CHUNK", 1)  # WIRE_A and WIRE_B land in different chunks
+def test_one_ingest_grouped_batch_by_batch_equals_one_go(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("index.ingest.BATCH", 1)  # WIRE_A and WIRE_B land in different batches
     home = Home(tmp_path)
     write_outbox(tmp_path, "20241024T170000Z-a-aaaaaa", [WIRE_A, OTHER_GRID, WIRE_B])
     assert ingest(home).after.grouped == 2
@@ -118,3 +118,14 @@ def test_one_ingest_grouped_in_chunks_equals_one_go(tmp_path: Path, monkeypatch)
         grouped = sorted(doc["key"] for doc in searcher.documents(dupgroup=WIRE_A["key"]))
     ix.close()
     assert grouped == sorted([WIRE_A["key"], WIRE_B["key"]])
+
+
+def test_signature_hash_is_datasketchs_sha1_hash32() -> None:
+    from datasketch import MinHash
+
+    from index.neardup import NUM_PERM, SCHEME, _permutations
+
+    text = normalize(WIRE_A)
+    reference = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())  # default hashfunc
+    reference.update_batch(shingles(text))
+    assert signature(text).tolist() == [int(v) for v in reference.hashvalues]
