@@ -149,9 +149,12 @@ def parse_printed(
             exact = datetime.strptime(cleaned, fmt)
         except ValueError:
             continue
-        if exact.tzinfo is not None:
-            return ParsedDate(exact.astimezone(timezone.utc), _zone_label(exact))
-        return ParsedDate(_localize(exact, zone).astimezone(timezone.utc), zone_name)
+        try:
+            if exact.tzinfo is not None:
+                return ParsedDate(exact.astimezone(timezone.utc), _zone_label(exact))
+            return ParsedDate(_localize(exact, zone).astimezone(timezone.utc), zone_name)
+        except (OverflowError, ValueError):  # year 1 or 9999 pushed past the calendar by the offset
+            return None
 
     relative = _RELATIVE.match(cleaned)
     if relative:

@@ -56,8 +56,12 @@ class NewsItem:
         return data
 
     def to_json(self) -> str:
-        """One line of JSONL, no trailing newline."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        """One line of JSONL, no trailing newline (``to_dict``'s values, without its deep copy)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in DATETIME_FIELDS:
+            if isinstance(data[name], datetime):
+                data[name] = data[name].isoformat()
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NewsItem:

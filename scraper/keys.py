@@ -7,6 +7,7 @@ of its own, the source id plus a hash of its headline and printed time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -29,8 +30,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical_url(url: str) -> str:
-    """The canonical form of a URL: sorted query, no fragment, no tracking parameters."""
+    """The canonical form of a URL: sorted query, no fragment, no tracking parameters.
+
+    Memoized: a crawl canonicalizes each link several times (following it, keying
+    its record, checking it was seen), and w3lib's canonicalization is slow.
+    """
     url = url.strip()
     cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
     parts = urlsplit(cleaned)

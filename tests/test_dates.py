@@ -95,3 +95,12 @@ def test_feed_dates_with_month_names_in_other_languages() -> None:
         parsed = parse_printed(text, "UTC")
         assert parsed is not None and parsed.value.isoformat() == expected, text
     assert parse_printed("garbage, words here", "UTC") is None
+
+
+@pytest.mark.parametrize("printed", ["10/24/2024 07:13 PM", "10/27/2024 01:30 AM", "03/29/2024 02:30 AM",
+                                     "1/2/2025 7:05 am", "12/31/9999 11:59 PM", "01/01/0001 12:00 AM"])
+def test_the_jpost_format_reads_as_dateutil_does(printed: str) -> None:
+    from scraper.spiders.jpost import JPostBreakingSpider
+
+    assert (parse_printed(printed, "Asia/Jerusalem", formats=JPostBreakingSpider.time_formats)
+            == parse_printed(printed, "Asia/Jerusalem"))

@@ -93,7 +93,7 @@ class NormalizePipeline:
         if raw is None:
             adapter[name] = None
             return
-        formats = source.options.get("time_format") or ()
+        formats = source.options.get("time_format") or getattr(self.crawler.spider, "time_formats", ())
         parsed = parse_printed(raw, source.timezone, dayfirst=source.dayfirst, now=adapter["fetched_at"],
                                formats=(formats,) if isinstance(formats, str) else tuple(formats))
         if parsed is None:

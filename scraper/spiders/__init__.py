@@ -98,6 +98,9 @@ class NewsSpider(scrapy.Spider):
     source: Source
     #: Send If-None-Match / If-Modified-Since for start pages (feeds, sitemaps).
     conditional = False
+    #: ``strptime`` formats this spider's pages print times in, tried before python-dateutil's
+    #: guessing (a source's ``time_format`` option replaces them).
+    time_formats: tuple[str, ...] = ()
 
     def __init__(self, source: Source, url: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
