@@ -365,6 +365,7 @@ def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
     run = _EMPTY_IDS
     for k, postings in enumerate(lists):
         at = np.searchsorted(postings.ids, both.ids)
+        assert postings.values is not None and postings.starts is not None and postings.sizes is not None
         counts, positions = _positions(postings.values, postings.starts[at], postings.sizes[at])
         keys = np.repeat(rows, counts) + positions  # sorted and unique
         if k == 0:
