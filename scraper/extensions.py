@@ -13,11 +13,11 @@ import os
 from datetime import datetime
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from newsdesk.home import Home
+from scraper.items import adapt
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class RunReport:
         """Count an item (kept or dropped after cleaning) and which coverage fields it has."""
         stats = self.crawler.stats
         assert stats is not None
-        adapter = ItemAdapter(item)
+        adapter = adapt(item)
         stats.inc_value("newsdesk/coverage/items")
         for name in COVERAGE_FIELDS:
             if adapter.get(name):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsdesk.home import Home
-from scraper.items import NewsItem
+from scraper.items import NewsItem, adapt
 from scraper.pipelines import drop
 from scraper.seen import SeenStore
 
@@ -47,7 +46,7 @@ class DedupePipeline:
 
     def process_item(self, item: Any) -> Any:
         assert self.store is not None and self.crawler.stats is not None
-        adapter = ItemAdapter(item)
+        adapter = adapt(item)
         key, fp = adapter["key"], adapter["fingerprint"]
         if key in self.this_run:
             raise drop(self.crawler, "duplicate_in_run", key)
@@ -68,5 +67,5 @@ class DedupePipeline:
     def item_scraped(self, item: Any) -> None:
         """The record reached the outbox: from now on it counts as seen."""
         if self.store is not None:
-            adapter = ItemAdapter(item)
+            adapter = adapt(item)
             self.store.mark(adapter["key"], adapter["fingerprint"], adapter["version"])

@@ -14,6 +14,7 @@ from scraper.dates import parse_printed
 from scraper.keys import canonical_url, fingerprint, linkless_key
 from scraper.sources import Source
 from scraper.text import clean_block, clean_line
+from scraper.items import adapt
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class NormalizePipeline:
         return self.crawler.spider.source  # type: ignore[union-attr]
 
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
+        adapter = adapt(item)
         source = self.source
         adapter["source"] = adapter.get("source") or source.id
         adapter["fetched_at"] = adapter.get("fetched_at") or datetime.now(timezone.utc)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from scraper.items import KINDS
+from scraper.items import KINDS, adapt
 from scraper.pipelines import drop
 
 #: Longer than any real headline: a page's mistake or an attack, never a title.
@@ -25,7 +24,7 @@ class ValidatePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
+        adapter = adapt(item)
         where = adapter.get("url") or adapter.get("source") or "?"
         if not adapter.get("title"):
             raise drop(self.crawler, "missing_title", where)

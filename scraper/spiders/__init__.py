@@ -22,7 +22,6 @@ from dataclasses import asdict
 from typing import Any
 
 import scrapy
-from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
@@ -31,7 +30,7 @@ from twisted.python.failure import Failure
 
 from newsdesk.home import Home
 from scraper.crawlstate import CrawlState
-from scraper.items import NewsItem
+from scraper.items import NewsItem, adapt
 from scraper.keys import canonical_url, fingerprint
 from scraper.pipelines.dedupe import KnownListing
 from scraper.seen import SeenStore
@@ -174,7 +173,7 @@ class NewsSpider(scrapy.Spider):
         """A record reached the outbox or was dropped on purpose: its listing counts as seen."""
         if self.state is None:
             return
-        key = ItemAdapter(item).get("key")
+        key = adapt(item).get("key")
         if key and key in self._listed:
             self._handled[key] = self._listed.pop(key)
             if len(self._handled) >= 200:
