@@ -23,9 +23,9 @@ import pickle
 import struct
 import threading
 from array import array
-from itertools import chain
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -272,22 +272,31 @@ def _segment_array(reader: Any, name: str, build: Any) -> Any:
     return value
 
 
+def _numeric_column(column: Any, count: int) -> np.ndarray:
+    """A Whoosh ``NumericColumn`` reader's values for ``count`` documents, read as one array."""
+    try:
+        typecode, default = column._typecode, column._default
+        stored = min(count, column._count)
+        raw = column._dbfile.get(column._basepos, stored * column._fixedlen)
+    except AttributeError:
+        raise Unsupported("column layout") from None
+    values = np.full(count, default, dtype=np.dtype(typecode))  # 'B' lengths stay one byte each
+    values[:stored] = np.frombuffer(raw, dtype=np.dtype(typecode).newbyteorder(">"))
+    return values
+
+
 def field_lengths(reader: Any, fieldname: str) -> np.ndarray:
-    """Every document's length in ``fieldname`` as Whoosh scores it (its one-byte encoding, decoded)."""
+    """Every document's length in ``fieldname`` as Whoosh stores it (its one-byte encoding)."""
 
     def build() -> np.ndarray:
         count = reader.doc_count_all()
-        column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-        raw = np.zeros(count, dtype=np.uint8)
-        if column is not None:
-            stored = min(count, column._count)
-            raw[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored), dtype=np.uint8)
-        return raw
+        try:
+            column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        except AttributeError:
+            raise Unsupported("unknown length column") from None
+        return np.zeros(count, dtype=np.uint8) if column is None else _numeric_column(column, count)
 
-    try:
-        return _segment_array(reader, f"len:{fieldname}", build)
-    except AttributeError:
-        raise Unsupported("unknown length column") from None
+    return _segment_array(reader, f"len:{fieldname}", build)
 
 
 def deleted(reader: Any) -> np.ndarray | None:
@@ -311,17 +320,22 @@ class _Context:
         self.weighting = weighting
 
 
-def _term(ctx: _Context, fieldname: str, text: Any, boost: float) -> Matches:
-    field = ctx.schema[fieldname]
+def _indexed(ctx: _Context, fieldname: str, text: Any) -> bytes | None:
+    """The term's bytes if this segment holds it (Term.matcher's and Phrase.matcher's checks), else None."""
     try:
-        btext = field.to_bytes(text)
+        btext = ctx.schema[fieldname].to_bytes(text)
     except ValueError:
-        return Matches(_EMPTY_IDS, np.zeros(0))
-    if (fieldname, btext) not in ctx.reader:
+        return None
+    return btext if (fieldname, btext) in ctx.reader else None
+
+
+def _term(ctx: _Context, fieldname: str, text: Any, boost: float) -> Matches:
+    btext = _indexed(ctx, fieldname, text)
+    if btext is None:
         return Matches(_EMPTY_IDS, np.zeros(0))
     postings = read_postings(ctx.reader, fieldname, btext)
-    return Matches(postings.ids, _scores(ctx, fieldname, btext, postings) * boost if boost != 1.0
-                   else _scores(ctx, fieldname, btext, postings))
+    scores = _scores(ctx, fieldname, btext, postings)
+    return Matches(postings.ids, scores * boost if boost != 1.0 else scores)  # WrappingMatcher's boost
 
 
 def _scores(ctx: _Context, fieldname: str, btext: bytes, postings: Postings) -> np.ndarray:
@@ -345,15 +359,10 @@ def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
     field = ctx.schema[node.fieldname]
     if not field.format or not field.format.supports("positions"):
         raise Unsupported("phrase on a field without positions")
-    btexts = []
-    for word in node.words:
-        try:
-            btext = field.to_bytes(word)
-        except ValueError:
-            return Matches(_EMPTY_IDS, np.zeros(0))
-        if (node.fieldname, btext) not in ctx.reader:
-            return Matches(_EMPTY_IDS, np.zeros(0))
-        btexts.append(btext)
+    found = [_indexed(ctx, node.fieldname, word) for word in node.words]
+    btexts = [t for t in found if t is not None]
+    if len(btexts) < len(found):  # a word this segment lacks: no phrase here (Phrase.matcher)
+        return Matches(_EMPTY_IDS, np.zeros(0))
     lists = [read_postings(ctx.reader, node.fieldname, t, positions=True) for t in btexts]
     scored = [Matches(p.ids, _scores(ctx, node.fieldname, t, p)) for t, p in zip(btexts, lists)]
     size = ctx.reader.doc_count_all()
@@ -456,7 +465,7 @@ def _evaluate(ctx: _Context, node: Any) -> Matches:
         if len(parts) == 1:
             return parts[0]
         size = ctx.reader.doc_count_all()
-        if type(node) is query.Or and len(parts) > 2 and ctx.reader.doc_count_all() <= 5000:
+        if type(node) is query.Or and len(parts) > 2 and size <= 5000:
             # Or._matcher preloads a small segment (ArrayUnionMatcher): scores added in query order
             folded = parts[0]
             for part in parts[1:]:
@@ -476,17 +485,7 @@ def column_values(reader: Any, name: str) -> np.ndarray:
     def build() -> np.ndarray:
         if not reader.has_column(name):
             raise Unsupported("a segment without the column")
-        column = reader.column_reader(name, translate=False)
-        count = reader.doc_count_all()
-        try:
-            typecode, default = column._typecode, column._default
-            stored = min(count, column._count)
-            raw = column._dbfile.get(column._basepos, stored * column._fixedlen)
-        except AttributeError:
-            raise Unsupported("column layout") from None
-        values = np.full(count, default, dtype=np.int64)
-        values[:stored] = np.frombuffer(raw, dtype=np.dtype(typecode).newbyteorder(">"))
-        return values
+        return _numeric_column(reader.column_reader(name, translate=False), reader.doc_count_all())
 
     return _segment_array(reader, f"col:{name}", build)
 
