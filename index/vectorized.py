@@ -359,9 +359,9 @@ def _phrase(ctx: _Context, node: query.Phrase) -> Matches:
     field = ctx.schema[node.fieldname]
     if not field.format or not field.format.supports("positions"):
         raise Unsupported("phrase on a field without positions")
-    found = [_indexed(ctx, node.fieldname, word) for word in node.words]
-    btexts = [t for t in found if t is not None]
-    if len(btexts) < len(found):  # a word this segment lacks: no phrase here (Phrase.matcher)
+    indexed = [_indexed(ctx, node.fieldname, word) for word in node.words]
+    btexts = [t for t in indexed if t is not None]
+    if len(btexts) < len(indexed):  # a word this segment lacks: no phrase here (Phrase.matcher)
         return Matches(_EMPTY_IDS, np.zeros(0))
     lists = [read_postings(ctx.reader, node.fieldname, t, positions=True) for t in btexts]
     scored = [Matches(p.ids, _scores(ctx, node.fieldname, t, p)) for t, p in zip(btexts, lists)]
