@@ -24,7 +24,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
-
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter
 from whoosh.columns import NumericColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
@@ -106,7 +105,8 @@ class _PackedBlocks(W3PostingsWriter):
         return weights  # the block's own array('f'), replaced by a new one after the write
 
     def _mini_values(self) -> Any:
-        if self._format.fixed_value_size() is not None and self._format.fixed_value_size() >= 0:
+        fixed = self._format.fixed_value_size()
+        if fixed is not None and fixed >= 0:  # no values, or of one size: Whoosh packs those itself
             return super()._mini_values()
         return PackedValues.pack(self._values)
 

@@ -7,7 +7,6 @@ the only contract between ``scraper/`` and ``index/``.  No Scrapy import here.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -49,19 +48,11 @@ class NewsItem:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready values (datetimes as ISO 8601 UTC)."""
-        data = asdict(self)
-        for name in DATETIME_FIELDS:
-            value = data[name]
-            if isinstance(value, datetime):
-                data[name] = value.isoformat()
-        return data
+        return _iso_times(asdict(self))
 
     def to_json(self) -> str:
         """One line of JSONL, no trailing newline (``to_dict``'s values, without its deep copy)."""
-        data = {name: getattr(self, name) for name in _names(type(self))}
-        for name in DATETIME_FIELDS:
-            if isinstance(data[name], datetime):
-                data[name] = data[name].isoformat()
+        data = _iso_times({name: getattr(self, name) for name in FIELD_NAMES})
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -76,15 +67,15 @@ class NewsItem:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NewsItem))
+_FIELD_NAMES = frozenset(FIELD_NAMES)
 
 
-@functools.cache
-def _names(cls: type) -> tuple[str, ...]:
-    """A dataclass's field names, in order (``dataclasses.fields`` rebuilds them on every call)."""
-    return tuple(f.name for f in fields(cls))
-
-
-_FIELD_NAMES = frozenset(_names(NewsItem))
+def _iso_times(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its datetime fields as ISO 8601 strings (changed in place)."""
+    for name in DATETIME_FIELDS:
+        if isinstance(data[name], datetime):
+            data[name] = data[name].isoformat()
+    return data
 
 
 class _ItemFields:

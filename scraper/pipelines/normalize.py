@@ -6,15 +6,14 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
 from scraper.bylines import parse_byline
 from scraper.dates import parse_printed
+from scraper.items import adapt
 from scraper.keys import canonical_url, fingerprint, linkless_key
 from scraper.sources import Source
 from scraper.text import clean_block, clean_line
-from scraper.items import adapt
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class NormalizePipeline:
         adapter["fingerprint"] = fingerprint(adapter.get("title"), adapter.get("summary"), adapter.get("body"))
         return item
 
-    def _people(self, adapter: ItemAdapter) -> None:
+    def _people(self, adapter: Any) -> None:
         """byline → authors + agency; author strings from pages get the same cleaning."""
         byline = clean_line(adapter.get("byline"))
         adapter["byline"] = byline
@@ -83,7 +82,7 @@ class NormalizePipeline:
         adapter["authors"] = authors
         adapter["agency"] = agency
 
-    def _date(self, adapter: ItemAdapter, name: str, source: Source) -> None:
+    def _date(self, adapter: Any, name: str, source: Source) -> None:
         raw_name = f"{name}_raw"
         raw = clean_line(adapter.get(raw_name))
         adapter[raw_name] = raw
@@ -110,7 +109,7 @@ class NormalizePipeline:
             adapter["published_tz"] = parsed.zone
 
 
-    def _plausible(self, adapter: ItemAdapter, name: str, value: datetime) -> datetime | None:
+    def _plausible(self, adapter: Any, name: str, value: datetime) -> datetime | None:
         """The date, or None (counted) if it lies in the future or before any news archive."""
         fetched = adapter.get("fetched_at")
         if not isinstance(fetched, datetime) or fetched.tzinfo is None:
