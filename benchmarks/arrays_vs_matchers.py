@@ -14,15 +14,13 @@ checked equal.  Wall milliseconds, median and p95.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_search import CLASSES, make_queries, p95, whoosh_text
-from benchmarks.data import DEFAULT_WORKDIR, git_revision, machine, prepare_home
-from benchmarks.synth import Archive
+from benchmarks.bench_search import CLASSES, p95, queries_from, search_args, searched_home, whoosh_text
+from benchmarks.data import DEFAULT_WORKDIR, git_revision, machine
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,16 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
     size = 1_000_000 if args.million else args.size
-    home = prepare_home(args.workdir, size)
-    db = home / "fts5.sqlite"
-    if not (home / "index").exists() or not db.exists():
-        raise SystemExit("run benchmarks.bench_search first (it builds the index and the FTS5 table)")
+    home, db_path = searched_home(args.workdir, size)
 
     import index.search as search_module
     from index import vectorized
 
-    titles = [t for (t,) in sqlite3.connect(db).execute("SELECT title FROM items WHERE id % 97 = 0")]
-    queries = make_queries(Archive().words, titles, args.queries)
+    queries = queries_from(db_path, args.queries)
     print(f"machine: {machine()}\nrevision: {git_revision()}\nrecords: {size:,}\n")
     print("| class | arrays median ms | arrays p95 ms | Whoosh matchers median ms | matchers p95 ms |"
           " speed-up (median) | same hits |\n|---|---|---|---|---|---|---|")
@@ -54,9 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         search_module.top_docs = shipped if arrays else (lambda *a, **k: None)
         try:
             started = time.perf_counter()
-            result = search_module.search(home / "index", whoosh_text(q), since=q.get("since"),
-                                          until=q.get("until"), sources=[q["source"]] if "source" in q else [],
-                                          sort=q.get("sort", "relevance"), limit=20)
+            result = search_module.search(home / "index", whoosh_text(q), **search_args(q))
             seconds = time.perf_counter() - started
         finally:
             search_module.top_docs = shipped

@@ -23,9 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_search import CLASSES, make_queries, p95, whoosh_text
-from benchmarks.data import DEFAULT_WORKDIR, epoch, git_revision, machine, prepare_home
-from benchmarks.synth import Archive
+from benchmarks.bench_search import CLASSES, p95, queries_from, searched_home, whoosh_text
+from benchmarks.data import DEFAULT_WORKDIR, epoch, git_revision, machine
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
     size = 1_000_000 if args.million else args.size
-    home = prepare_home(args.workdir, size)
-    db = home / "fts5.sqlite"
-    if not (home / "index").exists() or not db.exists():
-        sys.exit("run benchmarks.bench_search first (it builds the index and the FTS5 table)")
+    home, db = searched_home(args.workdir, size)
     print(f"machine: {machine()}\nrevision: {git_revision()}\nrecords: {size:,}")
-    import sqlite3
-
-    titles = [t for (t,) in sqlite3.connect(db).execute("SELECT title FROM items WHERE id % 97 = 0")]
-    queries = make_queries(Archive().words, titles, args.runs, seed=23)
+    queries = queries_from(db, args.runs, seed=23)
     floor = [wall([sys.executable, "-c", "pass"]) for _ in range(5)]
     print(f"bare `python -c pass`: wall {statistics.median(w for w, _ in floor) * 1000:.0f} ms, "
           f"CPU {statistics.median(c for _, c in floor) * 1000:.0f} ms\n")

@@ -65,9 +65,34 @@ def make_queries(words: list[str], titles: list[str], per_class: int, seed: int 
     return out
 
 
+def queries_from(db_path: Path, per_class: int, seed: int = 11) -> dict[str, list[dict[str, Any]]]:
+    """``make_queries`` with phrases from the titles of every 97th record of the FTS5 table."""
+    db = sqlite3.connect(db_path)
+    try:
+        titles = [t for (t,) in db.execute("SELECT title FROM items WHERE id % 97 = 0")]
+    finally:
+        db.close()
+    return make_queries(Archive().words, titles, per_class, seed)
+
+
+def searched_home(workdir: Path, size: int) -> tuple[Path, Path]:
+    """The benchmark home of ``size`` records and its FTS5 table, as ``bench_search`` left them."""
+    home = prepare_home(workdir, size)
+    db_path = home / "fts5.sqlite"
+    if not (home / "index").exists() or not db_path.exists():
+        raise SystemExit("run benchmarks.bench_search first (it builds the index and the FTS5 table)")
+    return home, db_path
+
+
 def whoosh_text(q: dict[str, Any]) -> str:
     """The query as newsdesk search syntax."""
     return f'"{q["phrase"]}"' if "phrase" in q else " ".join(q.get("words", []))
+
+
+def search_args(q: dict[str, Any]) -> dict[str, Any]:
+    """``index.search.search``'s arguments for one benchmark query (limit 20)."""
+    return {"since": q.get("since"), "until": q.get("until"), "sources": [q["source"]] if "source" in q else [],
+            "sort": q.get("sort", "relevance"), "limit": 20}
 
 
 def run_whoosh(index_dir: Path, cold_postings: bool = False) -> Callable[[dict[str, Any]], int]:
@@ -82,9 +107,7 @@ def run_whoosh(index_dir: Path, cold_postings: bool = False) -> Callable[[dict[s
     def run(q: dict[str, Any]) -> int:
         if cold_postings:
             vectorized.clear_cache()
-        result = search(index_dir, whoosh_text(q), since=q.get("since"), until=q.get("until"),
-                        sources=[q["source"]] if "source" in q else [], sort=q.get("sort", "relevance"), limit=20)
-        return result.total
+        return search(index_dir, whoosh_text(q), **search_args(q)).total
 
     return run
 
@@ -171,11 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     db_path, fts_built = fts5_table(home)
     if fts_built:
         print(f"fts5 table built in {fts_built:.0f} s")
-    archive = Archive()
-    db = sqlite3.connect(db_path)
-    titles = [t for (t,) in db.execute("SELECT title FROM items WHERE id % 97 = 0")]
-    db.close()
-    queries = make_queries(archive.words, titles, args.queries)
+    queries = queries_from(db_path, args.queries)
     engines = {"whoosh": run_whoosh(home / "index"), "fts5": run_fts5(db_path),
                "whoosh_cold": run_whoosh(home / "index", cold_postings=True)}
     for run in engines.values():  # warm up: imports, open, caches

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sqlite3
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_search import make_queries, p95
+from benchmarks.bench_search import p95, queries_from
 from benchmarks.data import machine
-from benchmarks.synth import Archive
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +73,7 @@ def main(argv: list[str] | None = None) -> None:
                 ix.searcher().close()
             times.append(cpu_ms(op))
         show(label, times)
-    db = sqlite3.connect(args.new_home / "fts5.sqlite")
-    titles = [t for (t,) in db.execute("SELECT title FROM items WHERE id % 97 = 0")]
-    queries = make_queries(Archive().words, titles, args.queries, seed=31)
+    queries = queries_from(args.new_home / "fts5.sqlite", args.queries, seed=31)
     old_ix, new_ix = index.open_dir(str(old_dir), indexname="newsdesk"), index.open_dir(str(new_dir), indexname="newsdesk")
     old_s, new_s = old_ix.searcher(), new_ix.searcher()
     old_p = MultifieldParser(["title", "body"], old_ix.schema, group=AndGroup)
