@@ -29,14 +29,15 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from newsdesk.config import Config, load_config
@@ -53,6 +54,9 @@ logger = logging.getLogger("newsdesk.scheduler")
 
 #: How often the scheduler prunes old runs/logs and looks for sources that stopped running.
 HOUSEKEEPING_EVERY = timedelta(minutes=10)
+
+#: How long the main thread sleeps between looks at the stop request (see :func:`_serve`).
+WAKE_EVERY = 0.5
 
 
 class SchedulerBusy(NewsdeskError):
@@ -147,7 +151,7 @@ class Runner:
             return self.idle.wait_for(lambda: self.active == 0, timeout=timeout)
 
 
-def build_scheduler(home: Home, kind: type[BaseScheduler] = BlockingScheduler, *,
+def build_scheduler(home: Home, kind: type[BaseScheduler] = BackgroundScheduler, *,
                     config: Config | None = None, runner: Runner | None = None,
                     now: datetime | None = None) -> BaseScheduler:
     """A scheduler (of class ``kind``) with one job per enabled source, plus housekeeping.
@@ -222,20 +226,21 @@ def run(home_dir: Path | str | None = None, settings: dict[str, str] | None = No
 
 
 def _serve(scheduler: BaseScheduler, runner: Runner, config: Config) -> int:
+    """Start ``scheduler`` (a background one) and wait in the main thread for a signal, then for the runs.
+
+    The handler only records the signal: Python runs it in the main thread, and
+    a signal the kernel hands to another thread waits until the main thread
+    wakes, so the main thread waits in short slices and does the stopping itself.
+    """
     stop = runner.stop
+    received: list[str] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
+        received.append(signal.Signals(signum).name)
         if stop.requested:
-            logger.warning("%s again: stopping running crawls now", name)
             stop.now()
-            return
-        logger.info("%s: no new runs; a running crawl may finish for up to %g s", name, config.stop_timeout)
-        stop.set()
-        try:
-            scheduler.shutdown(wait=False)
-        except Exception as exc:  # noqa: BLE001 (not started yet, or already stopping)
-            logger.debug("shutdown: %s", exc)
+        else:
+            stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -245,10 +250,22 @@ def _serve(scheduler: BaseScheduler, runner: Runner, config: Config) -> int:
                 logger.info("scheduled %s: %s, next %s", job.id, job.trigger, due)
         if not stop.requested:
             scheduler.start()
+        while not stop.event.wait(WAKE_EVERY):
+            pass
+        logger.info("%s: no new runs; a running crawl may finish for up to %g s",
+                    received[0] if received else "stop", config.stop_timeout)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         # Bounded: a crawl gets stop_timeout + kill_timeout, then ingest its own bounded wait.
-        if not runner.wait_idle(config.stop_timeout + config.kill_timeout + 150):
-            logger.error("a run did not finish in time; exiting anyway")
-            return 1
+        deadline = time.monotonic() + config.stop_timeout + config.kill_timeout + 150
+        told = False
+        while not runner.wait_idle(WAKE_EVERY):
+            if stop.urgent.is_set() and not told:
+                logger.warning("%s again: stopping running crawls now", received[-1] if received else "stop")
+                told = True
+            if time.monotonic() > deadline:
+                logger.error("a run did not finish in time; exiting anyway")
+                return 1
         logger.info("scheduler stopped")
         return 0
     finally:

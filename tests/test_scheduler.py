@@ -291,6 +291,26 @@ def test_status_shows_history_and_health(tmp_path: Path) -> None:
     assert len(table.splitlines()) == 3
 
 
+def test_sigterm_handed_to_another_thread_still_stops_the_scheduler_promptly(tmp_path: Path) -> None:
+    # The kernel may deliver a process's SIGTERM to any thread; Python runs the
+    # handler only when the main thread wakes, so the main thread must not sleep
+    # until the next job (here: housekeeping, 10 minutes away).
+    import signal
+    import threading
+
+    enabled = [s.id for s in load_sources().values() if s.enabled]
+    (tmp_path / "sources.toml").write_text("".join(f"[sources.{i}]\nenabled = false\n" for i in enabled))
+    home, config = Home(tmp_path), load_config(None)
+    runner = scheduler.Runner(home, config)
+    sched = scheduler.build_scheduler(home, config=config, runner=runner, now=NOW)
+    sender = threading.Thread(target=lambda: (time.sleep(0.5), signal.pthread_kill(threading.get_ident(), signal.SIGTERM)))
+    start = time.monotonic()
+    sender.start()
+    assert scheduler._serve(sched, runner, config) == 0
+    assert time.monotonic() - start < 5
+    assert runner.stop.requested and not sched.running
+
+
 def test_a_second_scheduler_on_the_same_home_is_refused(tmp_path: Path) -> None:
     home = Home(tmp_path)
     with FileLock(scheduler.scheduler_lock_path(home)):
