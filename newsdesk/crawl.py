@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -471,6 +471,9 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             futures = [pool.submit(run_crawl, home, s, url, merged, config.crawl_timeout,
                                    trigger=trigger, stop=stop, config=config) for s in sources]
+            # In slices: Python runs a signal handler only when the main thread wakes (see _stop_on_signals).
+            while wait(futures, timeout=0.5).not_done:
+                pass
             outcomes = [f.result() for f in futures]
     keep = {run.run_id for run in RunHistory(home).running()}
     prune(home, config.keep_days, config.max_log_bytes, keep=keep)

@@ -351,3 +351,19 @@ def test_a_stop_request_lets_the_crawl_finish_within_its_grace() -> None:
     outcome = crawl.CrawlOutcome(source="s", run_id="r", exit_code=0, log_file=Path("x.log"))
     assert crawl._wait(proc, outcome, stop, timeout=None, kill_after=5.0) == 0  # type: ignore[arg-type]
     assert not outcome.stopped
+
+
+def test_ctrl_c_handed_to_another_thread_stops_a_manual_crawl_promptly(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+    import threading
+
+    def crawl_until_stopped(home: Home, src: object, *args: object, stop: crawl.StopRequest, **kw: object) -> str:
+        time.sleep(0.3)  # the main thread is waiting for the outcomes by now
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # this pool thread, not the main one
+        return "stopped" if stop.event.wait(10) else "ran on"
+
+    monkeypatch.setattr(crawl, "run_crawl", crawl_until_stopped)
+    start = time.monotonic()
+    assert crawl.run_crawls(Home(tmp_path), [source("every 1h")]) == ["stopped"]  # type: ignore[comparison-overlap]
+    assert time.monotonic() - start < 5
