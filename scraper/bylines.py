@@ -13,6 +13,7 @@ template placeholders and page chrome ("Follow", "Comments").
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -148,10 +149,18 @@ def parse_byline(text: str | None) -> Byline:
 
     Dates, "Updated …" labels, job titles, e-mail addresses and URLs are dropped;
     "By" (and "Par", "Por", "Von" …) and joiners ("and", "et", "und", "y") are understood.
+    A source prints the same few bylines again and again ("By REUTERS"): answers are memoized
+    (each caller gets its own copy).
     """
-    result = Byline()
     if not text:
-        return result
+        return Byline()
+    known = _parse_byline(text)
+    return Byline(list(known.authors), known.agency, list(known.credits))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_byline(text: str) -> Byline:
+    result = Byline()
     cleaned = _PAREN.sub(_unbracket, _BY.sub("", " ".join(text.split())))
     parts = [piece for part in _SPLIT.split(cleaned) for piece in _THE_ORG.split(part)]
     organisations: list[str] = []

@@ -58,6 +58,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import Base as RedisQueueBase
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
+from scraper.outcomes import ItemOutcomes
 from scraper.pipelines.dedupe import DedupePipeline
 from scraper.pipelines.outbox import OutboxPipeline
 from scraper.sources import Source
@@ -337,8 +338,8 @@ class WorkerExtension:
         if not crawler.settings.get("NEWSDESK_WORKER_ID"):
             raise NotConfigured("not a worker")
         ext = cls(crawler)
-        for handler, signal in ((ext.item_done, signals.item_scraped), (ext.item_done, signals.item_dropped),
-                                (ext.item_done, signals.item_error), (ext.idle, signals.spider_idle),
+        ItemOutcomes.of(crawler).listen(ext.item_done, scraped=True, dropped=True, failed=True)
+        for handler, signal in ((ext.idle, signals.spider_idle),
                                 (ext.opened, signals.spider_opened), (ext.closed, signals.spider_closed)):
             crawler.signals.connect(handler, signal=signal)
         return ext
@@ -370,7 +371,7 @@ class WorkerExtension:
         except Exception as exc:  # noqa: BLE001 (Redis briefly away)
             logger.warning("worker upkeep failed: %s", exc)
 
-    def item_done(self, item: Any, response: Any = None, spider: Any = None, **kwargs: Any) -> None:
+    def item_done(self, item: Any, response: Any = None) -> None:
         """An item reached the outbox or was dropped: one fewer to wait for before the claim goes."""
         claims: Claims | None = getattr(self.crawler, "newsdesk_claims", None)
         claim = _claim_of(response)

@@ -18,6 +18,7 @@ from scrapy.crawler import Crawler
 
 from newsdesk.home import Home
 from scraper.items import adapt
+from scraper.outcomes import ItemOutcomes
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +33,28 @@ class RunReport:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+        self.coverage = dict.fromkeys(("items", *COVERAGE_FIELDS), 0)  # into the stats on close
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(ext.count_fields, signal=signals.item_scraped)
-        crawler.signals.connect(ext.count_fields, signal=signals.item_dropped)
+        ItemOutcomes.of(crawler).listen(ext.count_fields, scraped=True, dropped=True)
         return ext
 
-    def count_fields(self, item: Any) -> None:
+    def count_fields(self, item: Any, response: Any = None) -> None:
         """Count an item (kept or dropped after cleaning) and which coverage fields it has."""
-        stats = self.crawler.stats
-        assert stats is not None
         adapter = adapt(item)
-        stats.inc_value("newsdesk/coverage/items")
+        self.coverage["items"] += 1
         for name in COVERAGE_FIELDS:
             if adapter.get(name):
-                stats.inc_value(f"newsdesk/coverage/{name}")
+                self.coverage[name] += 1
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         assert self.crawler.stats is not None
+        for name, count in self.coverage.items():
+            if count:
+                self.crawler.stats.inc_value(f"newsdesk/coverage/{name}", count)
         stats: dict[str, Any] = dict(self.crawler.stats.get_stats())
         run_id = stats.get("newsdesk/run_id")
         if not run_id:

@@ -52,8 +52,7 @@ class NewsItem:
 
     def to_json(self) -> str:
         """One line of JSONL, no trailing newline (``to_dict``'s values, without its deep copy)."""
-        data = _iso_times({name: getattr(self, name) for name in FIELD_NAMES})
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return _JSONL.encode(_iso_times({name: getattr(self, name) for name in FIELD_NAMES}))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NewsItem:
@@ -67,6 +66,8 @@ class NewsItem:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NewsItem))
+#: ``json.dumps`` with these options builds an encoder per call; one will do.
+_JSONL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _FIELD_NAMES = frozenset(FIELD_NAMES)
 
 

@@ -37,14 +37,17 @@ def canonical_url(url: str) -> str:
     Memoized: a crawl canonicalizes each link several times (following it, keying
     its record, checking it was seen), and w3lib's canonicalization is slow.
     """
-    url = url.strip()
-    cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
-    parts = urlsplit(cleaned)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in _TRACKING and not k.lower().startswith(_TRACKING_PREFIXES)]
-    if len(query) != len(parse_qsl(parts.query, keep_blank_values=True)):  # UTM_Source, FBCLID …
-        cleaned = urlunsplit(parts._replace(query=urlencode(query)))
+    cleaned = url.strip()
+    if "?" in cleaned or "#" in cleaned:
+        cleaned = url_query_cleaner(cleaned, TRACKING_PARAMS, remove=True, keep_fragments=False)
+        parts = urlsplit(cleaned)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                 if k.lower() not in _TRACKING and not k.lower().startswith(_TRACKING_PREFIXES)]
+        if len(query) != len(parse_qsl(parts.query, keep_blank_values=True)):  # UTM_Source, FBCLID …
+            cleaned = urlunsplit(parts._replace(query=urlencode(query)))
     canonical = canonicalize_url(cleaned)
+    if ":" not in canonical.partition("://")[2].partition("/")[0]:
+        return canonical  # no port (and no IPv6 host) to look at
     parts = urlsplit(canonical)
     if parts.port is not None and _DEFAULT_PORTS.get(parts.scheme) == parts.port:  # http://x:80/ is http://x/
         host = parts.hostname or ""
@@ -67,5 +70,5 @@ def linkless_key(source: str, title: str, printed_time: str | None) -> str:
 
 def fingerprint(*parts: str | None) -> str:
     """Hash of the normalized content (case and whitespace folded)."""
-    text = "\x1f".join(_SPACE.sub(" ", p or "").strip().casefold() for p in parts)
+    text = "\x1f".join(" ".join(p.split()).casefold() if p else "" for p in parts)  # split() folds what \s+ did
     return _digest(text, 12)

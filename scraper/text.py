@@ -14,6 +14,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u
 _INLINE_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z!/][^>]*>")
+#: Printable ASCII words with single spaces between them, without "&" or "<": already a clean line.
+_CLEAN_LINE = re.compile(r"[!-%'-;=-~]+(?: [!-%'-;=-~]+)*")
 
 
 #: Cleaning repeats until the text stops changing ("&amp;lt;b&amp;gt;" takes three passes),
@@ -54,7 +56,11 @@ def clean_line(text: str | None) -> str | None:
 
     Escaped markup (``&lt;b&gt;``) is markup once unescaped, and is stripped too.
     """
-    return None if text is None else _settle(_line_pass, text)
+    if text is None:
+        return None
+    if _CLEAN_LINE.fullmatch(text):
+        return text  # most headlines, bylines, links and printed dates: nothing to do
+    return _settle(_line_pass, text)
 
 
 def clean_block(text: str | None) -> str | None:

@@ -156,3 +156,33 @@ def test_outbox_lock_is_exclusive(tmp_path: Path) -> None:
     with open(tmp_path / "outbox" / "r1.jsonl.part") as other, pytest.raises(BlockingIOError):
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     outbox.close_spider()
+
+
+def test_the_spider_and_the_dedupe_pipeline_share_one_store_and_one_lookup(tmp_path: Path) -> None:
+    import sqlite3
+
+    from scraper.seen import SeenStore
+
+    path = tmp_path / "seen.sqlite"
+    spider_side, pipeline_side = SeenStore.open(path), SeenStore.open(path)
+    assert spider_side is pipeline_side
+    spider_side.mark("k1", "f1", 1)
+    spider_side.flush()
+    assert spider_side.get("k1", keep=True) == ("f1", 1)  # the spider's look, before following the link
+    with sqlite3.connect(path) as other:  # another crawl rewrites the row meanwhile
+        other.execute("UPDATE seen SET fingerprint = 'f9' WHERE key = 'k1'")
+    assert pipeline_side.get("k1") == ("f1", 1)  # answered from memory, once
+    assert pipeline_side.get("k1") == ("f9", 1)
+    assert spider_side.get("k1", keep=True) == ("f9", 1)
+    spider_side.mark("k1", "f2", 2)  # a mark replaces a kept answer
+    spider_side.flush()
+    assert pipeline_side.get("k1") == ("f2", 2)
+
+    pipeline_side.close()
+    assert spider_side.get("k1") == ("f2", 2)  # still open for its other user
+    spider_side.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        spider_side.get("k2")
+    again = SeenStore.open(path)
+    assert again is not spider_side and again.get("k1") == ("f2", 2)
+    again.close()

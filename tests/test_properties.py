@@ -138,6 +138,14 @@ def test_cleaning_is_idempotent(text: str) -> None:
     assert clean_block(block) == block
 
 
+@settings(max_examples=300, deadline=None)
+@given(_markupish | _pieces | st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x7f), max_size=40))
+def test_the_clean_line_shortcut_agrees_with_the_full_cleaning(text: str) -> None:
+    from scraper.text import _line_pass, _settle
+
+    assert clean_line(text) == _settle(_line_pass, text)
+
+
 @settings(max_examples=100, deadline=None)
 @given(_markupish | _pieces)
 def test_a_cleaned_line_has_no_markup_or_controls(text: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsdesk.home import Home
 from scraper.items import NewsItem, adapt
+from scraper.outcomes import ItemOutcomes
 from scraper.pipelines import drop
 from scraper.seen import SeenStore
 
@@ -34,11 +34,11 @@ class DedupePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         pipeline = cls(crawler)
-        crawler.signals.connect(pipeline.item_scraped, signal=signals.item_scraped)
+        ItemOutcomes.of(crawler).listen(pipeline.item_scraped)
         return pipeline
 
     def open_spider(self) -> None:
-        self.store = SeenStore(self.home.state / "seen.sqlite")
+        self.store = SeenStore.open(self.home.state / "seen.sqlite")
 
     def close_spider(self) -> None:
         if self.store is not None:
@@ -64,7 +64,7 @@ class DedupePipeline:
             self.crawler.stats.inc_value("newsdesk/items_updated")
         return item
 
-    def item_scraped(self, item: Any) -> None:
+    def item_scraped(self, item: Any, response: Any = None) -> None:
         """The record reached the outbox: from now on it counts as seen."""
         if self.store is not None:
             adapter = adapt(item)

@@ -32,6 +32,7 @@ from newsdesk.home import Home
 from scraper.crawlstate import CrawlState
 from scraper.items import NewsItem, adapt
 from scraper.keys import canonical_url, fingerprint
+from scraper.outcomes import ItemOutcomes
 from scraper.pipelines.dedupe import KnownListing
 from scraper.seen import SeenStore
 from scraper.sources import Source, SourceConfigError, get_source
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 ARTICLE_FIRST = ("title", "body", "language", "section", "agency")
 #: Fields where the listing's value is kept and the article only fills a gap.
 LISTING_FIRST = ("summary",)
+#: Article pages not fetched are logged one by one up to this many a run, then only counted (the
+#: run's summary line counts them as errors; Scrapy's DEBUG log has a line for every response).
+LOGGED_FAILURES = 5
 
 
 def listing_fingerprint(item: NewsItem) -> str:
@@ -129,8 +133,7 @@ class NewsSpider(scrapy.Spider):
             raise UsageError(f"source {source.id}: {exc}") from None
         crawler.signals.connect(spider.opened, signal=signals.spider_opened)
         crawler.signals.connect(spider.closed_state, signal=signals.spider_closed)
-        crawler.signals.connect(spider.item_handled, signal=signals.item_scraped)
-        crawler.signals.connect(spider.item_handled, signal=signals.item_dropped)
+        ItemOutcomes.of(crawler).listen(spider.item_handled, scraped=True, dropped=True)
         return spider  # type: ignore[return-value]
 
     # --- options -------------------------------------------------------------------
@@ -152,12 +155,17 @@ class NewsSpider(scrapy.Spider):
             return
         home = Home.resolve(self.crawler.settings.get("NEWSDESK_HOME") or None)
         self.refresh = self.crawler.settings.getbool("NEWSDESK_REFRESH")
-        self.seen = SeenStore(home.state / "seen.sqlite")
+        self.seen = SeenStore.open(home.state / "seen.sqlite")
         self.state = CrawlState(home.state / "crawl.sqlite")
 
     def closed_state(self, spider: scrapy.Spider, reason: str) -> None:
         """Save listing marks; save feed validators only if the run finished cleanly."""
-        if spider is not self or self.state is None:
+        if spider is not self:
+            return
+        failed = self.crawler.stats.get_value("newsdesk/article_failed", 0)  # type: ignore[union-attr]
+        if failed > LOGGED_FAILURES:
+            self.logger.info("%d article pages not fetched in all; their records were kept as listed", failed)
+        if self.state is None:
             return
         self.state.mark_listings(self._handled)
         self._handled.clear()
@@ -169,7 +177,7 @@ class NewsSpider(scrapy.Spider):
             self.seen.close()
         self.state = self.seen = None
 
-    def item_handled(self, item: Any, spider: scrapy.Spider | None = None) -> None:
+    def item_handled(self, item: Any, response: Response | None = None) -> None:
         """A record reached the outbox or was dropped on purpose: its listing counts as seen."""
         if self.state is None:
             return
@@ -238,7 +246,8 @@ class NewsSpider(scrapy.Spider):
         """The key is archived and was listed the same way last time."""
         if self.refresh or self.seen is None or self.state is None:
             return False
-        return key in self.seen and self.state.listing(key) == listed
+        # kept: the dedupe pipeline asks again when the item arrives
+        return self.seen.get(key, keep=True) is not None and self.state.listing(key) == listed
 
     def follow(self, item: NewsItem, callback: Callable[..., Any] | None = None) -> Iterator[Any]:
         """Yield a request for the item's article page, or the item itself when no fetch is due.
@@ -291,7 +300,11 @@ class NewsSpider(scrapy.Spider):
         except (ValueError, TypeError):
             pass
         self.count("article_failed")
-        self.logger.info("article not fetched (%s): %s", failure.getErrorMessage(), request.url)
+        failed = self.crawler.stats.get_value("newsdesk/article_failed")  # type: ignore[union-attr]
+        if failed <= LOGGED_FAILURES:
+            self.logger.info("article not fetched (%s): %s", failure.getErrorMessage(), request.url)
+            if failed == LOGGED_FAILURES:
+                self.logger.info("further article pages not fetched are only counted (Scrapy's DEBUG log names each)")
         yield item
 
     def count(self, key: str, n: int = 1) -> None:
