@@ -46,8 +46,9 @@ def canonical_url(url: str) -> str:
         if len(query) != len(parse_qsl(parts.query, keep_blank_values=True)):  # UTM_Source, FBCLID …
             cleaned = urlunsplit(parts._replace(query=urlencode(query)))
     canonical = canonicalize_url(cleaned)
-    if ":" not in canonical.partition("://")[2].partition("/")[0]:
-        return canonical  # no port (and no IPv6 host) to look at
+    port = canonical.partition("://")[2].partition("/")[0].rpartition(":")[2]
+    if not (port.isdigit() and int(port) in (80, 443)):
+        return canonical  # no default port to drop
     parts = urlsplit(canonical)
     if parts.port is not None and _DEFAULT_PORTS.get(parts.scheme) == parts.port:  # http://x:80/ is http://x/
         host = parts.hostname or ""

@@ -53,6 +53,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "scraper.extensions.RunReport": 500,
+    "scraper.extensions.FreezeStartup": 900,
 }
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.OfflineGuardMiddleware": 50,
@@ -79,6 +80,8 @@ NEWSDESK_ALLOW_LOOPBACK = NEWSDESK_OFFLINE
 # A page decoded with at least this many U+FFFD (and this share of its text) lied about its charset.
 NEWSDESK_CHARSET_LIE_MIN = 8
 NEWSDESK_CHARSET_LIE_RATIO = 0.001
+# Freeze the start-up objects out of the garbage collector's sight (scraper.extensions.FreezeStartup).
+NEWSDESK_GC_FREEZE = True
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -30,7 +30,7 @@ def test_meaningful_query_parameters_stay_sorted() -> None:
 @pytest.mark.parametrize("url", [
     "http://EXAMPLE.com:80/a b/ü", "https://example.com:443/%7Euser/", "http://example.com:8080/x;p=1",
     "http://[2001:db8::1]:80/A/./b/../c", "http://user:pw@example.com:80/", "https://bücher.example",
-    " https://www.jpost.com/breaking-news/item-1-2 ",
+    " https://www.jpost.com/breaking-news/item-1-2 ", "http://h:00080/a", "http://u:80@h/", "http://[2001:db8::80]/",
 ])
 def test_links_without_query_or_fragment_take_the_short_way_to_the_same_key(url: str) -> None:
     # An empty fragment sends the link through the query and fragment cleaning; the key is the same.
