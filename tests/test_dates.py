@@ -104,3 +104,25 @@ def test_the_jpost_format_reads_as_dateutil_does(printed: str) -> None:
 
     assert (parse_printed(printed, "Asia/Jerusalem", formats=JPostBreakingSpider.time_formats)
             == parse_printed(printed, "Asia/Jerusalem"))
+
+
+@pytest.mark.parametrize("zone", ["Asia/Jerusalem", "Europe/London", "America/New_York", "Australia/Lord_Howe"])
+def test_wall_clock_times_read_as_dateutil_reads_them_around_every_2024_change(zone: str) -> None:
+    from datetime import timedelta
+
+    from dateutil import tz
+
+    from scraper.dates import _localize, _wall_clock_zone
+
+    fast, reference = _wall_clock_zone(zone), tz.gettz(zone)
+    hour, checked = datetime(2024, 1, 1), 0
+    while hour.year == 2024:
+        nxt = hour + timedelta(hours=1)
+        if nxt.replace(tzinfo=reference).utcoffset() != hour.replace(tzinfo=reference).utcoffset():
+            for minute in range(-120, 121, 7):
+                naive = hour + timedelta(minutes=minute)
+                expected = tz.resolve_imaginary(naive.replace(tzinfo=reference, fold=0)).astimezone(UTC)
+                assert _localize(naive, fast).astimezone(UTC) == expected, naive
+                checked += 1
+        hour = nxt
+    assert checked >= 2 * 35  # both changes of the year
