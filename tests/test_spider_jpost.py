@@ -101,6 +101,23 @@ def test_failed_article_keeps_the_list_record(spider: JPostBreakingSpider) -> No
     assert spider.crawler.stats.get_value("newsdesk/article_failed") == 1  # type: ignore[union-attr]
 
 
+def test_many_failed_articles_are_counted_not_logged_one_by_one(spider: JPostBreakingSpider, caplog: Any) -> None:
+    from scraper.spiders import LOGGED_FAILURES
+
+    caplog.set_level("INFO")
+    for n in range(LOGGED_FAILURES + 3):
+        item = NewsItem(kind="breaking", url=f"https://www.jpost.com/breaking-news/gone-{n}", title="Gone")
+        failure = Failure(RuntimeError("404"))
+        failure.request = Request(item.url, cb_kwargs={"item": item})  # type: ignore[attr-defined]
+        assert list(spider.article_failed(failure)) == [item]
+    spider.closed_state(spider, "finished")
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum(line.startswith("article not fetched") for line in lines) == LOGGED_FAILURES
+    assert sum(line.startswith("further article pages") for line in lines) == 1
+    assert f"{LOGGED_FAILURES + 3} article pages not fetched in all; their records were kept as listed" in lines
+    assert spider.crawler.stats.get_value("newsdesk/article_failed") == LOGGED_FAILURES + 3  # type: ignore[union-attr]
+
+
 def test_changed_layout_is_reported_not_silent(spider: JPostBreakingSpider, caplog: Any) -> None:
     page = HtmlResponse(url=PAGE_URL, body=b"<html><body><div class='news-list'><a href='/x'>x</a></div></body></html>")
     assert list(spider.parse(page)) == []

@@ -115,6 +115,7 @@ class NewsSpider(scrapy.Spider):
         self._listed: dict[str, str] = {}  # key → listing fingerprint, for items followed this run
         self._handled: dict[str, str] = {}  # listing marks to write once their records were handled
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._failed_articles = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -162,9 +163,9 @@ class NewsSpider(scrapy.Spider):
         """Save listing marks; save feed validators only if the run finished cleanly."""
         if spider is not self:
             return
-        failed = self.crawler.stats.get_value("newsdesk/article_failed", 0)  # type: ignore[union-attr]
-        if failed > LOGGED_FAILURES:
-            self.logger.info("%d article pages not fetched in all; their records were kept as listed", failed)
+        if self._failed_articles > LOGGED_FAILURES:
+            self.logger.info("%d article pages not fetched in all; their records were kept as listed",
+                             self._failed_articles)
         if self.state is None:
             return
         self.state.mark_listings(self._handled)
@@ -300,7 +301,8 @@ class NewsSpider(scrapy.Spider):
         except (ValueError, TypeError):
             pass
         self.count("article_failed")
-        failed = self.crawler.stats.get_value("newsdesk/article_failed")  # type: ignore[union-attr]
+        self._failed_articles += 1
+        failed = self._failed_articles
         if failed <= LOGGED_FAILURES:
             self.logger.info("article not fetched (%s): %s", failure.getErrorMessage(), request.url)
             if failed == LOGGED_FAILURES:
