@@ -10,6 +10,12 @@ process set-up.  Both run with the same speed settings (no delay, no
 autothrottle, no robots.txt, 16 concurrent requests).  ``newsdesk crawl``
 runs with ``--no-ingest``; the ingest of its outbox is timed on its own.
 
+newsdesk's crawl process freezes its start-up objects out of the garbage
+collector's sight (``NEWSDESK_GC_FREEZE``), which a bare spider does not, so
+each is also run the other way round: the bare spider with the same freeze,
+newsdesk without it.  Those two comparisons are like for like: they are what
+newsdesk's own work costs.
+
     python -m benchmarks.bench_crawl [--pages 500] [--runs 3]
 """
 
@@ -38,6 +44,13 @@ logger = logging.getLogger(__name__)
 SPEED = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "ROBOTSTXT_OBEY": "False",
          "CONCURRENT_REQUESTS": "16", "CONCURRENT_REQUESTS_PER_DOMAIN": "16", "LOG_LEVEL": "INFO",
          "TELNETCONSOLE_ENABLED": "False"}
+
+
+BARE, BARE_FROZEN = "bare Scrapy spider", "bare spider, start-up objects frozen"
+NEWSDESK, NEWSDESK_UNFROZEN = "newsdesk crawl --no-ingest", "newsdesk crawl, NEWSDESK_GC_FREEZE=False"
+#: What runs, in this order, every round: (kind, freeze the start-up objects).
+CRAWLERS = {BARE: ("bare", False), BARE_FROZEN: ("bare", True),
+            NEWSDESK: ("newsdesk", True), NEWSDESK_UNFROZEN: ("newsdesk", False)}
 
 
 def list_page(n: int, per_page: int, archive: Archive) -> bytes:
@@ -98,14 +111,15 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_bare(workdir: Path, urls_file: Path) -> tuple[float, int, float]:
-    """Wall seconds, items and CPU seconds of the bare spider."""
+def run_bare(workdir: Path, urls_file: Path, freeze: bool = False) -> tuple[float, int, float]:
+    """Wall seconds, items and CPU seconds of the bare spider (``freeze``: with newsdesk's GC freeze)."""
     spider = Path(__file__).with_name("bare_spider.py")
     stats = workdir / "bare-stats.log"
     env = {k: v for k, v in os.environ.items() if k not in ("SCRAPY_SETTINGS_MODULE", "NEWSDESK_OFFLINE")}
     started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([sys.executable, "-m", "scrapy", "runspider", str(spider), "-a", f"urls_file={urls_file}",
-                    *settings_args(), "-s", f"LOG_FILE={stats}"], cwd=workdir, env=env, check=True,
+                    "-a", f"gc_freeze={int(freeze)}", *settings_args(), "-s", f"LOG_FILE={stats}"],
+                   cwd=workdir, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
     items = 0
@@ -115,7 +129,7 @@ def run_bare(workdir: Path, urls_file: Path) -> tuple[float, int, float]:
     return seconds, items, cpu
 
 
-def run_newsdesk(workdir: Path, urls: list[str]) -> tuple[float, int, float, float]:
+def run_newsdesk(workdir: Path, urls: list[str], freeze: bool = True) -> tuple[float, int, float, float]:
     """Wall seconds, items and CPU seconds of ``newsdesk crawl --no-ingest``, and CPU seconds of the ingest."""
     home = workdir / "nd-home"
     shutil.rmtree(home, ignore_errors=True)
@@ -128,7 +142,7 @@ def run_newsdesk(workdir: Path, urls: list[str]) -> tuple[float, int, float, flo
     exe = shutil.which("newsdesk", path=str(Path(sys.executable).parent)) or "newsdesk"
     env = {k: v for k, v in os.environ.items() if k != "NEWSDESK_OFFLINE"}
     env["NEWSDESK_ALLOW_PRIVATE"] = "1"  # the site is on loopback, which the address guard refuses by default
-    set_args = [arg for name, value in SPEED.items() for arg in ("-s", f"{name}={value}")]
+    set_args = [*settings_args(), "-s", f"NEWSDESK_GC_FREEZE={freeze}"]
     started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([exe, "crawl", "bench-list", "--no-ingest", "-q", "--home", str(home), *set_args],
                    env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -170,25 +184,39 @@ def main(argv: list[str] | None = None) -> None:
         urls_file.write_text("\n".join(urls) + "\n")
         print(f"machine: {machine()}\nrevision: {git_revision()}\n"
               f"site: {args.pages} list pages × {args.per_page} items, article links 404\n")
-        bare, nd = [], []
+        runs: dict[str, list[tuple[float, int, float]]] = {label: [] for label in CRAWLERS}
+        ingest_cpu: list[float] = []
         for _ in range(args.runs):
-            bare.append(run_bare(args.workdir, urls_file))
-            nd.append(run_newsdesk(args.workdir, urls))
-        b_s, n_s = statistics.median(r[0] for r in bare), statistics.median(r[0] for r in nd)
-        b_c, n_c = statistics.median(r[2] for r in bare), statistics.median(r[2] for r in nd)
-        ingest_cpu = statistics.median(r[3] for r in nd)
+            for label, (kind, freeze) in CRAWLERS.items():
+                if kind == "bare":
+                    runs[label].append(run_bare(args.workdir, urls_file, freeze))
+                else:
+                    seconds, items, cpu, ingest = run_newsdesk(args.workdir, urls, freeze)
+                    runs[label].append((seconds, items, cpu))
+                    ingest_cpu.append(ingest)
+        wall = {label: statistics.median(r[0] for r in rs) for label, rs in runs.items()}
+        cpu = {label: statistics.median(r[2] for r in rs) for label, rs in runs.items()}
         print("| crawler | wall s (median) | list pages/s | items/s | CPU s (median) | pages per CPU s |"
               " items per CPU s | items |\n|---|---|---|---|---|---|---|---|")
-        for label, wall_s, cpu_s, items in (("bare Scrapy spider", b_s, b_c, bare[0][1]),
-                                            ("newsdesk crawl --no-ingest", n_s, n_c, nd[0][1])):
-            print(f"| {label} | {wall_s:.1f} | {args.pages / wall_s:.1f} | {items / wall_s:.0f} | {cpu_s:.1f} | "
-                  f"{args.pages / cpu_s:.1f} | {items / cpu_s:.0f} | {items} |")
-        print(f"\nruns (wall s): bare {[round(r[0], 1) for r in bare]}, newsdesk {[round(r[0], 1) for r in nd]}; "
-              f"(CPU s): bare {[round(r[2], 1) for r in bare]}, newsdesk {[round(r[2], 1) for r in nd]}")
-        print(f"overhead of newsdesk over the bare spider: CPU {100 * (n_c / b_c - 1):+.1f} %, "
-              f"wall {100 * (n_s / b_s - 1):+.1f} % (wall is at the mercy of other processes on a busy machine)")
-        print(f"ingest of the crawl's {nd[0][1]} records afterwards: median {ingest_cpu:.1f} CPU s "
-              f"({nd[0][1] / ingest_cpu:.0f} items per CPU s)")
+        for label, rs in runs.items():
+            items = rs[0][1]
+            print(f"| {label} | {wall[label]:.1f} | {args.pages / wall[label]:.1f} | {items / wall[label]:.0f} | "
+                  f"{cpu[label]:.1f} | {args.pages / cpu[label]:.1f} | {items / cpu[label]:.0f} | {items} |")
+        print()
+        for label, rs in runs.items():
+            print(f"runs of {label}: wall {[round(r[0], 1) for r in rs]} s, CPU {[round(r[2], 1) for r in rs]} s")
+
+        def overhead(ours: str, base: str) -> str:
+            return (f"CPU {100 * (cpu[ours] / cpu[base] - 1):+.1f} %, "
+                    f"wall {100 * (wall[ours] / wall[base] - 1):+.1f} %")
+
+        print(f"\noverhead of newsdesk over the bare spider: {overhead(NEWSDESK, BARE)}")
+        print(f"like for like, both freezing their start-up objects: {overhead(NEWSDESK, BARE_FROZEN)}")
+        print(f"like for like, neither freezing: {overhead(NEWSDESK_UNFROZEN, BARE)}")
+        print("(wall is at the mercy of other processes on a busy machine)")
+        items = runs[NEWSDESK][0][1]
+        print(f"ingest of the crawl's {items} records afterwards: median {statistics.median(ingest_cpu):.1f} CPU s "
+              f"({items / statistics.median(ingest_cpu):.0f} items per CPU s)")
     finally:
         server.terminate()
         server.wait()
