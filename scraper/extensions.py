@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from scrapy import Spider, signals
@@ -41,8 +42,14 @@ class RunReport:
     def from_crawler(cls, crawler: Crawler) -> RunReport:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        ItemOutcomes.of(crawler).listen(ext.count_fields, scraped=True, dropped=True)
+        outcomes = ItemOutcomes.of(crawler)
+        outcomes.listen(ext.count_fields, dropped=True)
+        outcomes.on_written(ext.count_written)
         return ext
+
+    def count_written(self, items: Sequence[Any]) -> None:
+        for item in items:
+            self.count_fields(item)
 
     def count_fields(self, item: Any, response: Any = None) -> None:
         """Count an item (kept or dropped after cleaning) and which coverage fields it has."""

@@ -1,8 +1,9 @@
 """The persistent store of item keys and content fingerprints seen in earlier runs.
 
-One SQLite file under ``<home>/state/``.  A key is marked only after its record
-reached the outbox (the ``item_scraped`` signal), so a crawl killed between the
-two re-sends the record next time instead of losing it; ingest is idempotent.
+One SQLite file under ``<home>/state/``.  A key is marked only after its record's
+line was flushed to the outbox file (told *written*, :mod:`scraper.outcomes`), so a
+crawl killed between the two re-sends the record next time instead of losing it;
+ingest is idempotent.
 
 Within a process, :meth:`SeenStore.open` hands the spider and the dedupe
 pipeline of a crawl the same store: one connection, and a key the spider

@@ -13,7 +13,8 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from newsdesk.locks import is_locked
-from scraper.items import NewsItem
+from scraper.items import NewsItem, adapt
+from scraper.outcomes import ItemOutcomes
 from scraper.pipelines.dedupe import DedupePipeline
 from scraper.pipelines.normalize import NormalizePipeline
 from scraper.pipelines.outbox import OutboxPipeline
@@ -98,7 +99,7 @@ def test_dedupe_across_runs_new_unchanged_changed(tmp_path: Path) -> None:
     crawler, first = _dedupe(tmp_path)
     item = {"key": "k1", "fingerprint": "f1", "version": 1}
     assert first.process_item(dict(item))["version"] == 1
-    first.item_scraped(dict(item))  # reached the outbox
+    first.written([dict(item)])  # reached the outbox
     with pytest.raises(DropItem, match="duplicate in run"):
         first.process_item(dict(item))
     first.close_spider()
@@ -129,17 +130,24 @@ def test_outbox_writes_flushed_locked_lines_then_renames(tmp_path: Path) -> None
     outbox = OutboxPipeline.from_crawler(crawler)
     outbox.open_spider()
     part = tmp_path / "outbox" / "20241024T170000Z-jpost-breaking-abc123.jsonl.part"
+    told: list[list[str]] = []
+    ItemOutcomes.of(crawler).on_written(lambda items: told.append([adapt(i)["key"] for i in items]))
+    outbox.FLUSH_EVERY = 2
     record = NewsItem(key="k1", title="t", kind="breaking", published=FETCHED)
     outbox.process_item(record)
+    assert part.read_text() == "" and told == []  # buffered: not yet counted as seen
     outbox.process_item({"key": "k2", "title": "u", "kind": "breaking"})
-    lines = part.read_text().splitlines()  # visible before close: flushed per record
-    assert [json.loads(line)["key"] for line in lines] == ["k1", "k2"]
+    lines = part.read_text().splitlines()  # flushed: visible before close, and told written
+    assert [json.loads(line)["key"] for line in lines] == ["k1", "k2"] and told == [["k1", "k2"]]
     assert json.loads(lines[0])["published"] == "2024-10-24T17:00:00+00:00"
     assert is_locked(part)
-    outbox.close_spider()
+    outbox.process_item({"key": "k3", "title": "v", "kind": "breaking"})
+    outbox.close_spider()  # flushes what is left
+    assert told == [["k1", "k2"], ["k3"]]
     assert not part.exists()
     done = tmp_path / "outbox" / "20241024T170000Z-jpost-breaking-abc123.jsonl"
-    assert done.read_text() == "\n".join(lines) + "\n"
+    assert done.read_text().splitlines()[:2] == lines
+    assert [json.loads(line)["key"] for line in done.read_text().splitlines()] == ["k1", "k2", "k3"]
     assert not is_locked(done)
 
 
@@ -186,3 +194,17 @@ def test_the_spider_and_the_dedupe_pipeline_share_one_store_and_one_lookup(tmp_p
     again = SeenStore.open(path)
     assert again is not spider_side and again.get("k1") == ("f2", 2)
     again.close()
+
+
+def test_a_record_is_one_json_line_whatever_its_extra_holds() -> None:
+    from scraper.items import _JSONL, _iso_times
+
+    odd = NewsItem(key="k", title="Tïtle\u2028with\x00controls 😀", extra={"n": 2**70, 3: "int key", "nan": float("nan")},
+                   published=FETCHED)
+    plain = NewsItem(key="k", title="Tïtle\u2028with\x00controls 😀", extra={"n": 12, "l": [1, None, True]},
+                     published=FETCHED)
+    for item in (odd, plain):
+        line = item.to_json()
+        assert "\n" not in line and json.loads(line)["title"] == item.title
+    assert plain.to_json() == _JSONL.encode(_iso_times(plain.to_dict()))  # orjson writes what json would
+    assert json.loads(odd.to_json())["extra"]["3"] == "int key"  # refused by orjson, written by json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -34,7 +35,7 @@ class DedupePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         pipeline = cls(crawler)
-        ItemOutcomes.of(crawler).listen(pipeline.item_scraped)
+        ItemOutcomes.of(crawler).on_written(pipeline.written)
         return pipeline
 
     def open_spider(self) -> None:
@@ -64,8 +65,10 @@ class DedupePipeline:
             self.crawler.stats.inc_value("newsdesk/items_updated")
         return item
 
-    def item_scraped(self, item: Any, response: Any = None) -> None:
-        """The record reached the outbox: from now on it counts as seen."""
-        if self.store is not None:
+    def written(self, items: Sequence[Any]) -> None:
+        """The records are in the outbox file: from now on they count as seen."""
+        if self.store is None:
+            return
+        for item in items:
             adapter = adapt(item)
             self.store.mark(adapter["key"], adapter["fingerprint"], adapter["version"])
