@@ -415,10 +415,6 @@ def reap(server: Any, keys: Keys) -> int:
 class WorkerOutboxPipeline(OutboxPipeline):
     """The outbox of a long-running worker: the file is closed and a new one opened every few seconds."""
 
-    #: Every record flushed at once: the worker releases a request's Redis claim when its item is
-    #: scraped (Scrapy's signal, right after this pipeline), so the line must be in the file by then.
-    FLUSH_EVERY = 1
-
     def open_spider(self) -> None:
         from twisted.internet import task
 

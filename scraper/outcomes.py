@@ -1,16 +1,15 @@
 """What became of each item, told to the parts of a crawl that keep state about it.
 
-* **written**: the outbox flushed the records' lines to its file (every
-  ``OutboxPipeline.FLUSH_EVERY`` records, and when it closes).  Only now may
+* **written**: the outbox flushed the record's line to its file.  Only now may
   a record count as seen: the dedupe store marks its key, the spider its
-  listing.  A crawl killed before the flush leaves them unmarked, so the next
-  run sends them again (ingest is idempotent) instead of losing them.
+  listing.  A crawl killed before leaves it unmarked, so the next run sends it
+  again (ingest is idempotent) instead of losing it.
 * **dropped**: a pipeline dropped the item on purpose (unchanged, a duplicate,
   no title); Scrapy's ``item_dropped`` signal.
 * **scraped** / **failed**: Scrapy's ``item_scraped`` / ``item_error``, for
   listeners that need the response (a distributed worker's claims).
 
-The written batches come straight from the outbox pipeline, not through a
+The written records come straight from the outbox pipeline, not through a
 Scrapy signal: with the asyncio reactor Scrapy runs every receiver of a signal
 in an asyncio task of its own, about 7 µs per item and receiver (measured on
 Scrapy 2.19), more than the dedupe pipeline's own work.  The hub connects to a

@@ -1,10 +1,10 @@
 """Outbox: append each record as a JSON line to ``<home>/outbox/<run-id>.jsonl.part``.
 
-The file is flushed every ``FLUSH_EVERY`` records, at least once a second
-while records wait (``FLUSH_SECONDS``), and on close, and only then
-are its records told *written* (:mod:`scraper.outcomes`): the dedupe store and
-the spider mark them seen no earlier, so a crawl killed with lines still in its
-buffer sends them again next time.  The file is held under an exclusive
+Each record's line is flushed to the file as it is written, and only then is
+the record told *written* (:mod:`scraper.outcomes`): the dedupe store and the
+spider mark it seen no earlier.  (Flushing every 100 records instead measured
+no faster, and would let a killed crawl lose the records still buffered if a
+source stopped listing them.)  The file is held under an exclusive
 ``flock`` while the crawl writes it, so ingest can tell a live file from one
 left by a killed crawl (the kernel releases the lock when the holder dies).  On
 close it is fsynced and renamed to ``<run-id>.jsonl``.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sys
 from typing import IO, Any
 
 from itemadapter import ItemAdapter
@@ -32,20 +31,13 @@ logger = logging.getLogger(__name__)
 class OutboxPipeline:
     """The last pipeline: what it writes is what ingest will index."""
 
-    #: Records between flushes (a write call each, and the moment they count as seen).
-    FLUSH_EVERY = 100
-    #: A record waits no longer than this for its flush when the crawl slows down.
-    FLUSH_SECONDS = 1.0
-
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
         self.run_id = crawler.settings.get("NEWSDESK_RUN_ID") or ""
         self.file: IO[str] | None = None
         self.count = 0
-        self.unflushed: list[Any] = []
         self.outcomes = ItemOutcomes.of(crawler)
-        self.flush_timer: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OutboxPipeline:
@@ -68,36 +60,20 @@ class OutboxPipeline:
         self.file = open(opening, "a", encoding="utf-8")
         fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.replace(opening, self.part_path)
-        if "twisted.internet.reactor" in sys.modules:  # a crawl (not a test calling the pipeline by hand)
-            from twisted.internet import task
-
-            self.flush_timer = task.LoopingCall(self.flush)
-            self.flush_timer.start(self.FLUSH_SECONDS, now=False)
 
     def process_item(self, item: Any) -> Any:
         assert self.file is not None
         record = item if isinstance(item, NewsItem) else NewsItem.from_dict(ItemAdapter(item).asdict())
         self.file.write(record.to_json() + "\n")
-        self.count += 1
-        self.unflushed.append(item)
-        if len(self.unflushed) >= self.FLUSH_EVERY:
-            self.flush()
-        return item
-
-    def flush(self) -> None:
-        """Hand the buffered lines to the OS, then tell the listeners they are written."""
-        assert self.file is not None
         self.file.flush()
-        written, self.unflushed = self.unflushed, []
-        if written:
-            self.outcomes.tell_written(written)
+        self.count += 1
+        self.outcomes.tell_written((item,))
+        return item
 
     def close_spider(self) -> None:
         if self.file is None:
             return
-        if self.flush_timer is not None and self.flush_timer.running:
-            self.flush_timer.stop()
-        self.flush()
+        self.file.flush()
         os.fsync(self.file.fileno())
         part = self.home.outbox / f"{self.run_id}.jsonl.part"
         if self.count:
