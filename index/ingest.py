@@ -13,14 +13,12 @@ does not erase the body a list crawl fetched).
 
 from __future__ import annotations
 
-import gc
 import gzip
 import json
 import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,28 +105,6 @@ def writer_procs() -> int:
     if value.strip().isdigit() and int(value) >= 1:
         return int(value)
     return max(1, min(4, os.cpu_count() or 1))
-
-
-@contextmanager
-def shared_with_workers(parallel: bool) -> Iterator[None]:
-    """While a parallel writer forks its worker processes, keep the parent's objects out of the collector's sight.
-
-    A forked worker shares the parent's memory until it writes to a page, and a
-    garbage collection in the worker writes to every object it walks: the
-    worker's copy of the parent (archive records, reader caches) became its own,
-    and an ingest into the 1M index held ~850 MB across its three processes.
-    Frozen objects (``gc.freeze``) are not walked, in the parent or its children.
-    """
-    if not parallel:
-        yield
-        return
-    frozen_already = gc.get_freeze_count() > 0  # e.g. a crawl's start-up objects, in a test process
-    gc.freeze()
-    try:
-        yield
-    finally:
-        if not frozen_already:
-            gc.unfreeze()
 
 
 def new_writer(ix: Any, procs: int = 1) -> Any:
@@ -279,15 +255,14 @@ class Upserter:
             for docnum in docnums:
                 writer.delete_document(docnum)
         records = list(self.batch.values())
-        with shared_with_workers(parallel):
-            try:
-                for record in records:
-                    writer.add_document(**to_document(record))
-                prepared = self.prepare(records) if self.prepare else None
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit(merge=len(before) >= MAX_SEGMENTS)
+        try:
+            for record in records:
+                writer.add_document(**to_document(record))
+            prepared = self.prepare(records) if self.prepare else None
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit(merge=len(before) >= MAX_SEGMENTS)
         if parallel:
             self._check_written(before)
         self.batch.clear()
@@ -356,21 +331,9 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
             else:
                 once.add(h)
     del once
-    parallel = procs > 1 and seen >= (PARALLEL_MIN if parallel_min is None else parallel_min)
-    writer = new_writer(ix, procs if parallel else 1)
-    with shared_with_workers(parallel):
-        written = _write_all(writer, files, repeated, result, document)
-    committed = ix.doc_count_all()
-    if committed != written:  # MpWriter drops the segment of a worker that died, without a word
-        raise IndexDamaged(f"the rebuilt index holds {committed} of the {written} records written "
-                           "(a worker process failed)", "run `newsdesk reindex` again; the old index is kept")
-
-
-def _write_all(writer: Any, files: list[Path], repeated: dict[int, int], result: IngestResult,
-               document: Any) -> int:
-    """Add every record of ``files`` (the records of a repeated key merged first) and commit; the count written."""
     pending: dict[str, dict[str, Any]] = {}
     written = 0
+    writer = new_writer(ix, procs if seen >= (PARALLEL_MIN if parallel_min is None else parallel_min) else 1)
     try:
         for path in files:
             for record in read_records(path, result):
@@ -400,7 +363,10 @@ def _write_all(writer: Any, files: list[Path], repeated: dict[int, int], result:
         writer.cancel()
         raise
     writer.commit()
-    return written
+    committed = ix.doc_count_all()
+    if committed != written:  # MpWriter drops the segment of a worker that died, without a word
+        raise IndexDamaged(f"the rebuilt index holds {committed} of the {written} records written "
+                           "(a worker process failed)", "run `newsdesk reindex` again; the old index is kept")
 
 
 def archive_path(home: Home, outbox_file: Path) -> Path:

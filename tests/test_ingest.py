@@ -6,7 +6,6 @@ import fcntl
 import gzip
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -221,32 +220,6 @@ def test_a_big_batch_is_written_by_workers_and_updates_merge(tmp_path: Path, mon
     assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
     hits = search(home.index, "corrected").hits
     assert [(h.record["key"], h.record["body"]) for h in hits] == [(key, ARCHIVE[0]["body"])]
-
-
-def test_workers_are_forked_with_the_parents_objects_frozen_and_the_parent_thaws(tmp_path: Path, monkeypatch) -> None:
-    import gc
-
-    from whoosh.multiproc import SubWriterTask
-
-    monkeypatch.setattr("index.ingest.PARALLEL_BATCH", 2)
-    monkeypatch.setattr("index.ingest.JOB_DOCS", 2)
-    monkeypatch.setenv("NEWSDESK_PROCS", "2")
-    seen_in_worker = tmp_path / "frozen-in-worker"
-    process_file = SubWriterTask._process_file
-
-    def noting(self: Any, *args: Any) -> Any:
-        with open(seen_in_worker, "a") as out:
-            out.write(f"{gc.get_freeze_count()}\n")
-        return process_file(self, *args)
-
-    monkeypatch.setattr(SubWriterTask, "_process_file", noting)
-    assert gc.get_freeze_count() == 0
-    write_outbox(tmp_path, RUN1, ARCHIVE)
-    ingest(Home(tmp_path))
-    counts = [int(n) for n in seen_in_worker.read_text().split()]
-    assert counts and min(counts) > 1000  # a collection in a worker leaves the parent's pages shared
-    assert gc.get_freeze_count() == 0
-    assert _keys(Home(tmp_path)) == sorted(r["key"] for r in ARCHIVE)
 
 
 def test_a_failed_ingest_worker_is_an_error_and_keeps_the_outbox(tmp_path: Path, monkeypatch) -> None:
