@@ -12,7 +12,6 @@ import json
 import logging
 import os
 from datetime import datetime
-from collections.abc import Sequence
 from typing import Any
 
 from scrapy import Spider, signals
@@ -44,12 +43,8 @@ class RunReport:
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         outcomes = ItemOutcomes.of(crawler)
         outcomes.listen(ext.count_fields, dropped=True)
-        outcomes.on_written(ext.count_written)
+        outcomes.on_written(ext.count_fields)
         return ext
-
-    def count_written(self, items: Sequence[Any]) -> None:
-        for item in items:
-            self.count_fields(item)
 
     def count_fields(self, item: Any, response: Any = None) -> None:
         """Count an item (kept or dropped after cleaning) and which coverage fields it has."""

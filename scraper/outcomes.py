@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from scrapy import signals
@@ -30,7 +30,7 @@ from scrapy.crawler import Crawler
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[Any, Any], None]  # (item, response)
-BatchListener = Callable[[Sequence[Any]], None]  # (items,)
+WrittenListener = Callable[[Any], None]  # (item,)
 
 _HUBS: weakref.WeakKeyDictionary[Crawler, ItemOutcomes] = weakref.WeakKeyDictionary()
 
@@ -40,7 +40,7 @@ class ItemOutcomes:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.written: list[BatchListener] = []
+        self.written: list[WrittenListener] = []
         self.by_signal: dict[object, list[Listener]] = {}
 
     @classmethod
@@ -51,8 +51,8 @@ class ItemOutcomes:
             hub = _HUBS[crawler] = cls(crawler)
         return hub
 
-    def on_written(self, callback: BatchListener) -> None:
-        """Call ``callback(items)`` with each batch of records the outbox has flushed."""
+    def on_written(self, callback: WrittenListener) -> None:
+        """Call ``callback(item)`` for each record whose line the outbox has flushed."""
         self.written.append(callback)
 
     def listen(self, callback: Listener, *, scraped: bool = False, dropped: bool = False,
@@ -68,13 +68,13 @@ class ItemOutcomes:
                 self.crawler.signals.connect(_receiver(listeners), signal=signal, weak=False)
             self.by_signal[signal].append(callback)
 
-    def tell_written(self, items: Sequence[Any]) -> None:
-        """The outbox flushed these records (called by ``OutboxPipeline``)."""
+    def tell_written(self, item: Any) -> None:
+        """The outbox flushed this record's line (called by ``OutboxPipeline``)."""
         for callback in self.written:
             try:
-                callback(items)
+                callback(item)
             except Exception:  # noqa: BLE001 (one listener's bug must not silence the others)
-                logger.exception("error in %s for %d written records", _name(callback), len(items))
+                logger.exception("error in %s for a written record", _name(callback))
 
 
 def _receiver(listeners: list[Listener]) -> Callable[..., None]:

@@ -69,9 +69,6 @@ class SeenStore:
             self._answers[key] = answer
         return answer
 
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
-
     def mark(self, key: str, fp: str, version: int) -> None:
         """Remember a key; written in batches (``flush``)."""
         self._answers.pop(key, None)

@@ -99,7 +99,7 @@ def test_dedupe_across_runs_new_unchanged_changed(tmp_path: Path) -> None:
     crawler, first = _dedupe(tmp_path)
     item = {"key": "k1", "fingerprint": "f1", "version": 1}
     assert first.process_item(dict(item))["version"] == 1
-    first.written([dict(item)])  # reached the outbox
+    first.written(dict(item))  # reached the outbox
     with pytest.raises(DropItem, match="duplicate in run"):
         first.process_item(dict(item))
     first.close_spider()
@@ -130,15 +130,15 @@ def test_outbox_writes_flushed_locked_lines_then_renames(tmp_path: Path) -> None
     outbox = OutboxPipeline.from_crawler(crawler)
     outbox.open_spider()
     part = tmp_path / "outbox" / "20241024T170000Z-jpost-breaking-abc123.jsonl.part"
-    told: list[tuple[list[str], int]] = []  # (keys told written, lines in the file at that moment)
+    told: list[tuple[str, int]] = []  # (key told written, lines in the file at that moment)
     ItemOutcomes.of(crawler).on_written(
-        lambda items: told.append(([adapt(i)["key"] for i in items], len(part.read_text().splitlines()))))
+        lambda item: told.append((adapt(item)["key"], len(part.read_text().splitlines()))))
     record = NewsItem(key="k1", title="t", kind="breaking", published=FETCHED)
     outbox.process_item(record)
-    assert told == [(["k1"], 1)]  # its line was in the file before it counted as seen
+    assert told == [("k1", 1)]  # its line was in the file before it counted as seen
     outbox.process_item({"key": "k2", "title": "u", "kind": "breaking"})
     lines = part.read_text().splitlines()  # visible before close: flushed per record
-    assert [json.loads(line)["key"] for line in lines] == ["k1", "k2"] and told[1] == (["k2"], 2)
+    assert [json.loads(line)["key"] for line in lines] == ["k1", "k2"] and told[1] == ("k2", 2)
     assert json.loads(lines[0])["published"] == "2024-10-24T17:00:00+00:00"
     assert is_locked(part)
     outbox.process_item({"key": "k3", "title": "v", "kind": "breaking"})

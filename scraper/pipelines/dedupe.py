@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -65,10 +64,8 @@ class DedupePipeline:
             self.crawler.stats.inc_value("newsdesk/items_updated")
         return item
 
-    def written(self, items: Sequence[Any]) -> None:
-        """The records are in the outbox file: from now on they count as seen."""
-        if self.store is None:
-            return
-        for item in items:
+    def written(self, item: Any) -> None:
+        """The record is in the outbox file: from now on it counts as seen."""
+        if self.store is not None:
             adapter = adapt(item)
             self.store.mark(adapter["key"], adapter["fingerprint"], adapter["version"])

@@ -67,7 +67,7 @@ class OutboxPipeline:
         self.file.write(record.to_json() + "\n")
         self.file.flush()
         self.count += 1
-        self.outcomes.tell_written((item,))
+        self.outcomes.tell_written(item)
         return item
 
     def close_spider(self) -> None:

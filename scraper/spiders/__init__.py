@@ -17,7 +17,7 @@ The base class holds what every kind shares:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -136,7 +136,7 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.closed_state, signal=signals.spider_closed)
         outcomes = ItemOutcomes.of(crawler)
         outcomes.listen(spider.item_handled, dropped=True)
-        outcomes.on_written(spider.items_written)
+        outcomes.on_written(spider.item_handled)
         return spider  # type: ignore[return-value]
 
     # --- options -------------------------------------------------------------------
@@ -179,11 +179,6 @@ class NewsSpider(scrapy.Spider):
         if self.seen is not None:
             self.seen.close()
         self.state = self.seen = None
-
-    def items_written(self, items: Sequence[Any]) -> None:
-        """Records are in the outbox file: their listings count as seen."""
-        for item in items:
-            self.item_handled(item)
 
     def item_handled(self, item: Any, response: Response | None = None) -> None:
         """A record reached the outbox or was dropped on purpose: its listing counts as seen."""
