@@ -47,7 +47,7 @@ def canonical_url(url: str) -> str:
             cleaned = urlunsplit(parts._replace(query=urlencode(query)))
     canonical = canonicalize_url(cleaned)
     port = canonical.partition("://")[2].partition("/")[0].rpartition(":")[2]
-    if not (port.isdigit() and int(port) in (80, 443)):
+    if not (port.isdigit() and int(port) in _DEFAULT_PORTS.values()):
         return canonical  # no default port to drop
     parts = urlsplit(canonical)
     if parts.port is not None and _DEFAULT_PORTS.get(parts.scheme) == parts.port:  # http://x:80/ is http://x/
