@@ -177,12 +177,7 @@ def parse_printed(
             exact = datetime.strptime(cleaned, fmt)
         except ValueError:
             continue
-        try:
-            if exact.tzinfo is not None:
-                return ParsedDate(exact.astimezone(timezone.utc), _zone_label(exact))
-            return ParsedDate(_localize(exact, zone).astimezone(timezone.utc), zone_name)
-        except (OverflowError, ValueError):  # year 1 or 9999 pushed past the calendar by the offset
-            return None
+        return _instant(exact, zone, zone_name)
 
     relative = _RELATIVE.match(cleaned)
     if relative:
@@ -208,9 +203,14 @@ def parse_printed(
     # matter: a date printed without a time is midnight, which is honest.
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
         return None
+    return _instant(first, zone, zone_name)
+
+
+def _instant(printed: datetime, zone: tzinfo, zone_name: str) -> ParsedDate | None:
+    """A date read from the page: its own zone or offset if it printed one, else the source's."""
     try:
-        if first.tzinfo is not None:
-            return ParsedDate(first.astimezone(timezone.utc), _zone_label(first))
-        return ParsedDate(_localize(first, zone).astimezone(timezone.utc), zone_name)
+        if printed.tzinfo is not None:
+            return ParsedDate(printed.astimezone(timezone.utc), _zone_label(printed))
+        return ParsedDate(_localize(printed, zone).astimezone(timezone.utc), zone_name)
     except (OverflowError, ValueError):  # year 1 or 9999 pushed past the calendar by the offset
         return None
