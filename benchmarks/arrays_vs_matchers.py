@@ -16,22 +16,19 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_search import CLASSES, p95, queries_from, search_args, searched_home, whoosh_text
-from benchmarks.data import DEFAULT_WORKDIR, git_revision, machine
+from benchmarks.data import chosen_size, git_revision, machine, size_options
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--million", action="store_true")
+    size_options(parser)
     parser.add_argument("--queries", type=int, default=20, help="queries per class")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
-    size = 1_000_000 if args.million else args.size
+    size = chosen_size(args)
     home, db_path = searched_home(args.workdir, size)
 
     import index.search as search_module

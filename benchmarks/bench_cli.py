@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_search import CLASSES, p95, queries_from, searched_home, whoosh_text
-from benchmarks.data import DEFAULT_WORKDIR, epoch, git_revision, machine
+from benchmarks.data import chosen_size, epoch, git_revision, machine, size_options
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +87,10 @@ def wall(argv: list[str]) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--million", action="store_true")
+    size_options(parser)
     parser.add_argument("--runs", type=int, default=10, help="cold processes per class")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
-    size = 1_000_000 if args.million else args.size
+    size = chosen_size(args)
     home, db = searched_home(args.workdir, size)
     print(f"machine: {machine()}\nrevision: {git_revision()}\nrecords: {size:,}")
     queries = queries_from(db, args.runs, seed=23)

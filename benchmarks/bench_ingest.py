@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.data import DEFAULT_WORKDIR, PER_FILE, git_revision, machine, prepare_home
+from benchmarks.data import PER_FILE, chosen_size, git_revision, machine, prepare_home, size_options
 from benchmarks.synth import Archive
 
 logger = logging.getLogger(__name__)
@@ -176,10 +176,8 @@ def run_phase(name: str, home: Path, count: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100_000, help="N: records in the archive")
+    size_options(parser, "records in the archive (N)")
     parser.add_argument("--add", type=int, help="M: records ingested (default N, or 100,000 with --million)")
-    parser.add_argument("--million", action="store_true", help="N = 1,000,000")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--phases", default="reindex,fts5,new,existing")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -188,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(phase(args.phase, args.home, args.size)))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    size = 1_000_000 if args.million else args.size
+    size = chosen_size(args)
     add = args.add or (100_000 if args.million else size)
     print(f"machine: {machine()}\nrevision: {git_revision()}\nN = {size:,} archived, M = {add:,} ingested")
     home = prepare_home(args.workdir, size)

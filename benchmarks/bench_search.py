@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data import DEFAULT_WORKDIR, epoch, fts5_table, git_revision, machine, prepare_home
+from benchmarks.data import chosen_size, epoch, fts5_table, git_revision, machine, prepare_home, size_options
 from benchmarks.synth import SOURCES, SPAN_SECONDS, START, STOP, Archive
 
 logger = logging.getLogger(__name__)
@@ -178,14 +178,12 @@ def ensure_index(home: Path) -> float:
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--million", action="store_true", help="1,000,000 records")
+    size_options(parser)
     parser.add_argument("--queries", type=int, default=200, help="queries per class")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    size = 1_000_000 if args.million else args.size
+    size = chosen_size(args)
     print(f"machine: {machine()}\nrevision: {git_revision()}\nrecords: {size:,}")
     home = prepare_home(args.workdir, size)
     built = ensure_index(home)

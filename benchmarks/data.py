@@ -8,6 +8,7 @@ Porter stemmer, title weighted 2 like the Whoosh schema.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import logging
@@ -27,6 +28,18 @@ logger = logging.getLogger(__name__)
 
 PER_FILE = 10_000
 DEFAULT_WORKDIR = Path(os.environ.get("NEWSDESK_BENCH_DIR", "/tmp/newsdesk-bench"))
+
+
+def size_options(parser: argparse.ArgumentParser, what: str = "records in the archive") -> None:
+    """The options every scale benchmark takes: ``--size N``, ``--million``, ``--workdir``."""
+    parser.add_argument("--size", type=int, default=100_000, help=f"{what} (default 100,000)")
+    parser.add_argument("--million", action="store_true", help=f"1,000,000 {what}")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+
+
+def chosen_size(args: argparse.Namespace) -> int:
+    """The size ``size_options`` asked for."""
+    return 1_000_000 if args.million else int(args.size)
 
 
 def machine() -> str:
