@@ -62,17 +62,23 @@ def test_signatures_estimate_similarity() -> None:
     assert (a == b).mean() > 0.7 > (a == c).mean()
 
 
+def _group_of(home: Home, group: str) -> list[str]:
+    """The keys of the indexed records in near-duplicate group ``group``."""
+    ix = open_index(home.index)
+    try:
+        with ix.searcher() as searcher:
+            return sorted(doc["key"] for doc in searcher.documents(dupgroup=group))
+    finally:
+        ix.close()
+
+
 def test_ingest_writes_group_ids_into_the_index(tmp_path: Path) -> None:
     home = Home(tmp_path)
     write_outbox(tmp_path, "20241024T170000Z-a-aaaaaa", [WIRE_A])
     assert ingest(home).after.grouped == 0
     write_outbox(tmp_path, "20241024T180000Z-b-bbbbbb", [WIRE_B, OTHER_GRID])
     assert ingest(home).after.grouped == 2
-    ix = open_index(home.index)
-    with ix.searcher() as searcher:
-        grouped = sorted(doc["key"] for doc in searcher.documents(dupgroup=WIRE_A["key"]))
-    ix.close()
-    assert grouped == sorted([WIRE_A["key"], WIRE_B["key"]])
+    assert _group_of(home, WIRE_A["key"]) == sorted([WIRE_A["key"], WIRE_B["key"]])
 
 
 def test_ingest_summary_reports_grouping(tmp_path: Path) -> None:
@@ -113,11 +119,7 @@ def test_one_ingest_grouped_batch_by_batch_equals_one_go(tmp_path: Path, monkeyp
     home = Home(tmp_path)
     write_outbox(tmp_path, "20241024T170000Z-a-aaaaaa", [WIRE_A, OTHER_GRID, WIRE_B])
     assert ingest(home).after.grouped == 2
-    ix = open_index(home.index)
-    with ix.searcher() as searcher:
-        grouped = sorted(doc["key"] for doc in searcher.documents(dupgroup=WIRE_A["key"]))
-    ix.close()
-    assert grouped == sorted([WIRE_A["key"], WIRE_B["key"]])
+    assert _group_of(home, WIRE_A["key"]) == sorted([WIRE_A["key"], WIRE_B["key"]])
 
 
 def test_signature_hash_is_datasketchs_sha1_hash32() -> None:
