@@ -1,11 +1,12 @@
 """Ingest throughput and peak memory: ``reindex`` of N, ingest into a new index, ingest into one of N.
 
 Each phase runs in its own process so its peak RSS (``ru_maxrss``) is its own.
-Its worker processes (parallel indexing) are forked from it and share its
-pages, so their RSS added to its own overstates what the phase holds; the
-phase also samples, four times a second, the sum of the proportional set
-sizes (PSS: shared pages split among their sharers) of itself and its
-children, and reports the peak of that sum: the memory the phase really uses.
+Its worker processes (parallel indexing) are started by a fork server it
+starts, and share some pages, so RSS figures added up overstate what the phase
+holds; the phase samples, four times a second, the sum of the proportional
+set sizes (PSS: shared pages split among their sharers) of itself and every
+process below it, and reports the peak of that sum: the memory the phase
+really uses.  CPU time counts every process of the phase.
 
 
 1. ``reindex``: rebuild the index of a home whose archive holds N records
@@ -70,61 +71,82 @@ def write_outbox(home: Path, size: int, start: int, resend_from: Path | None) ->
             n_file += 1
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process and its finished children (reindex workers) so far."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
-
-
-def worker_peak_rss_mb() -> float:
-    """The peak resident memory of the largest finished child process (a reindex worker) in MB."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-
-def _pss_kb(pid: int) -> int:
-    """A process's proportional set size in kB (0 if it is gone)."""
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, …); [] if the process is gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (index writers' workers are children of a fork server it started)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (fields := _stat(entry.name)):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def _proc_kb(pid: int, path: str, label: str) -> int:
+    """A ``label: N kB`` line of /proc/<pid>/<path> (0 if the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/{path}") as lines:
+            for line in lines:
+                if line.startswith(label):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
+def _cpu_with_reaped(pid: int) -> float:
+    """CPU seconds of a live process and of the children it has reaped (/proc/<pid>/stat)."""
+    fields = _stat(pid)
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
-class PssPeak:
-    """Samples the summed PSS of this process and its children until stopped; ``peak_mb`` is the largest sum."""
+class ProcessTree:
+    """Samples this process and all its descendants four times a second until stopped.
+
+    ``peak_pss_mb``: the largest summed PSS (shared pages split among their
+    sharers): the memory the phase really uses.  ``worker_peak_rss_mb``: the
+    largest peak RSS (VmHWM) of a descendant.  ``cpu_seconds()``: CPU time of
+    this process and every descendant, the finished ones included.
+    """
 
     def __init__(self, every: float = 0.25) -> None:
-        self.every, self.peak_mb = every, 0.0
+        self.every, self.peak_pss_mb, self.worker_peak_rss_mb = every, 0.0, 0.0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self.cpu_before = self.cpu_seconds()
 
     def _run(self) -> None:
         me = os.getpid()
         while not self.stopped.wait(self.every):
-            total = sum(_pss_kb(pid) for pid in [me, *_children(me)])
-            self.peak_mb = max(self.peak_mb, total / 1024)
+            below = _descendants(me)
+            total = sum(_proc_kb(pid, "smaps_rollup", "Pss:") for pid in [me, *below])
+            self.peak_pss_mb = max(self.peak_pss_mb, total / 1024)
+            for pid in below:
+                self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, _proc_kb(pid, "status", "VmHWM:") / 1024)
 
-    def __enter__(self) -> PssPeak:
+    @staticmethod
+    def cpu_seconds() -> float:
+        """User + system CPU of this process, its reaped children, and its live children with theirs."""
+        total = 0.0
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+            usage = resource.getrusage(who)
+            total += usage.ru_utime + usage.ru_stime
+        me = os.getpid()
+        return total + sum(_cpu_with_reaped(pid) for pid in _descendants(me) if _stat(pid)[1:2] == [str(me)])
+
+    def __enter__(self) -> ProcessTree:
         self.thread.start()
         return self
 
@@ -135,14 +157,17 @@ class PssPeak:
 
 def phase(name: str, home: Path, count: int) -> dict[str, float]:
     """Run one phase in this process; returns its figures."""
-    with PssPeak() as pss:
-        figures = _phase(name, home, count)
-    figures["peak_pss_sum_mb"] = pss.peak_mb
-    return figures
+    with ProcessTree() as tree:
+        started = time.perf_counter()
+        records, new, updated = _phase(name, home, count)
+        seconds = time.perf_counter() - started
+    cpu = tree.cpu_seconds() - tree.cpu_before
+    return {"seconds": seconds, "cpu_seconds": cpu, "records": records, "new": new, "updated": updated,
+            "items_per_s": records / seconds, "items_per_cpu_s": records / cpu, "peak_rss_mb": peak_rss_mb(),
+            "worker_peak_rss_mb": tree.worker_peak_rss_mb, "peak_pss_sum_mb": tree.peak_pss_mb}
 
 
-def _phase(name: str, home: Path, count: int) -> dict[str, float]:
-    started, cpu = time.perf_counter(), cpu_seconds()
+def _phase(name: str, home: Path, count: int) -> tuple[int, int, int]:
     if name == "fts5":
         from benchmarks.data import fts5_table
 
@@ -160,10 +185,7 @@ def _phase(name: str, home: Path, count: int) -> dict[str, float]:
 
         result = reindex(Home(home)) if name == "reindex" else ingest(Home(home))
         records, new, updated = result.records, result.new, result.updated
-    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "records": records, "new": new, "updated": updated,
-            "items_per_s": records / seconds, "items_per_cpu_s": records / cpu, "peak_rss_mb": peak_rss_mb(),
-            "worker_peak_rss_mb": worker_peak_rss_mb()}
+    return records, new, updated
 
 
 def run_phase(name: str, home: Path, count: int) -> dict[str, float]:

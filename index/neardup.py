@@ -1,8 +1,8 @@
 """Near-duplicate groups: the same wire story (Reuters/AP copy) carried by several sources.
 
 Each record's normalized text (title, summary, body; case, accents, punctuation
-and spacing folded) is cut into shingles and summarized by a MinHash
-(datasketch).  The signature is split into LSH bands kept in
+and spacing folded) is cut into shingles and summarized by a MinHash, the one
+datasketch 2 computes with its "affine32" scheme, bit for bit (a test compares).  The signature is split into LSH bands kept in
 ``<home>/state/neardup.sqlite``; a new record's candidates are the records
 sharing a band, found by indexed lookups, so grouping costs the same whatever
 the archive's size.  A candidate joins the record's group when the estimated
@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from index.schema import item_time
 
@@ -41,7 +40,7 @@ THRESHOLD = 0.7  # estimated Jaccard similarity that makes two records near-dupl
 WINDOW = timedelta(days=3)
 MIN_CHARS = 40  # shorter normalized texts ("Breaking news") are never grouped
 WORD_SHINGLES_FROM = 30  # words; shorter texts use character 5-grams, robust to one changed word
-SCHEME = "affine32"  # fixed, so signatures stored by one datasketch release compare with the next
+SEED = 1  # of the permutations: signatures stored in state/ compare only with ones made from the same
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]")
 
@@ -68,30 +67,42 @@ def normalize(record: dict[str, Any]) -> str:
 
 
 def shingles(text: str) -> list[bytes]:
-    """Word 3-grams for long texts, character 5-grams for short ones."""
-    words = text.split()
+    """Word 3-grams for long texts, character 5-grams for short ones (of a ``normalize``d text)."""
+    words = text.encode("utf-8").split()  # a normalized text is spaced by single ASCII spaces
     if len(words) >= WORD_SHINGLES_FROM:
-        grams = {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
-    else:
-        grams = {text[i:i + 5] for i in range(max(1, len(text) - 4))}
-    return [g.encode("utf-8") for g in grams]
+        return list({b" ".join(gram) for gram in zip(words, words[1:], words[2:])})
+    return [gram.encode("utf-8") for gram in {text[i:i + 5] for i in range(max(1, len(text) - 4))}]
 
 
+# The MinHash of datasketch 2 ("affine32"): each shingle's 32-bit hash (the first 4 bytes of its
+# SHA-1, little-endian) is mixed by MurmurHash3's finalizer, then sent through NUM_PERM affine
+# permutations h -> a*h + b mod 2**32 (a odd: a bijection); a signature holds each one's minimum.
+# Computed here rather than by datasketch, whose import loads scipy for its LSH tuning: 63 MB and
+# 0.4 s in every ingest process, for the one class used (benchmarks/README.md, issue 7).
 @lru_cache(maxsize=1)
-def _permutations() -> Any:
-    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The ``a`` (odd) and ``b`` of each permutation, as datasketch draws them for ``SEED``."""
+    draw = np.random.RandomState(SEED)
+    a = draw.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
-def _sha1_32(data: bytes) -> int:
-    """datasketch's ``sha1_hash32`` (the first 4 bytes of SHA-1, little-endian), without ``struct``."""
-    return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
+def _fmix32(hashes: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, element-wise (uint32 products wrap: arithmetic mod 2**32)."""
+    hashes = hashes ^ (hashes >> np.uint32(16))
+    hashes = hashes * np.uint32(0x85EBCA6B)
+    hashes = hashes ^ (hashes >> np.uint32(13))
+    hashes = hashes * np.uint32(0xC2B2AE35)
+    return hashes ^ (hashes >> np.uint32(16))
 
 
 def signature(text: str) -> np.ndarray:
-    """The MinHash values of a normalized text."""
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations(), hashfunc=_sha1_32)
-    minhash.update_batch(shingles(text))
-    return np.asarray(minhash.hashvalues, dtype=np.uint32)
+    """The MinHash values (NUM_PERM uint32) of a normalized text."""
+    heads = b"".join(hashlib.sha1(shingle).digest()[:4] for shingle in shingles(text))
+    hashes = _fmix32(np.frombuffer(heads, dtype="<u4").astype(np.uint32))
+    a, b = _permutations()
+    return (hashes[:, np.newaxis] * a + b).min(axis=0)
 
 
 def record_signature(record: dict[str, Any]) -> np.ndarray | None:

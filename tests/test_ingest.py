@@ -5,11 +5,14 @@ from __future__ import annotations
 import fcntl
 import gzip
 import json
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from index.ingest import IngestBusy, index_lock, ingest, open_index, reindex
+from index.ingest import CleanWorkersWriter, IngestBusy, index_lock, ingest, open_index, reindex
 from index.search import search
 from newsdesk.home import Home
 from tests.records import ARCHIVE, record, write_outbox
@@ -187,16 +190,27 @@ def test_parallel_reindex_writes_a_segment_per_worker_and_the_same_view(tmp_path
     assert sorted(h.record["key"] for h in search(home.index, "troops OR israel", limit=100).hits) == sorted(words)
 
 
-def test_a_failed_reindex_worker_is_an_error_and_keeps_the_old_index(tmp_path: Path, monkeypatch) -> None:
-    import os
+def _kill_first_worker(monkeypatch) -> None:
+    """The first worker process a parallel writer starts is killed at once (as by the OOM killer)."""
+    started = CleanWorkersWriter._new_task
 
+    def start_and_kill(writer: CleanWorkersWriter) -> Any:
+        task = started(writer)
+        if len(writer.tasks) == 1:
+            os.kill(task.pid, signal.SIGKILL)
+        return task
+
+    monkeypatch.setattr(CleanWorkersWriter, "_new_task", start_and_kill)
+
+
+def test_a_failed_reindex_worker_is_an_error_and_keeps_the_old_index(tmp_path: Path, monkeypatch) -> None:
     from index.ingest import IndexDamaged
 
     monkeypatch.setattr("index.ingest.PARALLEL_MIN", 0)
     home = Home(tmp_path)
     write_outbox(tmp_path, RUN1, ARCHIVE)
     ingest(home)
-    monkeypatch.setattr("whoosh.multiproc.SubWriterTask._process_file", lambda *args: os._exit(3))
+    _kill_first_worker(monkeypatch)
     with pytest.raises(IndexDamaged, match="worker"):
         reindex(home, procs=2)
     assert _keys(home) == sorted(r["key"] for r in ARCHIVE)
@@ -223,15 +237,13 @@ def test_a_big_batch_is_written_by_workers_and_updates_merge(tmp_path: Path, mon
 
 
 def test_a_failed_ingest_worker_is_an_error_and_keeps_the_outbox(tmp_path: Path, monkeypatch) -> None:
-    import os
-
     from index.ingest import IndexDamaged
 
     monkeypatch.setattr("index.ingest.PARALLEL_BATCH", 2)
     monkeypatch.setenv("NEWSDESK_PROCS", "2")
     home = Home(tmp_path)
     write_outbox(tmp_path, RUN1, ARCHIVE)
-    monkeypatch.setattr("whoosh.multiproc.SubWriterTask._process_file", lambda *args: os._exit(3))
+    _kill_first_worker(monkeypatch)
     with pytest.raises(IndexDamaged, match="worker"):
         ingest(home)
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == [f"{RUN1}.jsonl"]

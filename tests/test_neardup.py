@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from index.ingest import ingest, open_index
 from index.neardup import GroupStore, normalize, shingles, signature
 from newsdesk.home import Home
@@ -122,12 +124,22 @@ def test_one_ingest_grouped_batch_by_batch_equals_one_go(tmp_path: Path, monkeyp
     assert _group_of(home, WIRE_A["key"]) == sorted([WIRE_A["key"], WIRE_B["key"]])
 
 
-def test_signature_hash_is_datasketchs_sha1_hash32() -> None:
+def test_signatures_are_datasketchs_affine32_minhash_bit_for_bit() -> None:
+    """Signatures stored in state/ by earlier releases (made by datasketch) still compare."""
+    import random
+
     from datasketch import MinHash
 
-    from index.neardup import NUM_PERM, SCHEME, _permutations
+    from index.neardup import NUM_PERM, SEED
 
-    text = normalize(WIRE_A)
-    reference = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())  # default hashfunc
-    reference.update_batch(shingles(text))
-    assert signature(text).tolist() == [int(v) for v in reference.hashvalues]
+    draw = random.Random(5)
+    words = [WIRE_A["title"], OTHER_GRID["title"], "north korea troops russia kursk", "café ünïcode naïve"]
+    texts = [normalize(WIRE_A), normalize(OTHER_GRID), "x"]
+    for _ in range(200):
+        length = draw.choice([3, 10, 29, 30, 80, 300])  # character and word shingles
+        texts.append(" ".join(draw.choice(" ".join(words).split()) for _ in range(length)))
+    for text in texts:
+        reference = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32")  # sha1_hash32, its default
+        reference.update_batch(shingles(text))
+        assert signature(text).dtype == np.uint32
+        assert signature(text).tolist() == reference.hashvalues.tolist(), text
