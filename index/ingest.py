@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 from array import array
@@ -25,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from whoosh import index as whoosh_index
-from whoosh.multiproc import MpWriter, SubWriterTask
 
 from index.schema import SCHEMA_VERSION, PlainCodec, make_schema, to_document
 from newsdesk.errors import NewsdeskError
@@ -121,49 +118,16 @@ def new_writer(ix: Any, procs: int = 1) -> Any:
     index costs milliseconds instead of seconds.  See benchmarks/README.md.
 
     With ``procs`` > 1, documents go in job files to ``procs`` worker processes
-    (``CleanWorkersWriter``), each writing its own segment, and the segments are
+    (``index.workers.CleanWorkersWriter``), each writing its own segment, and the segments are
     committed side by side (``multisegment``: no merge of their postings).  Each
     worker has its own posting buffer of ``LIMIT_MB``.
     """
     settings = {"limitmb": LIMIT_MB, "codec": PlainCodec(), "compound": False}
     if procs > 1:
+        from index.workers import CleanWorkersWriter  # (not imported by the search path)
+
         return CleanWorkersWriter(ix, procs=procs, multisegment=True, batchsize=JOB_DOCS, **settings)
     return ix.writer(**settings)
-
-
-#: Worker processes are forked from a small server process started once (it imports
-#: what a worker needs), not from the process that ingests: a worker forked from it
-#: would start with a copy of its heap (the batch of records, the index reader, the
-#: near-duplicate library), which its writes turn into private pages.
-_WORKERS = multiprocessing.get_context("forkserver")
-_WORKERS.set_forkserver_preload(["whoosh.multiproc", "index.schema"])
-
-
-class _CleanWorker(SubWriterTask):
-    """Whoosh's writer process, started from ``_WORKERS``'s server."""
-
-    _Popen = staticmethod(_WORKERS.Process._Popen)
-
-
-class CleanWorkersWriter(MpWriter):
-    """Whoosh's ``MpWriter`` whose worker processes start clean.
-
-    Measured on 20,000 records ingested into the 1M index: the three processes
-    together peaked at 663 MB (PSS) with forked workers, 536 MB with these, at
-    the same speed (benchmarks/README.md).
-    """
-
-    def __init__(self, ix: Any, **kwargs: Any) -> None:
-        super().__init__(ix, **kwargs)
-        self.jobqueue = _WORKERS.Queue(self.procs * 4)
-        self.resultqueue = _WORKERS.Queue()
-
-    def _new_task(self) -> SubWriterTask:
-        task = _CleanWorker(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs,
-                            self.multisegment)
-        self.tasks.append(task)
-        task.start()
-        return task
 
 
 def read_records(path: Path, result: IngestResult) -> Iterator[dict[str, Any]]:
@@ -174,6 +138,8 @@ def read_records(path: Path, result: IngestResult) -> Iterator[dict[str, Any]]:
     memory; what it refuses and ``json`` reads (NaN, a lone surrogate escape)
     is read by ``json``.
     """
+    import orjson  # (not imported by the search path)
+
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
         for line in handle:

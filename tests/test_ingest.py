@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from index.ingest import CleanWorkersWriter, IngestBusy, index_lock, ingest, open_index, reindex
+from index.ingest import IngestBusy, index_lock, ingest, open_index, reindex
 from index.search import search
+from index.workers import CleanWorkersWriter
 from newsdesk.home import Home
 from tests.records import ARCHIVE, record, write_outbox
 
