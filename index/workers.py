@@ -15,7 +15,9 @@ from typing import Any
 from whoosh.multiproc import MpWriter, SubWriterTask
 
 _SERVER = multiprocessing.get_context("forkserver")
-_SERVER.set_forkserver_preload(["index.workers", "index.schema"])  # what a worker unpickles
+# What a worker needs, imported once by the server: the main module (each worker would import it
+# again otherwise, as multiprocessing's default preload does), this writer and the codec it unpickles.
+_SERVER.set_forkserver_preload(["__main__", "index.workers", "index.schema"])
 
 
 class _CleanWorker(SubWriterTask):
@@ -27,9 +29,9 @@ class _CleanWorker(SubWriterTask):
 class CleanWorkersWriter(MpWriter):
     """Whoosh's ``MpWriter`` whose worker processes start clean.
 
-    Measured on 20,000 records ingested into the 1M index: the three processes
-    together peaked at 663 MB (PSS) with forked workers, 536 MB with these, at
-    the same speed (benchmarks/README.md).
+    Measured on 20,000 records ingested into the 1M index: the processes
+    together peaked at 663 MB (summed PSS) with forked workers, 536 MB with
+    these, at the same speed (benchmarks/README.md, issue 7).
     """
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
