@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from benchmarks.bench_ingest import run_phase
 from benchmarks.data import DEFAULT_WORKDIR, git_revision, machine
 from benchmarks.synth import Archive
 
@@ -150,10 +151,8 @@ def run_newsdesk(workdir: Path, urls: list[str], freeze: bool = True) -> tuple[f
     items = sum(1 for path in (home / "outbox").glob("*.jsonl") for _ in path.open())
     if not items:
         raise SystemExit(f"newsdesk crawl wrote no records: see the log in {home / 'logs'}")
-    ingest_cpu = children_cpu()
-    subprocess.run([exe, "ingest", "-q", "--home", str(home)], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return seconds, items, cpu, children_cpu() - ingest_cpu
+    ingest = run_phase("new", home, items)  # in a process of its own; CPU counts its worker processes
+    return seconds, items, cpu, ingest["cpu_seconds"]
 
 
 def main(argv: list[str] | None = None) -> None:
