@@ -1,8 +1,9 @@
 """Near-duplicate groups: the same wire story (Reuters/AP copy) carried by several sources.
 
 Each record's normalized text (title, summary, body; case, accents, punctuation
-and spacing folded) is cut into shingles and summarized by a MinHash, the one
-datasketch 2 computes with its "affine32" scheme, bit for bit (a test compares).  The signature is split into LSH bands kept in
+and spacing folded) is cut into shingles and summarized by a MinHash (the one
+datasketch 2 computes with its "affine32" scheme, bit for bit: a test
+compares).  The signature is split into LSH bands kept in
 ``<home>/state/neardup.sqlite``; a new record's candidates are the records
 sharing a band, found by indexed lookups, so grouping costs the same whatever
 the archive's size.  A candidate joins the record's group when the estimated
@@ -40,7 +41,7 @@ THRESHOLD = 0.7  # estimated Jaccard similarity that makes two records near-dupl
 WINDOW = timedelta(days=3)
 MIN_CHARS = 40  # shorter normalized texts ("Breaking news") are never grouped
 WORD_SHINGLES_FROM = 30  # words; shorter texts use character 5-grams, robust to one changed word
-SEED = 1  # of the permutations: signatures stored in state/ compare only with ones made from the same
+SEED = 1  # draws the permutations: stored signatures compare only with ones made with the same seed
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]")
 

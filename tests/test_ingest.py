@@ -79,6 +79,18 @@ def test_bad_lines_are_counted_not_fatal(tmp_path: Path) -> None:
     assert result.records == 1 and result.bad_lines == 3
 
 
+def test_lines_orjson_refuses_but_json_reads_are_read(tmp_path: Path) -> None:
+    from index.ingest import IngestResult, read_records
+
+    path = tmp_path / "run.jsonl"
+    path.write_text('{"key": "k1", "score": NaN}\n{"key": "k2", "title": "a\\ud800b"}\n{"key": \n',
+                    encoding="utf-8")
+    result = IngestResult()
+    records = list(read_records(path, result))
+    assert [r["key"] for r in records] == ["k1", "k2"] and result.bad_lines == 1
+    assert records[0]["score"] != records[0]["score"] and records[1]["title"] == "a\ud800b"  # NaN; lone surrogate
+
+
 def test_a_later_record_without_body_keeps_the_body(tmp_path: Path) -> None:
     home = Home(tmp_path)
     key = "https://www.jpost.com/bn/1"

@@ -141,5 +141,6 @@ def test_signatures_are_datasketchs_affine32_minhash_bit_for_bit() -> None:
     for text in texts:
         reference = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32")  # sha1_hash32, its default
         reference.update_batch(shingles(text))
-        assert signature(text).dtype == np.uint32
-        assert signature(text).tolist() == reference.hashvalues.tolist(), text
+        ours = signature(text)
+        assert ours.dtype == np.uint32
+        assert ours.tolist() == reference.hashvalues.tolist(), text
