@@ -8,7 +8,6 @@ set sizes (PSS: shared pages split among their sharers) of itself and every
 process below it, and reports the peak of that sum: the memory the phase
 really uses.  CPU time counts every process of the phase.
 
-
 1. ``reindex``: rebuild the index of a home whose archive holds N records
    (this index is the one ``bench_search`` then queries);
 2. ``new``: ingest M fresh records from outbox files (10,000 a file, like
@@ -27,9 +26,9 @@ import gzip
 import json
 import logging
 import random
+import os
 import resource
 import shutil
-import os
 import subprocess
 import sys
 import threading
@@ -80,12 +79,18 @@ def _stat(pid: int | str) -> list[str]:
         return []
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (index writers' workers are children of a fork server it started)."""
+def _children_of() -> dict[int, list[int]]:
+    """Each live process's children, by parent pid."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit() and (fields := _stat(entry.name)):
             children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (index writers' workers are children of a fork server it started)."""
+    children = _children_of()
     found, todo = [], list(children.get(pid, []))
     while todo:
         child = todo.pop()
@@ -143,8 +148,7 @@ class ProcessTree:
         for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
             usage = resource.getrusage(who)
             total += usage.ru_utime + usage.ru_stime
-        me = os.getpid()
-        return total + sum(_cpu_with_reaped(pid) for pid in _descendants(me) if _stat(pid)[1:2] == [str(me)])
+        return total + sum(_cpu_with_reaped(pid) for pid in _children_of().get(os.getpid(), []))
 
     def __enter__(self) -> ProcessTree:
         self.thread.start()
