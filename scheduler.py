@@ -40,6 +40,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from newsdesk.alerts import after_ingest
 from newsdesk.config import Config, load_config
 from newsdesk.crawl import CrawlOutcome, StopRequest, config_path, run_crawl, settle_orphans
 from newsdesk.errors import NewsdeskError
@@ -128,6 +129,7 @@ class Runner:
             return
         if result.files:
             logger.info("ingest: %d records from %d files", result.records, result.files)
+        after_ingest(self.home)  # saved-search alerts, and retries of failed deliveries
 
     def housekeeping(self, schedule: dict[str, tuple[Source, Plan]]) -> None:
         """Settle runs whose process died, prune old history and logs, alert on sources that stopped running."""

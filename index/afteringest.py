@@ -2,11 +2,13 @@
 
 ``ingest`` calls :func:`after_batch` after each batch it commits (with the
 batch's records and their near-duplicate signatures, computed while its
-worker processes indexed them), then :func:`finish` once, all while it still
-holds the index lock and before the outbox files move to the archive: a crash
-here means the files are ingested again, and both steps are idempotent (a key
-is grouped once, a match recorded once).  The work is proportional to the
-number of records, never to the size of the archive.
+worker processes indexed them), while it still holds the index lock and
+before the outbox files move to the archive: a crash here means the files are
+ingested again, and both steps are idempotent (a key is grouped once, a match
+recorded once).  The work is proportional to the number of records, never to
+the size of the archive.  Sending the matches to people is not the index's
+job: the application does it after the ingest (``newsdesk.alerts.after_ingest``),
+outside the index lock.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from typing import Any
 from index import neardup, watch
 from index.ingest import new_writer
 from index.schema import to_document
-from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
@@ -33,12 +34,10 @@ class AfterIngest:
 
     grouped: int = 0  # records put into (or starting) a near-duplicate group
     watch_matches: dict[str, int] = field(default_factory=dict)  # saved search → new matches
-    alerted: int = 0  # matches passed to the alert command
 
     def add(self, other: AfterIngest) -> None:
         """Count another batch's work in."""
         self.grouped += other.grouped
-        self.alerted += other.alerted
         for name, count in other.watch_matches.items():
             self.watch_matches[name] = self.watch_matches.get(name, 0) + count
 
@@ -98,27 +97,6 @@ def after_batch(home: Home, ix: Any, records: list[dict[str, Any]],
     except (sqlite3.Error, OSError) as exc:
         logger.warning("saved searches not matched: %s", exc)
     return done
-
-
-def finish(home: Home, done: AfterIngest) -> AfterIngest:
-    """Pass the saved-search matches not alerted yet to the alert command (once, after every batch)."""
-    try:
-        done.alerted = _alert(home)
-    except (sqlite3.Error, OSError) as exc:
-        logger.warning("saved-search alerts not sent: %s", exc)
-    return done
-
-
-def _alert(home: Home) -> int:
-    """Send pending saved-search matches to ``[health] alert_command``, the one command all alerts use."""
-    from newsdesk.config import load_config
-
-    try:
-        command = load_config(home.root / "config.toml").alert_command
-    except NewsdeskError as exc:
-        logger.warning("%s; saved-search alerts are kept until it is fixed", exc)
-        return 0
-    return watch.deliver_alerts(home, command)
 
 
 def restore_groups(home: Home, ix: Any) -> int:

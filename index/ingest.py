@@ -459,7 +459,7 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
                     upserter.add(read_records(path, result), result)
                     result.files += 1
                 upserter.commit()  # the index holds them: now the archive may take the files
-                result.after = afteringest.finish(home, after) if result.records else after
+                result.after = after
             finally:
                 upserter.close()
                 ix.close()

@@ -4,8 +4,11 @@ A saved search is a name, a query and filters (sources, agencies, authors,
 kinds).  After an ingest, every saved search runs restricted to the keys just
 indexed, so the cost grows with the size of the ingest, not of the archive.  Each (search, record key) match is
 recorded once in ``<home>/state/watch.sqlite``: a record seen again (a re-run,
-a corrected headline) is not reported again.  New matches are passed, once, to
-``[health] alert_command`` (``newsdesk.config``; the same command health alerts use) and shown once by ``watch show --new``.
+a corrected headline) is not reported again.  New matches are shown once by
+``watch show --new`` and stay "not alerted" until the application's alert
+sender (``newsdesk.alerts``, which reads :func:`pending_alerts`) has put them
+into a message and called :func:`mark_alerted`.  A saved search may carry its
+own notification URLs and cooldown; this module only stores them.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from newsdesk.home import Home
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SHOWN_FIELDS = ("key", "url", "title", "source", "agency", "published", "version")
+_SHOWN_FIELDS = ("key", "url", "title", "summary", "source", "agency", "published", "version", "dupgroup")
+_OPTIONS = ("sources", "agencies", "authors", "kinds", "notify", "cooldown")
 
 _SQL = """
 CREATE TABLE IF NOT EXISTS searches (
     name TEXT PRIMARY KEY,
     query TEXT NOT NULL,
-    filters TEXT NOT NULL,      -- JSON: sources, agencies, authors, kinds
+    filters TEXT NOT NULL,      -- JSON: sources, agencies, authors, kinds, notify, cooldown
     created TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS matches (
@@ -64,6 +68,8 @@ class SavedSearch:
     authors: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     created: str = ""
+    notify: list[str] = field(default_factory=list)  # its own notification URLs (secrets: never shown)
+    cooldown: float | None = None  # seconds between two messages about it (None: ``[alerts] cooldown``)
 
     def filters(self) -> Filters:
         """The saved filters (saved searches have no time range: every new record is new)."""
@@ -123,7 +129,7 @@ def add(state_dir: Path, saved: SavedSearch, replace: bool = False) -> SavedSear
                          "use letters, digits, '-', '_' or '.', at most 64 characters")
     query_for(make_schema(), saved.query, saved.filters())  # raises QueryError on a bad query
     saved.created = saved.created or _now()
-    filters = json.dumps({k: v for k, v in asdict(saved).items() if k in ("sources", "agencies", "authors", "kinds")})
+    filters = json.dumps({k: v for k, v in asdict(saved).items() if k in _OPTIONS})
     with _open(state_dir) as db:
         exists = db.execute("SELECT 1 FROM searches WHERE name = ?", (saved.name,)).fetchone()
         if exists and not replace:
@@ -241,31 +247,21 @@ def _among(searcher: Any, q: Any, docnums: list[int]) -> list[int]:
     return found
 
 
-def deliver_alerts(home: Home, command: list[str]) -> int:
-    """Pass every match not yet alerted to ``command`` (one call per saved search); returns matches sent.
-
-    With no command, matches are only marked alerted (configuring one later
-    does not replay the past).  A failed call leaves them pending for the next ingest.
-    """
-    from newsdesk.health import send
-
-    state_dir = home.state
+def pending_alerts(state_dir: Path) -> dict[str, tuple[SavedSearch, list[dict[str, Any]]]]:
+    """Each saved search's matches not yet put into an alert, in the order they were matched."""
     if not store_path(state_dir).exists():
-        return 0
-    sent = 0
+        return {}
     with _open(state_dir) as db:
-        pending: dict[str, list[dict[str, Any]]] = {}
-        for search, record in db.execute("SELECT search, record FROM matches WHERE alerted = 0 ORDER BY rowid"):
-            pending.setdefault(search, []).append(json.loads(record))
-        queries = dict(db.execute("SELECT name, query FROM searches"))
-    for name, records in pending.items():
-        payload = {"at": _now(), "kind": "watch", "search": name, "query": queries.get(name, ""), "count": len(records),
-                   "message": f"saved search {name}: {len(records)} new match{'es' if len(records) != 1 else ''}",
-                   "matches": records, "home": str(home.root)}
-        if command and not send(command, payload, home):
-            continue  # kept pending: sent again after the next ingest
-        with _open(state_dir) as db:
-            db.executemany("UPDATE matches SET alerted = 1 WHERE search = ? AND key = ?",
-                           [(name, r["key"]) for r in records])
-        sent += len(records) if command else 0
-    return sent
+        searches = {r[0]: _row(r) for r in db.execute("SELECT * FROM searches")}
+        rows = db.execute("SELECT search, record FROM matches WHERE alerted = 0 ORDER BY rowid").fetchall()
+    pending: dict[str, tuple[SavedSearch, list[dict[str, Any]]]] = {}
+    for name, record in rows:
+        if name in searches:
+            pending.setdefault(name, (searches[name], []))[1].append(json.loads(record))
+    return pending
+
+
+def mark_alerted(state_dir: Path, name: str, keys: Iterable[str]) -> None:
+    """Record that these matches of ``name`` went into an alert (or were folded into an earlier one)."""
+    with _open(state_dir) as db:
+        db.executemany("UPDATE matches SET alerted = 1 WHERE search = ? AND key = ?", [(name, k) for k in keys])

@@ -95,6 +95,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
 
 def _run_ingest(where: Home, quiet: bool) -> None:
     from index.ingest import ingest as do_ingest
+    from newsdesk.alerts import after_ingest
 
     result = do_ingest(where)
     if not quiet:
@@ -107,6 +108,11 @@ def _run_ingest(where: Home, quiet: bool) -> None:
 
         for line in describe_after_ingest(result.after):
             click.echo(line)
+    sent = after_ingest(where)
+    if sent.failed:
+        click.echo(f"alerts: {sent.failed} deliveries failed, kept for a retry (newsdesk watch deliveries)", err=True)
+    elif sent.sent and not quiet:
+        click.echo(f"alerts: {sent.sent} sent")
 
 
 @cli.command()

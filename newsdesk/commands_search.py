@@ -116,7 +116,9 @@ def watch() -> None:
     """Saved searches: matched against every new record after each ingest.
 
     New matches are recorded once per search, shown by `watch show NAME --new`,
-    and passed as JSON on stdin to `alert_command` from <home>/config.toml.
+    followed as an Atom feed (`watch feed NAME`), and sent to the channels of
+    `[alerts] urls` in <home>/config.toml, the search's own --notify URLs and
+    `alert_command` (docs/alerts.md); `watch deliveries` shows what was sent.
 
     Example:
 
@@ -128,22 +130,32 @@ def watch() -> None:
 @click.argument("name")
 @click.argument("query")
 @_filter_options
+@click.option("--notify", "notify", multiple=True, metavar="URL",
+              help="Also send this search's alerts to this Apprise URL (repeatable), e.g. ntfy://ntfy.sh/topic.")
+@click.option("--cooldown", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="At least this long between two messages about this search (default: [alerts] cooldown).")
 @click.option("--replace", is_flag=True, help="Overwrite a saved search of the same name (and forget its matches).")
 @home_option
 def watch_add(name: str, query: str, sources_: tuple[str, ...], agencies: tuple[str, ...],
-              authors: tuple[str, ...], kinds: tuple[str, ...], replace: bool, home: Path | None) -> None:
-    """Save a search; from the next ingest on, new records that match it are recorded.
+              authors: tuple[str, ...], kinds: tuple[str, ...], notify: tuple[str, ...], cooldown: float | None,
+              replace: bool, home: Path | None) -> None:
+    """Save a search; from the next ingest on, new records that match it are recorded and sent.
 
     Example:
 
-        newsdesk watch add hezbollah "hezbollah OR nasrallah" --source jpost-breaking
+        newsdesk watch add hezbollah "hezbollah OR nasrallah" --source jpost-breaking --notify ntfy://ntfy.sh/my-topic
     """
     from index.watch import SavedSearch, add
+    from newsdesk.alerts import check_url
 
     where = resolve_home(home)
+    shown = [check_url(url) for url in notify]
     saved = add(where.state, SavedSearch(name=name, query=query, sources=list(sources_), agencies=list(agencies),
-                                         authors=list(authors), kinds=list(kinds)), replace=replace)
+                                         authors=list(authors), kinds=list(kinds), notify=list(notify),
+                                         cooldown=cooldown), replace=replace)
     click.echo(f"saved {saved.name}: {saved.describe()}")
+    for url in shown:
+        click.echo(f"  alerts also to {url}")
 
 
 @watch.command("list")
@@ -156,13 +168,12 @@ def watch_list(as_json: bool, home: Path | None) -> None:
 
         newsdesk watch list --json
     """
-    from dataclasses import asdict
-
     from index.watch import saved_searches
+    from newsdesk.alerts import public_search
 
     rows = saved_searches(resolve_home(home).state)
     if as_json:
-        click.echo(json.dumps([{**asdict(s), "matches": total, "new": new} for s, total, new in rows],
+        click.echo(json.dumps([{**public_search(s), "matches": total, "new": new} for s, total, new in rows],
                               indent=2, ensure_ascii=False))
         return
     if not rows:
@@ -171,7 +182,8 @@ def watch_list(as_json: bool, home: Path | None) -> None:
     width = max(len(s.name) for s, _, _ in rows)
     for saved, total, new in rows:
         noun = "match  " if total == 1 else "matches"
-        click.echo(f"{saved.name:<{width}}  {total:>5} {noun}  {new:>4} new  {saved.describe()}")
+        channels = f"  (+{len(saved.notify)} channel{'s' if len(saved.notify) != 1 else ''})" if saved.notify else ""
+        click.echo(f"{saved.name:<{width}}  {total:>5} {noun}  {new:>4} new  {saved.describe()}{channels}")
 
 
 @watch.command("rm")
@@ -227,3 +239,60 @@ def watch_show(name: str, new_only: bool, tz_name: str | None, as_json: bool, ho
         if record.get("url"):
             click.echo(f"{'':<18}{record['url']}")
     click.echo(f"{len(found)} {'new ' if new_only else ''}match{'es' if len(found) != 1 else ''}", err=True)
+
+
+@watch.command("feed")
+@click.argument("name", required=False)
+@click.option("--base-url", default="", metavar="URL",
+              help="The address `newsdesk serve` answers on (e.g. http://localhost:8080/), for absolute links: "
+                   "the document is then the one the server gives.")
+@home_option
+def watch_feed(name: str | None, base_url: str, home: Path | None) -> None:
+    """Write a saved search's Atom feed to stdout (no NAME: one feed of every saved search).
+
+    Example:
+
+        newsdesk watch feed korea-troops > korea-troops.atom
+    """
+    from newsdesk.savedfeed import all_feed, search_feed
+
+    state = resolve_home(home).state
+    document = search_feed(state, name, base_url) if name else all_feed(state, base_url)
+    click.echo(document.decode("utf-8"), nl=False)
+
+
+@watch.command("deliveries")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only deliveries in this state.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="The newest this many.")
+@click.option("--tz", "tz_name", help="Zone for shown times (default: local; JSON is always UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+def watch_deliveries(status: str | None, limit: int, tz_name: str | None, as_json: bool, home: Path | None) -> None:
+    """Show the alerts sent, pending (with their next try) and failed, newest first, for every channel.
+
+    Example:
+
+        newsdesk watch deliveries --status pending
+    """
+    from dataclasses import asdict
+
+    from newsdesk.alerts import DeliveryLog
+    from newsdesk.output import local_time
+    from newsdesk.timeparse import user_zone
+
+    zone = user_zone(tz_name)
+    rows = DeliveryLog(resolve_home(home)).deliveries(status, limit)
+    if as_json:
+        click.echo(json.dumps([asdict(d) for d in rows], indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"no {status + ' ' if status else ''}deliveries", err=True)
+        return
+    for d in rows:
+        when = local_time(d.sent_at or d.created, zone)
+        click.echo(f"{when}  {d.status:<7}  {d.channel}  {d.title}")
+        if d.status == "pending":
+            click.echo(f"{'':<18}try {d.attempts + 1} after {local_time(d.next_try, zone).strip()}"
+                       + (f"; last error: {d.error}" if d.error else ""))
+        elif d.status == "failed":
+            click.echo(f"{'':<18}given up after {d.attempts} tries: {d.error}")

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 SHIPPED = "config.toml"
 #: Keys whose value may be a string or a list of strings.
 _COMMAND_KEYS = {("health", "alert_command")}
+#: Keys whose value is a list of strings.
+_STRING_LISTS = {("alerts", "urls")}
 
 
 class ConfigError(NewsdeskError):
@@ -77,6 +79,9 @@ def _check(path: Path, text: str, defaults: dict[str, Any], user: dict[str, Any]
             if (table, key) in _COMMAND_KEYS:
                 ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
                 expected = "a string or a list of strings"
+            elif (table, key) in _STRING_LISTS:
+                ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+                expected = "a list of strings"
             elif isinstance(default, bool):
                 ok, expected = isinstance(value, bool), _type_name(default)
             elif isinstance(default, float):
@@ -159,6 +164,12 @@ class Config:
         return shlex.split(value) if value.strip() else []
 
 
+    @property
+    def alert_urls(self) -> list[str]:
+        """The Apprise URLs every alert goes to (secrets: never print them)."""
+        return [str(u) for u in self.get("alerts", "urls") if str(u).strip()]
+
+
 def _setting_text(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
@@ -186,11 +197,12 @@ def load_config(user_file: Path | None = None) -> Config:
             except ValueError as exc:
                 raise ConfigError(f"{_where(user_file, text, 'health', 'alert_command')}: "
                                   f"[health] alert_command: {exc}") from None
-    zone = merged["schedule"]["timezone"]
-    if zone:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{_where(user_file, text, 'schedule', 'timezone')}: [schedule] timezone "
-                              f"{zone!r} is not an IANA zone name", "e.g. Europe/London or UTC") from None
+    for table in ("schedule", "alerts"):
+        zone = merged[table]["timezone"]
+        if zone:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"{_where(user_file, text, table, 'timezone')}: [{table}] timezone "
+                                  f"{zone!r} is not an IANA zone name", "e.g. Europe/London or UTC") from None
     return Config(merged, origin=str(user_file))

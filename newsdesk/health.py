@@ -11,18 +11,18 @@ source's recent finished runs:
 - ``stale``: not run for ``stale_intervals`` intervals.
 
 An alert is logged at WARNING, stored in the run history (``newsdesk status``
-shows it), and given as one JSON object on stdin to ``alert_command``.
+shows it), and sent by ``newsdesk.alerts`` (the channels of ``[alerts] urls``
+and ``alert_command``, with the saved searches' delivery log and retries).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 from datetime import datetime, timedelta
 from statistics import mean
 from typing import Any
 
+from newsdesk.alerts import notify_health
 from newsdesk.config import Config
 from newsdesk.home import Home
 from newsdesk.runs import AlertRecord, RunHistory, RunRecord, utcnow
@@ -36,7 +36,6 @@ MIN_ITEMS_FOR_COVERAGE = 5
 MIN_USUAL_COVERAGE = 0.2
 #: Fewer unreadable dates than this never alert, whatever the fraction.
 MIN_UNREADABLE = 2
-ALERT_COMMAND_TIMEOUT = 30.0
 
 
 def _coverage(run: RunRecord, name: str) -> float | None:
@@ -157,31 +156,11 @@ def evaluate_run(home: Home, config: Config, run_id: str) -> list[AlertRecord]:
 
 
 def deliver(home: Home, config: Config, alerts: list[AlertRecord]) -> None:
-    """Log each alert at WARNING, store it, and pipe it as JSON to ``alert_command``."""
+    """Log each alert at WARNING, store it, and send it (``newsdesk.alerts``)."""
     if not alerts:
         return
     history = RunHistory(home)
-    command = config.alert_command
     for alert in alerts:
         logger.warning("%s", alert.message)
         history.add_alert(alert)
-        if command:
-            send(command, {**alert.to_json(), "home": str(home.root)}, home)
-
-
-def send(command: list[str], payload: dict[str, Any], home: Home) -> bool:
-    """Run the alert command with ``payload`` as JSON on stdin; False (logged) if it failed."""
-    try:
-        result = subprocess.run(command, input=json.dumps(payload, ensure_ascii=False) + "\n", text=True,
-                                capture_output=True, timeout=ALERT_COMMAND_TIMEOUT, cwd=home.root, check=False)
-    except FileNotFoundError:
-        logger.warning("alert_command %r: program not found", command[0])
-        return False
-    except subprocess.TimeoutExpired:
-        logger.warning("alert_command %r: still running after %.0f s; stopped", command[0], ALERT_COMMAND_TIMEOUT)
-        return False
-    if result.returncode != 0:
-        logger.warning("alert_command %r exited %d: %s", command[0], result.returncode,
-                       (result.stderr or result.stdout).strip()[:300])
-        return False
-    return True
+    notify_health(home, config, alerts)

@@ -20,7 +20,7 @@ from newsdesk import crawl
 from newsdesk.cli import cli
 from newsdesk.config import ConfigError, load_config
 from newsdesk.crawl import settle_orphans, source_lock_path
-from newsdesk.health import check_run, check_stale, send
+from newsdesk.health import check_run, check_stale
 from newsdesk.home import Home
 from newsdesk.locks import FileLock
 from newsdesk.runs import RunHistory, RunRecord, prune
@@ -177,17 +177,6 @@ def test_not_run_for_three_intervals() -> None:
     assert check_stale("s", None, timedelta(minutes=10), CONFIG, now=NOW) is None
 
 
-def test_alert_command_gets_json_on_stdin_and_failures_are_logged(tmp_path: Path,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
-    out = tmp_path / "got.json"
-    ok = send([sys.executable, "-c", "import sys; open(sys.argv[1], 'w').write(sys.stdin.read())", str(out)],
-              {"kind": "zero_items", "source": "s"}, Home(tmp_path))
-    assert ok and json.loads(out.read_text()) == {"kind": "zero_items", "source": "s"}
-    assert not send([sys.executable, "-c", "raise SystemExit('nope')"], {}, Home(tmp_path))
-    assert not send(["/no/such/alerter"], {}, Home(tmp_path))
-    assert "exited 1: nope" in caplog.text and "program not found" in caplog.text
-
-
 # --- config ----------------------------------------------------------------------------
 
 def test_config_overrides_key_by_key(tmp_path: Path) -> None:
@@ -204,7 +193,8 @@ def test_config_overrides_key_by_key(tmp_path: Path) -> None:
     ("[schedule]\nstop_timeout = \"soon\"\n", ["line 2", "[schedule] stop_timeout", "must be a number"]),
     ("[schedule]\ncatch_up = 1\n", ["line 2", "catch_up", "true or false"]),
     ("[schedule]\ntimezone = \"Mars/Base\"\n", ["line 2", "timezone", "Mars/Base"]),
-    ("[alerts]\ncommand = \"x\"\n", ["line 1", "unknown section [alerts]"]),
+    ("[alarms]\ncommand = \"x\"\n", ["line 1", "unknown section [alarms]"]),
+    ("[alerts]\ncommand = \"x\"\n", ["line 2", "[alerts] command: unknown key"]),
     ("[schedule\n", ["invalid TOML", "line 1"]),
     ("[health]\nfailed_runs = -1\n", ["line 2", "must not be negative"]),
 ])

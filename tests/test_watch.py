@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
+import time_machine
 from click.testing import CliRunner
 
-from index.ingest import ingest
 from newsdesk.cli import cli
 from newsdesk.home import Home
 from tests.records import ARCHIVE, record, write_outbox
@@ -24,8 +25,9 @@ def run(home: Path, *args: str) -> click.testing.Result:
 
 
 def _ingest(home: Path, run_id: str, records: list[dict]) -> None:
+    """Write an outbox file and run `newsdesk ingest` (which sends the alerts)."""
     write_outbox(home, run_id, records)
-    ingest(Home(home))
+    assert run(home, "ingest").exit_code == 0
 
 
 def _new(home: Path, name: str) -> list[str]:
@@ -128,9 +130,13 @@ def test_a_failing_alert_command_is_retried_after_the_next_ingest(tmp_path: Path
     config = home / "config.toml"
     config.write_text(f"[health]\nalert_command = {json.dumps([sys.executable, '-c', 'import sys; sys.exit(3)'])}\n")
     run(home, "watch", "add", "kursk", "kursk")
-    _ingest(home, "20241025T100000Z-a-bbbbbb", [KURSK])
-    config.write_text(f"[health]\nalert_command = {json.dumps([sys.executable, str(script), str(out)])}\n")
-    _ingest(home, "20241025T120000Z-a-cccccc", [WEATHER])  # nothing new matches, the old alert goes out
+    with time_machine.travel(datetime(2024, 10, 25, 10, 0, tzinfo=timezone.utc), tick=False) as clock:
+        _ingest(home, "20241025T100000Z-a-bbbbbb", [KURSK])
+        config.write_text(f"[health]\nalert_command = {json.dumps([sys.executable, str(script), str(out)])}\n")
+        _ingest(home, "20241025T110000Z-a-cccccc", [WEATHER])  # retried only after [alerts] retry seconds
+        assert not out.exists()
+        clock.shift(timedelta(seconds=61))
+        _ingest(home, "20241025T120000Z-a-dddddd", [WEATHER])  # nothing new matches, the old alert goes out
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
     assert [m["key"] for a in alerts for m in a["matches"]] == [KURSK["key"]]
 

@@ -149,11 +149,12 @@ class Archive:
     def saved(self) -> list[dict[str, Any]]:
         """Saved searches with their matches not yet shown (read only: nothing is marked shown)."""
         from index.watch import matches, saved_searches
+        from newsdesk.alerts import public_search
 
         rows = []
         for saved, total, new in saved_searches(self.home.state):
             found = matches(self.home.state, saved.name, new_only=True, mark_shown=False)
-            rows.append({**asdict(saved), "matches": total, "new": new, "describe": saved.describe(),
+            rows.append({**public_search(saved), "matches": total, "new": new, "describe": saved.describe(),
                          "new_matches": [{**m.record, "matched_at": m.matched_at}
                                          for m in found[:MAX_SAVED_MATCHES]]})
         return rows
@@ -365,6 +366,25 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
     def api_saved() -> Response:
         """Saved searches (as ``watch list --json``) each with ``new_matches`` (as ``watch show --json``)."""
         return jsonify(archive.saved())
+
+    @app.get("/saved.atom")
+    def saved_feed_all() -> Response:
+        """One Atom feed of every saved search (``newsdesk watch feed``)."""
+        from newsdesk.savedfeed import all_feed
+
+        return Response(all_feed(home.state, request.host_url), mimetype="application/atom+xml")
+
+    @app.get("/saved/<name>.atom")
+    def saved_feed(name: str) -> Response:
+        """A saved search's Atom feed (``newsdesk watch feed NAME``)."""
+        from index.watch import WatchError
+        from newsdesk.savedfeed import search_feed
+
+        try:
+            document = search_feed(home.state, name, request.host_url)
+        except WatchError as exc:
+            raise NotFound(str(exc), exc.hint) from None
+        return Response(document, mimetype="application/atom+xml")
 
     @app.get("/sources")
     def sources_page() -> str:
