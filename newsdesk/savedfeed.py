@@ -63,7 +63,10 @@ def _feed(feed_id: str, title: str, subtitle: str, path: str, base_url: str, ent
             entry.published(published)
         entry.updated(_time(record["matched_at"]) or published or fg.updated())
         facts = " · ".join(_text(v) for v in (record.get("source"), record.get("agency")) if v)
-        entry.summary(_text(record.get("summary")) or facts or "(no summary)")
+        summary = _text(record.get("summary")) or facts or "(no summary)"
+        entry.summary(summary)
+        if not record.get("url"):
+            entry.content(summary, type="text")  # Atom: an entry without a link carries content
         if record.get("source"):
             entry.author(name=_text(record.get("agency") or record["source"]))
         for name in record.get("searches", []):
