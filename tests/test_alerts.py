@@ -179,11 +179,14 @@ def test_email_through_a_real_smtp_server_and_the_password_is_never_shown(
         assert "Sup3rSecretPw" not in text
 
 
-def test_a_bad_notify_url_is_one_line_and_not_echoed(tmp_path: Path) -> None:
+def test_a_bad_notify_url_is_one_line_and_not_echoed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     home = tmp_path / "home"
+    caplog.set_level(logging.DEBUG)
     result = run(home, "watch", "add", "k", "korea", "--notify", "nosuchservice://me:hunter2xyz@host/x")
     assert result.exit_code == 1 and "not a notification URL" in result.stderr
-    assert "hunter2xyz" not in result.output and "Traceback" not in result.output
+    assert "Unparseable URL" in caplog.text  # Apprise's own complaint, with the URL masked
+    for text in (result.output, caplog.text):
+        assert "hunter2xyz" not in text and "Traceback" not in text
     assert json.loads(run(home, "watch", "list", "--json").stdout) == []
 
 
@@ -198,6 +201,19 @@ def test_secrets_in_urls_are_masked_in_logs_while_sending(tmp_path: Path, receiv
     for text in (caplog.text, out.output, run(home, "watch", "deliveries", "--json").output):
         assert "T0kenSecret77" not in text
     assert "Loaded JSON URL: json://hookuser:****@127.0.0.1" in caplog.text
+
+
+def test_a_token_in_a_webhook_path_is_scrubbed_from_urllib3s_log(tmp_path: Path, receiver: Receiver,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    home = tmp_path / "home"
+    configure(home, urls=[f"mmost://127.0.0.1:{receiver.server.server_port}/abcdefSECRETTOKEN"])  # Mattermost
+    run(home, "watch", "add", "kursk", "kursk")
+    caplog.set_level(logging.DEBUG)  # urllib3 logs each request's path at DEBUG
+    out = ingest(home, [KURSK])
+    assert len(receiver.got) == 1 and "Kursk" in json.dumps(receiver.got[0])
+    assert '"POST /hooks/**** HTTP/1.1" 200' in caplog.text
+    for text in (caplog.text, out.output, run(home, "watch", "deliveries").output):
+        assert "abcdefSECRETTOKEN" not in text
 
 
 def test_a_bot_token_is_never_echoed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -257,6 +273,21 @@ def test_a_delivery_is_given_up_after_max_attempts(tmp_path: Path, receiver: Rec
     assert receiver.refused == 2 and receiver.got == []
     failed = run(home, "watch", "deliveries", "--status", "failed").stdout
     assert "given up after 2 tries" in failed and "Korea story number 1" in failed
+
+
+def test_a_channel_removed_from_the_config_is_not_tried_again(tmp_path: Path, receiver: Receiver) -> None:
+    home = tmp_path / "home"
+    configure(home, urls=[receiver.url], retry=1.0)
+    run(home, "watch", "add", "korea", "korea")
+    receiver.fail = 1
+    with time_machine.travel(T0, tick=False) as clock:
+        ingest(home, [korea(1)])
+        configure(home, urls=[])
+        clock.shift(timedelta(seconds=2))
+        ingest(home, [])
+    assert receiver.refused == 1 and receiver.got == []
+    failed = run(home, "watch", "deliveries", "--status", "failed").stdout
+    assert "the channel is no longer configured" in failed
 
 
 def test_many_matches_in_a_window_become_one_digest(tmp_path: Path, receiver: Receiver) -> None:
