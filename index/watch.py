@@ -26,7 +26,6 @@ from typing import Any
 
 from index.search import Filters, query_for
 from newsdesk.errors import NewsdeskError
-from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
 

@@ -110,7 +110,7 @@ def _run_ingest(where: Home, quiet: bool) -> None:
             click.echo(line)
     sent = after_ingest(where)
     if sent.failed:
-        click.echo(f"alerts: {sent.failed} deliveries failed, kept for a retry (newsdesk watch deliveries)", err=True)
+        click.echo(f"alerts: {sent.failed} deliveries failed (newsdesk watch deliveries)", err=True)
     elif sent.sent and not quiet:
         click.echo(f"alerts: {sent.sent} sent")
 

@@ -396,3 +396,14 @@ def test_alerts_config_mistakes_are_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"\[alerts\] urls must be a list of strings"):
         load_config(home / "config.toml")
+
+
+def test_the_scheduler_sends_after_its_ingest(tmp_path: Path, receiver: Receiver) -> None:
+    from scheduler import Runner
+
+    home = tmp_path / "home"
+    configure(home, urls=[receiver.url])
+    run(home, "watch", "add", "kursk", "kursk")
+    write_outbox(home, "20241025T100000Z-a-schedu", [KURSK])
+    Runner(Home(home), load_config(home / "config.toml")).ingest()
+    assert receiver.titles() == ["[kursk] Reuters: Ukraine says North Korea troops reached Kursk"]

@@ -12,7 +12,6 @@ import time_machine
 from click.testing import CliRunner
 
 from newsdesk.cli import cli
-from newsdesk.home import Home
 from tests.records import ARCHIVE, record, write_outbox
 
 KURSK = record("https://www.jpost.com/bn/21", "Ukraine says North Korea troops reached Kursk", "2024-10-25T09:00:00+00:00",
