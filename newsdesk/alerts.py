@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS messages (
     created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_search ON messages (search, created);
+CREATE INDEX IF NOT EXISTS messages_by_age ON messages (created);
 CREATE TABLE IF NOT EXISTS message_keys (   -- each record goes into one message per saved search
     search TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -497,6 +498,18 @@ class DeliveryLog:
             db.execute("UPDATE deliveries SET next_try = MAX(next_try, ?) WHERE channel = ? AND status = 'pending'",
                        (next_try, channel))
 
+    def prune(self, before: datetime) -> int:
+        """Forget messages logged before ``before`` once none of their deliveries is pending; returns messages."""
+        if not self.path.exists():
+            return 0
+        with self._db() as db:
+            old = [r[0] for r in db.execute(
+                "SELECT id FROM messages WHERE created < ? AND id NOT IN "
+                "(SELECT message FROM deliveries WHERE status = 'pending')", (_iso(before),))]
+            for table, column in (("deliveries", "message"), ("message_keys", "message"), ("messages", "id")):
+                db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in old])
+        return len(old)
+
     def deliveries(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
         """The newest deliveries first (of one status if given)."""
         if not self.path.exists():
@@ -566,7 +579,7 @@ def _send_due(home: Home, config: Config, log: DeliveryLog, report: Report) -> N
 
 
 def watch_messages(home: Home, config: Config, now: datetime) -> list[Message]:
-    """The messages the saved searches' pending matches make now (the matches folded in are marked alerted).
+    """The messages the saved searches' pending matches make now (matches an earlier message covered are marked).
 
     Matches held by a cooldown, or bound for a digest less than a window after the search's last
     message, stay pending.
@@ -610,6 +623,7 @@ def after_ingest(home: Home) -> Report:
     report = notify(home, config, messages, extra)
     for message in messages:  # logged first: a crash before this mark is caught by ``covered``
         watch.mark_alerted(home.state, message.search, [r["key"] for r in message.records])
+    DeliveryLog(home).prune(_utcnow() - timedelta(days=config.keep_days))
     return report
 
 

@@ -290,6 +290,22 @@ def test_a_channel_removed_from_the_config_is_not_tried_again(tmp_path: Path, re
     assert "the channel is no longer configured" in failed
 
 
+def test_the_delivery_log_keeps_history_keep_days(tmp_path: Path, receiver: Receiver) -> None:
+    home = tmp_path / "home"
+    configure(home, urls=[receiver.url])
+    (home / "config.toml").write_text((home / "config.toml").read_text() + "[history]\nkeep_days = 30.0\n")
+    run(home, "watch", "add", "korea", "korea")
+    with time_machine.travel(T0, tick=False) as clock:
+        ingest(home, [korea(1)])
+        clock.shift(timedelta(days=29))
+        ingest(home, [korea(2)])
+        assert len(json.loads(run(home, "watch", "deliveries", "--json").stdout)) == 2
+        clock.shift(timedelta(days=2))
+        ingest(home, [])
+    assert [d["title"] for d in json.loads(run(home, "watch", "deliveries", "--json").stdout)] == [
+        "[korea] jpost-breaking: Korea story number 2"]
+
+
 def test_many_matches_in_a_window_become_one_digest(tmp_path: Path, receiver: Receiver) -> None:
     home = tmp_path / "home"
     configure(home, urls=[receiver.url], digest_after=2, window=3600.0)
