@@ -17,11 +17,21 @@ class UnreadablePageError(NewsdeskError):
     """The page file cannot be read."""
 
 
-def _iso(raw: str | None, zone: str) -> str | None:
-    """A raw date as ISO 8601 with the offset it was read in (its own, else ``zone``'s)."""
-    from scraper.dates import get_zone, parse_printed
+def _iso(raw: str | None, zone: str | None) -> str | None:
+    """A raw date as ISO 8601 with the offset it was read in (its own, else ``zone``'s).
 
-    parsed = parse_printed(raw, zone)
+    Without a zone of its own or ``zone``, the zone is unknown: a time of day is
+    printed without an offset ("2024-05-14T10:00:00"), a day alone as the day.
+    """
+    from scraper.dates import get_zone, names_its_zone, parse_printed
+
+    if zone is None and not names_its_zone(raw):
+        wall = parse_printed(raw, "UTC")
+        if wall is None:
+            return None
+        naive = wall.value.replace(tzinfo=None)
+        return naive.isoformat() if re.search(r"\d:\d\d", raw or "") else naive.date().isoformat()
+    parsed = parse_printed(raw, zone or "UTC")
     if parsed is None:
         return None
     offset = re.fullmatch(r"([+-])(\d\d):(\d\d)", parsed.zone)
@@ -35,7 +45,7 @@ def _iso(raw: str | None, zone: str) -> str | None:
     return parsed.value.astimezone(where).isoformat()
 
 
-def extraction_json(html: bytes, url: str | None, zone: str) -> dict[str, Any]:
+def extraction_json(html: bytes, url: str | None, zone: str | None) -> dict[str, Any]:
     """The JSON object ``newsdesk extract`` prints for a page."""
     from scraper.extract import extract_article
 
@@ -60,14 +70,16 @@ def extraction_json(html: bytes, url: str | None, zone: str) -> dict[str, Any]:
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--url", help="The page's URL, if known (helps the generic extractor).")
-@click.option("--tz", "tz_name", default="UTC", show_default=True,
-              help="IANA zone for dates the page prints without one.")
-def extract(file: Path, url: str | None, tz_name: str) -> None:
+@click.option("--tz", "tz_name", default=None,
+              help="IANA zone for dates the page prints without one (the source's zone). "
+                   "Without it such dates are printed without an offset: their zone is unknown.")
+def extract(file: Path, url: str | None, tz_name: str | None) -> None:
     """Print as JSON the title, authors, dates, body and language of a saved article page.
 
     Authors lists the people a byline credits, then its wire agency or desk.
-    Dates are ISO 8601 with the offset they were printed in; a date printed
-    without a zone is read in --tz.
+    Dates are ISO 8601 with the offset the page gives (on the date, or on its
+    other dates of the same day); a date printed without a zone is read in
+    --tz, or printed without an offset when --tz is not given.
 
     Example:
 
@@ -76,7 +88,8 @@ def extract(file: Path, url: str | None, tz_name: str) -> None:
     from scraper.dates import UnknownZoneError, get_zone
 
     try:
-        get_zone(tz_name)
+        if tz_name is not None:
+            get_zone(tz_name)
     except UnknownZoneError as exc:
         raise NewsdeskError(str(exc), hint="use an IANA name such as Europe/London or UTC") from None
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 #: Wire agencies and news organisations that appear in bylines, by the forms printed.
@@ -56,7 +57,7 @@ _WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|rsday|urday)?\.
 _TAIL = re.compile(
     rf"\d|\[|\{{|\b{_MONTH}\s+\d|\b{_WEEKDAY}(?:,|\s+\d)|\b(?:last\s+)?(?:updated|published|posted|modified)\b"
     r"|\bmin(?:ute)?s?\s+read\b|\b(?:comments?|share|email|e-mail|follow|text\s+size|read\s+more)\b"
-    r"|\s+for\s+",
+    r"|\s+(?:for|in)\s+",
     re.IGNORECASE,
 )
 #: Last words of publication names, which are not people.
@@ -65,7 +66,7 @@ _ORG_WORDS = frozenset("""
     tribune journal chronicle telegraph bulletin
 """.split())
 #: An organisation named after a person in the same part ("Jane Doe The Associated Press").
-_THE_ORG = re.compile(r"\s+(?=(?-i:The)\s+(?-i:[A-Z]))", re.IGNORECASE)
+_THE_ORG = re.compile(r"\s+(?=(?-i:The|THE)\s+(?-i:[A-Z]))", re.IGNORECASE)
 _DOMAIN = re.compile(r"\b[\w-]+\.(?:com|net|org|info|news|co(?:\.[a-z]{2})?)\b", re.IGNORECASE)
 _NOT_A_NAME = re.compile(
     r"\d|@|https?:|www\.|\b(?:updated|published|posted|min(?:ute)?s?\s+read|hours?\s+ago)\b",
@@ -82,7 +83,17 @@ _ROLE_WORDS = frozenset("""
     sports business politics science health technology culture entertainment weather
     travel economics markets courts crime education environment climate metro
     ver biografía biography perfil profil
+    twitter facebook instagram linkedin threads bluesky mastodon tiktok youtube whatsapp telegram
+    redakteur redakteurin korrespondent korrespondentin autor autorin redaktion journalist journalistin
+    reporterin mitarbeiter freier freie
+    rédacteur rédactrice journaliste envoyé envoyée spécial spéciale correspondant correspondante
+    rédaction chroniqueur chroniqueuse
+    periodista redactor redactora corresponsal enviado enviada especial redacción
+    giornalista redattore redattrice inviato inviata corrispondente redazione
+    jornalista repórter correspondente redação colunista
 """.split())
+#: Role words glued to a name in scripts without spaces ("山田太郎記者", "王小明／台北報導").
+_CJK_ROLE = re.compile(r"(?:記者|记者|特派員|特派员|編集委員|論説委員|通信員|報導|报道|撰稿)$")
 
 
 def _strip_roles(part: str) -> str:
@@ -93,6 +104,28 @@ def _strip_roles(part: str) -> str:
     while len(words) > 2 and words[0].casefold() in _ROLE_WORDS:
         words.pop(0)
     return " ".join(words)
+
+
+def _undoubled(part: str) -> str:
+    """"Jane Roe Jane Roe" (a name printed twice, as link text and as label) → "Jane Roe"."""
+    words = part.split()
+    half = len(words) // 2
+    if half and len(words) % 2 == 0 and [w.casefold() for w in words[:half]] == [w.casefold() for w in words[half:]]:
+        return " ".join(words[:half])
+    compact = part.replace(" ", "")
+    if len(compact) >= 4 and len(compact) % 2 == 0 and compact[: len(compact) // 2] == compact[len(compact) // 2:] \
+            and not compact.isascii():
+        return compact[: len(compact) // 2]
+    return part
+
+
+def _without_publisher(part: str, publishers: frozenset[str]) -> str:
+    """A name without the publication printed after it ("JANE ROE THE DAILY STAR" → "JANE ROE")."""
+    folded = part.casefold()
+    for name in publishers:
+        if folded.endswith(" " + name) and len(folded) > len(name) + 3:
+            return part[: len(part) - len(name)].strip(" ,.-–—|")
+    return part
 
 
 def _is_role(part: str) -> bool:
@@ -144,22 +177,27 @@ def _unbracket(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def parse_byline(text: str | None) -> Byline:
+def parse_byline(text: str | None, publishers: Iterable[str] = ()) -> Byline:
     """Split a printed byline into person names and an agency.
 
-    Dates, "Updated …" labels, job titles, e-mail addresses and URLs are dropped;
-    "By" (and "Par", "Por", "Von" …) and joiners ("and", "et", "und", "y") are understood.
-    A source prints the same few bylines again and again ("By REUTERS"): answers are memoized
-    (each caller gets its own copy).
+    Dates, "Updated …" labels, job titles (in several languages), social-network
+    labels, e-mail addresses and URLs are dropped; "By" (and "Par", "Por", "Von" …)
+    and joiners ("and", "et", "und", "y") are understood; a name printed twice is
+    one name.  A source prints the same few bylines again and again ("By REUTERS"):
+    answers are memoized (each caller gets its own copy).
+
+    :param publishers: names of the publication itself (og:site_name, the JSON-LD
+        publisher): never a person, and cut from the end of a name printed with it.
     """
     if not text:
         return Byline()
-    known = _parse_byline(text)
+    names = {" ".join(p.casefold().split()) for p in publishers if p}
+    known = _parse_byline(text, frozenset(names | {n[4:] for n in names if n.startswith("the ")}))
     return Byline(list(known.authors), known.agency, list(known.credits))
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_byline(text: str) -> Byline:
+def _parse_byline(text: str, publishers: frozenset[str] = frozenset()) -> Byline:
     result = Byline()
     cleaned = _PAREN.sub(_unbracket, _BY.sub("", " ".join(text.split())))
     parts = [piece for part in _SPLIT.split(cleaned) for piece in _THE_ORG.split(part)]
@@ -170,10 +208,14 @@ def _parse_byline(text: str) -> Byline:
         if tail:
             # "Lucas Nolan22 Dec 2016", "GILLIAN MOHNEY March 11, 2015": keep the name before it.
             part = part[: tail.start()].strip(" .-–—:,")
+        part = _CJK_ROLE.sub("", _undoubled(_without_publisher(part, publishers))).strip(" .-–—:")
         if not part:
             continue
         folded = " ".join(part.casefold().replace(".", "").split())
         if folded not in AGENCIES and _is_role(part):
+            continue
+        if " ".join(part.casefold().split()) in publishers:
+            organisations.append(part)  # the publication itself: credited only if no one else is
             continue
         agency = _agency(part)
         if agency:
@@ -196,7 +238,7 @@ def _parse_byline(text: str) -> Byline:
             continue
         if len(part.split()) > 6:  # a sentence, not a name
             continue
-        name = _name_case(part)
+        name = _name_case(_undoubled(part))
         if name not in result.authors:
             result.authors.append(name)
             result.credits.append(name)

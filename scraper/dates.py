@@ -30,6 +30,9 @@ _LABEL = re.compile(
     r"\s*(?:on|at|:|-)?\s*",
     re.IGNORECASE,
 )
+#: "GMT+1", "UTC-05:00": an offset written after a zone name (dateutil would read the
+#: POSIX way, GMT+1 as one hour *behind*; pages mean ahead).
+_NAMED_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d\d))?\b")
 _RELATIVE = re.compile(
     r"^\s*(\d+)\s*(second|sec|minute|min|hour|hr|day|week)s?\s+ago\s*$", re.IGNORECASE
 )
@@ -168,7 +171,7 @@ def parse_printed(
     """
     if not text:
         return None
-    cleaned = _LABEL.sub("", " ".join(text.split()))
+    cleaned = _NAMED_OFFSET.sub(_offset_text, _LABEL.sub("", " ".join(text.split())))
     if not cleaned:
         return None
     zone = _wall_clock_zone(zone_name)
@@ -204,6 +207,19 @@ def parse_printed(
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
         return None
     return _instant(first, zone, zone_name)
+
+
+def _offset_text(match: re.Match[str]) -> str:
+    return f"{match.group(1)}{int(match.group(2)):02d}:{match.group(3) or '00'}"
+
+
+def names_its_zone(text: str | None) -> bool:
+    """Whether a printed date gives its own zone or offset ("…+02:00", "… GMT", "… EST").
+
+    Read in two zones 14 hours apart, such a date is the same instant.
+    """
+    far_west, far_east = parse_printed(text, "Etc/GMT+12"), parse_printed(text, "Etc/GMT-14")
+    return far_west is not None and far_east is not None and far_west.value == far_east.value
 
 
 def _instant(printed: datetime, zone: tzinfo, zone_name: str) -> ParsedDate | None:

@@ -44,8 +44,9 @@ from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
 from scraper.bylines import parse_byline
-from scraper.dates import parse_printed
+from scraper.dates import names_its_zone, parse_printed
 from scraper.text import clean_block, clean_line
+from scraper.titles import TitleContext, clean_title, fold, h1_texts, squash
 
 logger = logging.getLogger(__name__)
 
@@ -343,14 +344,42 @@ _TIME_XPATHS = (
 )
 
 
-def _printed_time(sel: Selector) -> str | None:
-    """The page's printed publication time: a <time> in the article before one in the masthead."""
+_UPDATE_CLASS = ('ancestor-or-self::*[position() <= 3][contains(translate(@class, "UPDATEMODIF", "updatemodif"), "updat")'
+                 ' or contains(translate(@class, "UPDATEMODIF", "updatemodif"), "modif")]')
+
+
+def _time_value(node: Selector) -> str | None:
+    """A <time>'s datetime attribute, else its text up to an "Updated" label printed inside it."""
+    value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
+    if value:
+        value = re.split(rf"\s(?:{_UPDATED_LABEL})\b", value, maxsplit=1, flags=re.IGNORECASE)[0]
+    return value.strip() if value and value.strip() else None
+
+
+def _is_update_time(node: Selector) -> bool:
+    """A <time> printed as the update time: its class, or a label ("Updated") just before it."""
+    if node.xpath(_UPDATE_CLASS):
+        return True
+    before = clean_line(" ".join(node.xpath("preceding-sibling::text()[1] | ../preceding-sibling::*[1]//text()"
+                                            " | ../text()[following-sibling::*[1][self::time]]").getall()))
+    return bool(before and re.search(rf"(?:{_UPDATED_LABEL})\W*$", before, re.IGNORECASE))
+
+
+def _printed_times(sel: Selector, *, updates: bool = False) -> list[str]:
+    """The page's printed publication (or update) times: in the article before the masthead."""
+    found: list[str] = []
     for xpath in _TIME_XPATHS:
         for node in sel.xpath(xpath):
-            value = node.attrib.get("datetime") or clean_line(" ".join(node.xpath(".//text()").getall()))
-            if value and value.strip():
-                return value.strip()
-    return None
+            value = _time_value(node)
+            if value and value not in found and _is_update_time(node) == updates:
+                found.append(value)
+    return found
+
+
+def _printed_time(sel: Selector) -> str | None:
+    """The page's printed publication time: a <time> in the article before one in the masthead."""
+    times = _printed_times(sel)
+    return times[0] if times else None
 
 
 def _htmldate(text: str, url: str | None) -> str | None:
@@ -368,14 +397,111 @@ def _htmldate(text: str, url: str | None) -> str | None:
     return found
 
 
-def _generic_date(page: _Page) -> str | None:
-    """A printed <time> in the article if htmldate's day agrees, else htmldate's own reading."""
-    printed_at = _printed_time(page.sel)
+def _generic_date(page: _Page, labelled: _PrintedDates) -> str | None:
+    """A labelled "Published …" date or a printed <time> if htmldate's day agrees, else htmldate's reading."""
     found = _htmldate(page.text, page.url) if _has_markup(page.text) else None
+    if labelled.published and (not found or _same_day(labelled.published, found)):
+        return labelled.published
+    printed_at = _printed_time(page.sel)
     if printed_at and (not found or _same_day(printed_at, found)):
         if re.search(r"\d:\d\d", printed_at) or not found or len(found) == 10:
             return printed_at  # it has a time of day, or htmldate has nothing better
     return found or printed_at
+
+
+#: Labels printed before a publication or an update time, in several languages.
+_PUBLISHED_LABEL = (r"(?:first\s+)?published|posted|publicado|publicada|publié|publiée|veröffentlicht|pubblicato|"
+                    r"gepubliceerd|publicerad|opublikowano|publikováno|公開|発行|发布")
+_UPDATED_LABEL = (r"(?:last\s+)?updated|(?:last\s+)?modified|actualizado|actualizada|atualizado|mis\s+à\s+jour|"
+                  r"aktualisiert|aggiornato|bijgewerkt|uppdaterad|zaktualizowano|aktualizováno|更新")
+_DATE_LABEL = re.compile(rf"^\s*(?:(?P<published>{_PUBLISHED_LABEL})|(?P<updated>{_UPDATED_LABEL}))\b\s*"
+                         r"(?:on|at|am|le|el|em|:|-)?\s*(?P<rest>.*)$", re.IGNORECASE)
+_HAS_TIME = re.compile(r"\d:\d\d")
+_OFFSET = re.compile(r"(?:[T\s]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(Z|[+-]\d\d:?\d\d)\s*$")
+
+
+@dataclass
+class _PrintedDates:
+    """Dates the page prints with a label outside any metadata ("Last updated: 30 November 2026, 18:20")."""
+
+    published: str | None = None
+    updated: str | None = None
+    #: The text lines that were only such a label and date (to keep out of the body).
+    lines: list[str] = field(default_factory=list)
+
+
+def _labelled_dates(sel: Selector) -> _PrintedDates:
+    """"Published …" / "Updated …" (several languages) printed in the page's text, each read once."""
+    found = _PrintedDates()
+    texts = [clean_line(t) for t in sel.xpath("//body//text()[normalize-space()][not(ancestor::script or "
+                                                  "ancestor::style or ancestor::noscript)]").getall()[:5000]]
+    texts = [t for t in texts if t]
+    for i, text in enumerate(texts):
+        match = _DATE_LABEL.match(text) if len(text) <= 120 else None
+        if not match:
+            continue
+        printed, line = match.group("rest"), text
+        for more in texts[i + 1:i + 4]:  # "<span>Published</span> <time>30 Nov 2026</time> <span>18:20</span>"
+            if parse_printed(printed, "UTC") and _HAS_TIME.search(printed) or len(printed) > 60:
+                break
+            if _DATE_LABEL.match(more):
+                break
+            printed, line = f"{printed} {more}".strip(), f"{line} {more}"
+        printed = printed.strip(" ,|·")
+        if not parse_printed(printed, "UTC"):
+            continue
+        kind = "published" if match.group("published") else "updated"
+        if getattr(found, kind) is None:
+            setattr(found, kind, printed)
+            found.lines.append(line)
+    return found
+
+
+def _with_time_of_day(day: str | None, candidates: Iterable[str | None]) -> str | None:
+    """A day-only date completed by a time the page prints for the same day elsewhere."""
+    if not day or _HAS_TIME.search(day):
+        return day
+    first = parse_printed(day, "UTC")
+    if first is None:
+        return day
+    for candidate in candidates:
+        if not candidate or not _HAS_TIME.search(candidate):
+            continue
+        printed = parse_printed(candidate, "UTC")
+        if printed is not None and _printed_day(candidate) == first.value.date():
+            return candidate
+    return day
+
+
+def _printed_day(text: str) -> date | None:
+    """The calendar day as printed (not moved by the offset)."""
+    cleaned = _OFFSET.sub("", text.strip())
+    parsed = parse_printed(cleaned if cleaned != text.strip() else text, "UTC")
+    return parsed.value.date() if parsed else None
+
+
+def _with_page_offset(raw: str | None, others: Iterable[str | None]) -> str | None:
+    """A zone-less time given the offset the page prints on its other times of the same day.
+
+    ``2024-05-14T10:00:00`` on a page whose modified time is ``2024-05-14T12:30:00-04:00``
+    is read as -04:00: the site's own zone, not UTC.  Without such evidence the raw
+    value is kept, to be read in the source's zone.
+    """
+    if not raw or not _HAS_TIME.search(raw) or names_its_zone(raw):
+        return raw
+    day = _printed_day(raw)
+    for other in others:
+        match = _OFFSET.search(other or "")
+        if match and day is not None and _printed_day(other or "") is not None \
+                and abs((_printed_day(other or "") - day).days) <= 1:
+            naive = parse_printed(raw, "UTC")
+            if naive is None:
+                return raw
+            offset = "+00:00" if match.group(1) == "Z" else match.group(1)
+            if ":" not in offset:
+                offset = offset[:3] + ":" + offset[3:]
+            return naive.value.strftime("%Y-%m-%dT%H:%M:%S") + offset
+    return raw
 
 
 def _same_day(printed: str, day: str) -> bool:
@@ -387,72 +513,13 @@ def _same_day(printed: str, day: str) -> bool:
         return False
 
 
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u2022\u00bb/]{1,2}\s+")
-
-
-_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-                              "\u2013": "-", "\u2014": "-", "\u00a0": " "})
-_NOT_A_HOST_LABEL = frozenset({"www", "m", "amp", "com", "co", "org", "net", "gov", "ac", "news"})
-
-
-def _fold(text: str) -> str:
-    """Text for comparing: typographic quotes and dashes plain, case and spacing folded."""
-    return " ".join(text.translate(_TYPOGRAPHIC).casefold().split())
-
-
-def _squash(text: str) -> str:
-    return "".join(c for c in text.casefold() if c.isalnum())
-
-
-def _host_label(url: str | None) -> str | None:
-    """The site's own label in a URL's host: 'washingtonpost' for www.washingtonpost.com."""
-    host = re.sub(r"^(?:https?:)?//", "", (url or "").strip().casefold()).split("/", 1)[0].split(":", 1)[0]
-    labels = [label for label in host.split(".")[:-1] if label not in _NOT_A_HOST_LABEL and len(label) >= 3]
-    return max(labels, key=len) if labels else None
-
-
-def _is_site_name(tail: str, site_names: set[str], host: str | None) -> bool:
-    """Whether a title's tail names the site: its og:site_name, or the host ("AP News", apnews.com)."""
-    if _fold(tail) in site_names:
-        return True
-    squashed = _squash(tail)
-    return bool(host and len(squashed) >= 3 and (host in squashed or squashed in host))
-
-
-def _h1_texts(sel: Selector) -> list[str]:
-    """The texts of the page's <h1> elements."""
-    return [h for h in (clean_line(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//h1")) if h]
-
-
-def _without_site_name(title: str | None, site_names: set[str], sel: Selector,
-                       url: str | None = None) -> str | None:
-    """'Headline | Site' → 'Headline' when the tail names the site or the page's <h1> is the head."""
-    if not title:
-        return None
-    separators = list(_TITLE_SEPARATOR.finditer(title))
-    if not separators:
-        return title
-    headings = _h1_texts(sel)
-    h1s = {_fold(h) for h in headings}
-    # The page's own headline, when the <title> is it plus decoration ("Headline | Section | Site").
-    inside = [h for h in headings if len(h) >= 15 and _fold(title).startswith(_fold(h))]
-    if inside:
-        return max(inside, key=len)
-    host = _host_label(url or sel.xpath('//link[@rel="canonical"]/@href').get())
-    for match in reversed(separators):  # the longest head first
-        head, tail = title[: match.start()].strip(), title[match.end():].strip()
-        if head and (_is_site_name(tail, site_names, host) or _fold(head) in h1s):
-            return head
-    return title
-
-
 def _without_headline(body: str | None, title: str | None) -> str | None:
     """The body without the headline repeated at its top (and a kicker line above it)."""
     if not body or not title:
         return body
     lines = body.split("\n")
     for i, line in enumerate(lines[:3]):
-        if _fold(line) == _fold(title):
+        if fold(line) == fold(title):
             above = lines[:i]
             if all(len(x.split()) <= 4 for x in above) and len(lines) > i + 1:
                 return "\n".join(lines[i + 1:])
@@ -469,7 +536,7 @@ _BYLINE_LINE = re.compile(
 
 
 def _byline_line(line: str) -> list[str]:
-    """People named by a line that is only a byline ("By A and B", "A / B"), else []."""
+    """People named by a line that is only a byline ("By A and B, Reuters", "A / B"), else []."""
     line = line.strip()
     if len(line) > 100 or not _BYLINE_LINE.fullmatch(line):
         return []
@@ -486,27 +553,26 @@ def _byline_line(line: str) -> list[str]:
     return []
 
 
-def _body_byline(body: str | None) -> tuple[list[str], str | None]:
-    """People named by a byline printed among the body's first lines, and the body without it."""
+def _body_byline(body: str | None) -> tuple[str | None, str | None]:
+    """A byline naming people printed among the body's first lines, and the body without it."""
     if not body or "\n" not in body:
-        return [], body
+        return None, body
     lines = body.split("\n")
     for i, line in enumerate(lines[:3]):
-        people = _byline_line(line)
-        if people:
-            return people, "\n".join(lines[:i] + lines[i + 1:])
-    return [], body
+        if _byline_line(line):
+            return line.strip(), "\n".join(lines[:i] + lines[i + 1:])
+    return None, body
 
 
 def _without_credit_lines(body: str | None, credits: list[str]) -> str | None:
     """The body without a first or last line that is only a credited name ("IN-Redaktion")."""
     if not body or not credits or "\n" not in body:
         return body
-    names = {_fold(c) for c in credits}
+    names = {fold(c) for c in credits}
     lines = body.split("\n")
-    if _fold(lines[0]) in names:
+    if fold(lines[0]) in names:
         lines = lines[1:]
-    if len(lines) > 1 and _fold(lines[-1]) in names:
+    if len(lines) > 1 and fold(lines[-1]) in names:
         lines = lines[:-1]
     return "\n".join(lines)
 
@@ -542,8 +608,11 @@ def _language_tag(value: str | None) -> str | None:
 
 # --- assembling ------------------------------------------------------------------------
 
-def _authors(result: ExtractedArticle, names: Iterable[str | tuple[str, bool]]) -> bool:
-    """Clean raw author strings into ``authors``, ``agency`` and ``credits``; False if none."""
+def _authors(page: _Page, result: ExtractedArticle, names: Iterable[str | tuple[str, bool]]) -> bool:
+    """Clean raw author strings into ``authors``, ``agency`` and ``credits``; False if none.
+
+    The publication itself (og:site_name, publisher) and the page's section are never people.
+    """
     raw = [(n, False) if isinstance(n, str) else n for n in names if n]
     raw = [(n, is_org) for n, is_org in raw if n]
     if not raw:
@@ -554,11 +623,14 @@ def _authors(result: ExtractedArticle, names: Iterable[str | tuple[str, bool]]) 
             org = _BY_PREFIX.sub("", name)
             if org and org not in result.credits:
                 result.credits.append(org)
-            parsed_org = parse_byline(org)
+            parsed_org = parse_byline(org, page.site_names)
             result.agency = result.agency or parsed_org.agency or org
             continue
-        byline = parse_byline(name)
+        byline = parse_byline(name, page.site_names)
         for person in byline.authors:
+            if fold(person) in page.sections:  # "Politics" printed where the byline goes
+                byline.credits.remove(person)
+                continue
             if person not in result.authors:
                 result.authors.append(person)
         for credit in byline.credits:
@@ -577,8 +649,16 @@ _BYLINE_XPATHS = (
     '//*[@itemprop="author"][not(self::meta or self::link)]',
     '//a[@rel="author"]',
     '//*[not(self::body or self::html or self::article)][contains(translate(@class, "AUTHOR", "author"), "author")]',
+    # A short paragraph or credit line that is only "By …" ("By A and B, Reuters" in p.credit).
+    '(//article | //main | //body)[1]//*[self::p or self::div or self::span or self::em or self::strong]'
+    '[not(*[self::p or self::div])][string-length(normalize-space()) < 150]'
+    '[starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "by ")'
+    ' or starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "par ")'
+    ' or starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "von ")'
+    ' or starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "por ")]',
 )
 _BY_PREFIX = re.compile(r"^\s*by[:\s]+", re.IGNORECASE)
+_BREADCRUMB_XPATH = '//*[contains(translate(@class, "BREADCRUMB", "breadcrumb"), "breadcrumb")]//a//text()'
 
 
 def _printed_byline(sel: Selector) -> list[str]:
@@ -590,6 +670,10 @@ def _printed_byline(sel: Selector) -> list[str]:
             text = clean_line(" ".join(node.xpath(".//text()[not(ancestor::script or ancestor::style)]").getall()))
             if not text or len(text) > 150:
                 continue
+            if xpath == _BYLINE_XPATHS[-1]:  # any "By …" line: only if it is names and nothing else
+                text = re.split(r",\s+in\s", text, maxsplit=1)[0].strip(" ,;.")  # "By X, in News, Sport"
+                if not _byline_line(text):
+                    continue
             if parse_byline(text).credits:
                 return [text]
     return []
@@ -607,10 +691,14 @@ class _Page:
                                 _url_key(self.sel.xpath('//meta[@property="og:url"]/@content').get())) if k}
         self.articles = _jsonld_articles(self.sel, own_urls)
         self.metas = _metas(self.sel)
-        self.site_names = {_fold(n) for n in [*self.metas.get("og:site_name", []),
+        self.site_names = {fold(n) for n in [*self.metas.get("og:site_name", []),
                                               *self.metas.get("application-name", []),
                                               _ld_text(self.ld("publisher")) or ""] if n}
         self._generic: dict[str, Any] | None = None
+        self._title_context: TitleContext | None = None
+        #: The page's own section names (metadata, breadcrumbs), folded.
+        self.sections = {fold(s) for s in [*self.metas.get("article:section", []), *_ld_list(self.ld("articleSection")),
+                                           *self.sel.xpath(_BREADCRUMB_XPATH).getall()] if s.strip()}
 
     def ld(self, *keys: str) -> Any:
         """The first non-empty value of ``keys`` in the JSON-LD articles, best article first."""
@@ -632,6 +720,13 @@ class _Page:
         return _node_text(nodes[0]) if nodes else None
 
     @property
+    def title_context(self) -> TitleContext:
+        """The page's site names, sections and <h1> headlines, for judging its titles."""
+        if self._title_context is None:
+            self._title_context = TitleContext.of_page(self.sel, self.site_names, self.url, self.sections)
+        return self._title_context
+
+    @property
     def generic(self) -> dict[str, Any]:
         """trafilatura's reading of the page, computed once."""
         if self._generic is None:
@@ -640,44 +735,49 @@ class _Page:
 
 
 def _title(page: _Page) -> str | None:
-    """JSON-LD headline, meta title, the title selector, then the <title> without the site's name."""
+    """The headline: JSON-LD, meta titles, the title selector, the <title>, each without decoration.
+
+    Two different headlines (one written for search engines or social media): the
+    one the page shows as its <h1> wins (scraper.titles).
+    """
+    context = page.title_context
+    printed = clean_title(clean_line(" ".join(page.sel.xpath("//head/title//text()").getall())), context)
     title = _ld_text(page.ld("headline", "name", "alternativeHeadline"))
+    meta_title = page.meta(*_META_TITLE)
     if title and title.endswith(("...", "\u2026")):
         # A headline cut to a length limit: a meta title that goes on from it is whole.
-        stem, whole = title.rstrip(".\u2026 "), page.meta(*_META_TITLE)
-        if whole and whole.startswith(stem) and len(whole) > len(stem):
-            title = whole
-    meta_title = page.meta(*_META_TITLE)
-    if title and meta_title and _fold(title) != _fold(meta_title):
-        # Two different headlines (one written for search engines): the one the page shows wins.
-        shown = {_fold(h) for h in _h1_texts(page.sel)}
-        if _fold(meta_title) in shown and _fold(title) not in shown:
+        stem = title.rstrip(".\u2026 ")
+        if meta_title and meta_title.startswith(stem) and len(meta_title) > len(stem):
             title = meta_title
-    # Meta titles are kept as the site wrote them (some include its name on purpose).
-    title = title or meta_title or page.selected_text("title")
-    if not title:
-        printed = clean_line(" ".join(page.sel.xpath("//head/title//text()").getall()))
-        title = _without_site_name(printed, page.site_names, page.sel, page.url)
+    title, meta_title = clean_title(title, context), clean_title(meta_title, context)
+    if title and meta_title and squash(title) != squash(meta_title):
+        if context.is_heading(meta_title) and not context.is_heading(title):
+            title = meta_title
+    title = title or meta_title or page.selected_text("title") or printed
+    if not title and page.sel.xpath("//head/title"):
+        # A <title> that is only the site's name: the page's headline is its <h1>.
+        shown = [h for h in h1_texts(page.sel.xpath("//article | //main") or page.sel) if h]
+        title = (shown or context.headings or [None])[0]
     return title
 
 
 def _fill_authors(page: _Page, result: ExtractedArticle) -> None:
     """JSON-LD authors, meta authors, then the author selector or the printed byline."""
-    names = [(n, is_org or _fold(n) in page.site_names)
+    names = [(n, is_org or fold(n) in page.site_names)
              for n, is_org in _ld_names(page.ld("author", "creator"))]
     if not names:
         for key in _META_AUTHOR:
-            names = [(v, _fold(v) in page.site_names) for v in page.metas.get(key, [])
+            names = [(v, fold(v) in page.site_names) for v in page.metas.get(key, [])
                      if not _URLISH.match(v) and clean_line(v)]
             if names:
                 break
-    _authors(result, names)
+    _authors(page, result, names)
     if not result.authors:
         # Metadata named nobody, or only an organisation: the printed byline may name people.
         printed = [t for t in (_node_text(n) for n in page.selected("author")) if t]
         printed = printed or _printed_byline(page.sel)
         if not result.credits or any(parse_byline(t).authors for t in printed):
-            _authors(result, printed)
+            _authors(page, result, printed)
 
 
 def _selected_date(page: _Page) -> str | None:
@@ -702,6 +802,30 @@ def _body(page: _Page) -> str | None:
     return page_text or ld_text
 
 
+def _complete_dates(page: _Page, result: ExtractedArticle, labelled: _PrintedDates) -> None:
+    """A day-only publication date gets the time printed for it; zone-less times the page's offset."""
+    printed = [labelled.published, *_printed_times(page.sel), _itemprop(page.sel, "datePublished"),
+               *(v for name in _META_PUBLISHED for v in page.metas.get(name, []))]
+    result.published_raw = _with_time_of_day(result.published_raw, printed)
+    everything = [*printed, result.updated_raw, result.published_raw, labelled.updated,
+                  *(_ld_text(node.get(key)) for node in page.articles for key in ("datePublished", "dateModified")),
+                  *(v for name in _META_UPDATED for v in page.metas.get(name, [])),
+                  *_printed_times(page.sel, updates=True)]
+    result.published_raw = _with_page_offset(result.published_raw, everything)
+    result.updated_raw = _with_page_offset(result.updated_raw, everything)
+
+
+def _without_date_lines(body: str | None) -> str | None:
+    """The body without a "Published …" / "Updated …" line among its first lines."""
+    if not body or "\n" not in body:
+        return body
+    lines = body.split("\n")
+    kept = [line for i, line in enumerate(lines)
+            if i >= 3 or not ((match := _DATE_LABEL.match(line)) and len(line) <= 120
+                              and parse_printed(match.group("rest"), "UTC"))]
+    return "\n".join(kept) if kept else body
+
+
 def extract_article(html: str | bytes, url: str | None = None,
                     selectors: dict[str, str] | None = None) -> ExtractedArticle:
     """Extract an article page's fields: JSON-LD, then meta tags, then selectors, then generic.
@@ -717,8 +841,10 @@ def extract_article(html: str | bytes, url: str | None = None,
     result.published_raw = (_ld_text(page.ld("datePublished", "dateCreated", "uploadDate"))
                             or page.meta(*_META_PUBLISHED) or _itemprop(sel, "datePublished")
                             or _selected_date(page))
+    labelled = _labelled_dates(sel)
     result.updated_raw = (_ld_text(page.ld("dateModified")) or page.meta(*_META_UPDATED)
-                          or _itemprop(sel, "dateModified"))
+                          or _itemprop(sel, "dateModified") or labelled.updated
+                          or next(iter(_printed_times(sel, updates=True)), None))
     result.body = _body(page)
     result.summary = (_ld_text(page.ld("description", "abstract"))
                       or page.meta("og:description", "description", "twitter:description", "dc.description")
@@ -734,21 +860,22 @@ def extract_article(html: str | bytes, url: str | None = None,
         generic = page.generic
         result.title = result.title or clean_line(generic.get("title"))
         if not result.credits and generic.get("author"):
-            _authors(result, [generic["author"]])
+            _authors(page, result, [generic["author"]])
         if not result.published_raw:
-            result.published_raw = _generic_date(page)
+            result.published_raw = _generic_date(page, labelled)
         result.language = result.language or generic.get("language")
-    result.body = _without_headline(result.body, result.title)
+    _complete_dates(page, result, labelled)
+    result.body = _without_date_lines(_without_headline(result.body, result.title))
     if not result.authors:
         # Some sites print the byline as the first line of the text only.
-        people, body = _body_byline(result.body)
-        if people:
-            _authors(result, people)
+        line, body = _body_byline(result.body)
+        if line:
+            _authors(page, result, [line])
             result.body = body
     if result.authors:
         # Once people are known, the publication itself named as author is no credit.
-        result.credits = [c for c in result.credits if _fold(c) not in page.site_names]
-        if result.agency and _fold(result.agency) in page.site_names:
+        result.credits = [c for c in result.credits if fold(c) not in page.site_names]
+        if result.agency and fold(result.agency) in page.site_names:
             result.agency = None
     result.body = _without_credit_lines(result.body, result.credits)
     result.language = _language_tag(result.language)

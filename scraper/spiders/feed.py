@@ -37,11 +37,24 @@ from scraper.spiders.sitemap import decompressed
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 
 
+#: Keys holding the text of an element feedparser turned into a dict (a tag's ``term`` …).
+_TEXT_KEYS = ("term", "value", "name", "href", "label")
+
+
 def _text(value: Any) -> str | None:
+    """An element's value as text: feedparser's dicts and lists read back, never a Python repr.
+
+    An element feedparser knows by its lower-cased name (JPost's ``<Tags>`` is its
+    ``tags``, split on commas into ``{"term": …}`` dicts) comes back as printed.
+    """
     if value is None:
         return None
+    if isinstance(value, dict):
+        found = next((value[key] for key in _TEXT_KEYS if value.get(key)), None)
+        return _text(found) if found is not None else (json.dumps(value, ensure_ascii=False) if value else None)
     if isinstance(value, (list, tuple)):
-        value = ", ".join(str(v) for v in value if v)
+        parts = [text for text in (_text(v) for v in value) if text]
+        value = ("," if value and all(isinstance(v, dict) for v in value) else ", ").join(parts)
     value = str(value)
     return value if value.strip() else None
 

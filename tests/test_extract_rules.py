@@ -1,0 +1,171 @@
+"""Headline, byline and time rules on hand-written pages (issue 21): what `newsdesk extract` prints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from newsdesk.cli import cli
+from scraper.bylines import parse_byline
+from scraper.spiders.feed import feedparser_entries
+from tests.helpers import get_fixture
+
+BODY = ("<p>The harbour wall gave way on Sunday night after three days of storms, flooding the lower town "
+        "and closing the coast road for the first time in twenty years.</p>"
+        "<p>Engineers said the repairs would take until spring and cost more than the council has set aside, "
+        "and the ferry will run from the north pier until then.</p>")
+
+
+def _page(head: str = "", body: str = "", *, h1: str = "Harbour wall gives way after three days of storms") -> str:
+    heading = f"<h1>{h1}</h1>" if h1 else ""
+    return (f"<!doctype html><html lang='en'><head>{head}</head><body>"
+            f"<nav><a href='/'>Home</a> <a href='/world'>World News</a> <a href='/sport'>Sport</a></nav>"
+            f"<article>{heading}{body}{BODY}</article></body></html>")
+
+
+def _ld(**fields: Any) -> str:
+    return ('<script type="application/ld+json">'
+            + json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", **fields}) + "</script>")
+
+
+def _extract(tmp_path: Path, html: str, *args: str, url: str = "https://valleytribune.example/news/1") -> Any:
+    page = tmp_path / "page.html"
+    page.write_text(html, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["extract", str(page), "--url", url, *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+HEADLINE = "Harbour wall gives way after three days of storms"
+
+
+# --- titles ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("head", [
+    f"<title>{HEADLINE} | World News</title>",  # a section named in the page's navigation
+    f'<meta property="og:title" content="{HEADLINE} | Valley News">'
+    '<meta property="og:site_name" content="Valley News">',  # the site's name in a meta title
+    f"<title>{HEADLINE} | World News | Valley Tribune</title>",  # section, then site (the host)
+    f'<meta property="og:title" content="Opinion | {HEADLINE}">',  # a label in front
+    f"<title>{HEADLINE} (Published 2016)</title>",  # an archive page's note
+], ids=["section", "site-news", "section-and-site", "opinion-label", "published-note"])
+def test_title_loses_site_section_and_label(tmp_path: Path, head: str) -> None:
+    assert _extract(tmp_path, _page(head))["title"] == HEADLINE
+    assert _extract(tmp_path, _page(head, h1=""))["title"] == HEADLINE  # without an <h1> to compare
+
+
+def test_title_loses_a_section_after_a_wide_colon(tmp_path: Path) -> None:
+    page = _page('<meta property="og:title" content="大谷が2本塁打、チームは5連勝 : スポーツ">', h1="大谷が2本塁打、チームは5連勝")
+    assert _extract(tmp_path, page)["title"] == "大谷が2本塁打、チームは5連勝"
+
+
+def test_the_displayed_headline_beats_a_social_headline_with_the_site_name(tmp_path: Path) -> None:
+    head = (_ld(headline="Storm: what we know about the harbour collapse")
+            + f'<meta property="og:title" content="{HEADLINE} - Valley Tribune">')
+    assert _extract(tmp_path, _page(head))["title"] == HEADLINE
+
+
+def test_a_title_that_is_only_the_site_name_gives_way_to_the_h1(tmp_path: Path) -> None:
+    assert _extract(tmp_path, _page("<title>Valley Tribune</title>"))["title"] == HEADLINE
+
+
+def test_a_headline_that_merely_starts_like_a_section_is_kept(tmp_path: Path) -> None:
+    title = "Sport: the long way back for the harbour club"
+    assert _extract(tmp_path, _page(f"<title>{title}</title>", h1=title))["title"] == title
+
+
+# --- bylines ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("printed, people", [
+    ("By Jane Roe Jane Roe", ["Jane Roe"]),  # link text and label, the same name twice
+    ("By Jane Roe, Staff Writer", ["Jane Roe"]),
+    ("Jane Roe Twitter", ["Jane Roe"]),
+    ("By JANE ROE THE VALLEY TRIBUNE", ["Jane Roe"]),  # the newspaper's name in capitals
+    ("Von Max Muster, Redakteur", ["Max Muster"]),
+    ("Par Jeanne Dupont, envoyée spéciale", ["Jeanne Dupont"]),
+    ("Por Ana Ruiz, corresponsal", ["Ana Ruiz"]),
+    ("山田太郎記者", ["山田太郎"]),
+])
+def test_printed_bylines_are_cleaned(tmp_path: Path, printed: str, people: list[str]) -> None:
+    got = _extract(tmp_path, _page(body=f'<p class="byline">{printed}</p>'))
+    assert got["people"] == people and got["authors"] == people
+
+
+def test_the_publisher_is_never_a_person(tmp_path: Path) -> None:
+    head = ('<meta property="og:site_name" content="The Valley Tribune">'
+            + _ld(headline=HEADLINE, author={"@type": "Person", "name": "The Valley Tribune"},
+                  publisher={"@type": "Organization", "name": "The Valley Tribune"}))
+    got = _extract(tmp_path, _page(head))
+    assert got["people"] == [] and got["authors"] == ["The Valley Tribune"]
+    assert parse_byline("By Valley Tribune", ["The Valley Tribune"]).authors == []
+
+
+def test_a_section_name_is_not_an_author(tmp_path: Path) -> None:
+    head = _ld(headline=HEADLINE, author={"@type": "Person", "name": "Lower Town"}, articleSection="Lower Town")
+    got = _extract(tmp_path, _page(head, '<p class="byline">By Jane Roe</p>'))
+    assert got["people"] == ["Jane Roe"]
+
+
+def test_a_credit_line_keeps_the_agency(tmp_path: Path) -> None:
+    got = _extract(tmp_path, _page(body='<p class="credit">By Jane Roe and Omar Haddad, Reuters</p>'))
+    assert got["people"] == ["Jane Roe", "Omar Haddad"]
+    assert got["authors"] == ["Jane Roe", "Omar Haddad", "Reuters"] and got["agency"] == "Reuters"
+
+
+# --- times -----------------------------------------------------------------------------------
+
+def test_the_time_of_day_printed_on_the_page_completes_a_day(tmp_path: Path) -> None:
+    head = _ld(headline=HEADLINE, datePublished="2026-11-30")
+    body = '<p class="meta"><time datetime="2026-11-30T21:19:00+01:00">30 November 2026, 21:19</time></p>'
+    assert _extract(tmp_path, _page(head, body))["published"] == "2026-11-30T21:19:00+01:00"
+
+
+def test_a_zoneless_time_takes_the_pages_own_offset(tmp_path: Path) -> None:
+    head = _ld(headline=HEADLINE, datePublished="2026-11-30T10:05:00", dateModified="2026-11-30T12:30:00-05:00")
+    got = _extract(tmp_path, _page(head))
+    assert got["published"] == "2026-11-30T10:05:00-05:00" and got["updated"] == "2026-11-30T12:30:00-05:00"
+
+
+def test_a_zoneless_time_is_never_silently_utc(tmp_path: Path) -> None:
+    head = _ld(headline=HEADLINE, datePublished="2026-11-30T10:05:00")
+    assert _extract(tmp_path, _page(head))["published"] == "2026-11-30T10:05:00"  # zone unknown
+    got = _extract(tmp_path, _page(head), "--tz", "America/New_York")
+    assert got["published"] == "2026-11-30T10:05:00-05:00"  # the source's zone
+
+
+def test_an_update_time_is_not_the_publication_time(tmp_path: Path) -> None:
+    body = ('<p class="dateline">Updated <time datetime="2026-11-30T18:20:00+00:00">30 Nov, 18:20</time></p>'
+            '<p class="dateline">First published <time datetime="2026-11-29T09:00:00+00:00">29 Nov, 09:00</time></p>')
+    got = _extract(tmp_path, _page(body=body))
+    assert got["published"] == "2026-11-29T09:00:00+00:00" and got["updated"] == "2026-11-30T18:20:00+00:00"
+
+
+def test_a_date_printed_only_in_the_text(tmp_path: Path) -> None:
+    body = "<div class='stamp'>Published 29 November 2026, 07:45 GMT+1</div>"
+    body += "<div class='stamp'>Last updated: 30 November 2026, 18:20</div>"
+    got = _extract(tmp_path, _page(body=body), "--tz", "Europe/London")
+    assert got["published"] == "2026-11-29T07:45:00+01:00"
+    assert got["updated"] == "2026-11-30T18:20:00+00:00"
+    assert not got["body"].startswith(("Published", "Last updated"))
+
+
+def test_a_last_updated_line_is_no_publication_time(tmp_path: Path) -> None:
+    body = "<p>Last updated: 30 November 2026, 18:20</p>"
+    got = _extract(tmp_path, _page(body=body), url="https://valleytribune.example/news/harbour")
+    assert got["updated"] == "2026-11-30T18:20:00"
+    assert got["published"] in (None, "2026-11-30")  # at most the day, never 18:20 nor midnight
+    assert got["body"].startswith("The harbour wall gave way")
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+def test_rss_extra_field_that_feedparser_knows_is_kept_as_text() -> None:
+    items, error = feedparser_entries(get_fixture("outlets", "jpost-headlines.rss"),
+                                      "https://www.jpost.com/rss/rssfeedsheadlines.aspx",
+                                      {"extra_fields": ["Tags", "itemID"]})
+    assert error is None
+    assert items[0].extra == {"Tags": "Hezbollah,Lebanon,IDF", "itemID": "826101"}
