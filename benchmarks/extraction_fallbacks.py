@@ -1,6 +1,6 @@
 """Score article extraction's fallback layers alone: the corpus pages with JSON-LD and meta tags removed.
 
-    python3 benchmarks/extraction_fallbacks.py --data ../shared/corpus --scorer ../shared/eval/score_extraction.py
+    python3 benchmarks/extraction_fallbacks.py --data ../shared/corpus --scorer ../shared/eval/score_extraction.py [--tz UTC]
 
 The shared scorer (`score_extraction.py`) scores `newsdesk extract` on whole pages,
 where metadata decides most fields.  This script asks what is left when a page has
@@ -43,6 +43,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the corpus folder (with expected.json)")
     parser.add_argument("--scorer", type=Path, required=True, help="path of score_extraction.py")
+    parser.add_argument("--tz", default=None,
+                        help="zone for dates printed without one, as `newsdesk extract --tz` (default: unknown)")
     args = parser.parse_args()
     if not (args.data / "expected.json").is_file():
         print(f"no expected.json in {args.data}", file=sys.stderr)
@@ -57,7 +59,7 @@ def main() -> int:
         raw = (args.data / key).read_bytes()
         stripped = _META.sub("", _JSONLD.sub("", raw.decode("utf-8", "replace"))).encode("utf-8")
         for label, page in (("whole page", raw), ("no JSON-LD, no meta", stripped)):
-            got = scorer.coerce(extraction_json(page, exp.get("url") or None, "UTC"))
+            got = scorer.coerce(extraction_json(page, exp.get("url") or None, args.tz))
             for name, value in scorer.score_page(exp, got).items():
                 if name in fields:
                     results[label].setdefault(name, []).append(value)

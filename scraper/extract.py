@@ -30,6 +30,7 @@ a zone-less one in the source's zone.  Authors are cleaned person names
 
 from __future__ import annotations
 
+import functools
 from html import unescape
 import json
 import logging
@@ -365,21 +366,18 @@ def _is_update_time(node: Selector) -> bool:
     return bool(before and re.search(rf"(?:{_UPDATED_LABEL})\W*$", before, re.IGNORECASE))
 
 
-def _printed_times(sel: Selector, *, updates: bool = False) -> list[str]:
-    """The page's printed publication (or update) times: in the article before the masthead."""
-    found: list[str] = []
+def _printed_times(sel: Selector) -> tuple[list[str], list[str]]:
+    """The page's printed <time>s, in the article before the masthead: publication times, update times."""
+    published: list[str] = []
+    updated: list[str] = []
+    seen: set[str] = set()
     for xpath in _TIME_XPATHS:
         for node in sel.xpath(xpath):
             value = _time_value(node)
-            if value and value not in found and _is_update_time(node) == updates:
-                found.append(value)
-    return found
-
-
-def _printed_time(sel: Selector) -> str | None:
-    """The page's printed publication time: a <time> in the article before one in the masthead."""
-    times = _printed_times(sel)
-    return times[0] if times else None
+            if value and value not in seen:
+                seen.add(value)
+                (updated if _is_update_time(node) else published).append(value)
+    return published, updated
 
 
 def _htmldate(text: str, url: str | None) -> str | None:
@@ -397,12 +395,13 @@ def _htmldate(text: str, url: str | None) -> str | None:
     return found
 
 
-def _generic_date(page: _Page, labelled: _PrintedDates) -> str | None:
+def _generic_date(page: _Page) -> str | None:
     """A labelled "Published …" date or a printed <time> if htmldate's day agrees, else htmldate's reading."""
     found = _htmldate(page.text, page.url) if _has_markup(page.text) else None
-    if labelled.published and (not found or _same_day(labelled.published, found)):
-        return labelled.published
-    printed_at = _printed_time(page.sel)
+    labelled = page.labelled.published
+    if labelled and (not found or _same_day(labelled, found)):
+        return labelled
+    printed_at = next(iter(page.times[0]), None)
     if printed_at and (not found or _same_day(printed_at, found)):
         if re.search(r"\d:\d\d", printed_at) or not found or len(found) == 10:
             return printed_at  # it has a time of day, or htmldate has nothing better
@@ -433,9 +432,8 @@ class _PrintedDates:
 def _labelled_dates(sel: Selector) -> _PrintedDates:
     """"Published …" / "Updated …" (several languages) printed in the page's text, each read once."""
     found = _PrintedDates()
-    texts = [clean_line(t) for t in sel.xpath("//body//text()[normalize-space()][not(ancestor::script or "
-                                                  "ancestor::style or ancestor::noscript)]").getall()[:5000]]
-    texts = [t for t in texts if t]
+    texts = [" ".join(t.split()) for t in sel.xpath("//body//text()[normalize-space()][not(ancestor::script or "
+                                                        "ancestor::style or ancestor::noscript)]").getall()[:5000]]
     for i, text in enumerate(texts):
         match = _DATE_LABEL.match(text) if len(text) <= 120 else None
         if not match:
@@ -719,11 +717,21 @@ class _Page:
         nodes = self.selected(name)
         return _node_text(nodes[0]) if nodes else None
 
+    @functools.cached_property
+    def labelled(self) -> _PrintedDates:
+        """Dates printed with a "Published" / "Updated" label in the text (``_labelled_dates``)."""
+        return _labelled_dates(self.sel)
+
+    @functools.cached_property
+    def times(self) -> tuple[list[str], list[str]]:
+        """The page's printed <time>s: publication times, update times (``_printed_times``)."""
+        return _printed_times(self.sel)
+
     @property
     def title_context(self) -> TitleContext:
         """The page's site names, sections and <h1> headlines, for judging its titles."""
         if self._title_context is None:
-            self._title_context = TitleContext.of_page(self.sel, self.site_names, self.url, self.sections)
+            self._title_context = TitleContext(self.sel, self.site_names, self.url, self.sections)
         return self._title_context
 
     @property
@@ -802,17 +810,27 @@ def _body(page: _Page) -> str | None:
     return page_text or ld_text
 
 
-def _complete_dates(page: _Page, result: ExtractedArticle, labelled: _PrintedDates) -> None:
-    """A day-only publication date gets the time printed for it; zone-less times the page's offset."""
-    printed = [labelled.published, *_printed_times(page.sel), _itemprop(page.sel, "datePublished"),
-               *(v for name in _META_PUBLISHED for v in page.metas.get(name, []))]
-    result.published_raw = _with_time_of_day(result.published_raw, printed)
-    everything = [*printed, result.updated_raw, result.published_raw, labelled.updated,
-                  *(_ld_text(node.get(key)) for node in page.articles for key in ("datePublished", "dateModified")),
-                  *(v for name in _META_UPDATED for v in page.metas.get(name, [])),
-                  *_printed_times(page.sel, updates=True)]
-    result.published_raw = _with_page_offset(result.published_raw, everything)
-    result.updated_raw = _with_page_offset(result.updated_raw, everything)
+def _complete_dates(page: _Page, result: ExtractedArticle) -> None:
+    """A day-only publication date gets the time printed for it; zone-less times the page's offset.
+
+    The page's other dates are only looked at (lazily) when a date lacks a time or a zone.
+    """
+    def printed() -> Iterator[str | None]:
+        yield page.labelled.published
+        yield from page.times[0]
+        yield _itemprop(page.sel, "datePublished")
+        yield from (v for name in _META_PUBLISHED for v in page.metas.get(name, []))
+
+    def everything() -> Iterator[str | None]:
+        yield from (result.updated_raw, result.published_raw)
+        yield from (_ld_text(node.get(key)) for node in page.articles for key in ("datePublished", "dateModified"))
+        yield from printed()
+        yield from (v for name in _META_UPDATED for v in page.metas.get(name, []))
+        yield from (page.labelled.updated, *page.times[1])
+
+    result.published_raw = _with_time_of_day(result.published_raw, printed())
+    result.published_raw = _with_page_offset(result.published_raw, everything())
+    result.updated_raw = _with_page_offset(result.updated_raw, everything())
 
 
 def _without_date_lines(body: str | None) -> str | None:
@@ -841,10 +859,9 @@ def extract_article(html: str | bytes, url: str | None = None,
     result.published_raw = (_ld_text(page.ld("datePublished", "dateCreated", "uploadDate"))
                             or page.meta(*_META_PUBLISHED) or _itemprop(sel, "datePublished")
                             or _selected_date(page))
-    labelled = _labelled_dates(sel)
     result.updated_raw = (_ld_text(page.ld("dateModified")) or page.meta(*_META_UPDATED)
-                          or _itemprop(sel, "dateModified") or labelled.updated
-                          or next(iter(_printed_times(sel, updates=True)), None))
+                          or _itemprop(sel, "dateModified") or page.labelled.updated
+                          or next(iter(page.times[1]), None))
     result.body = _body(page)
     result.summary = (_ld_text(page.ld("description", "abstract"))
                       or page.meta("og:description", "description", "twitter:description", "dc.description")
@@ -862,9 +879,9 @@ def extract_article(html: str | bytes, url: str | None = None,
         if not result.credits and generic.get("author"):
             _authors(page, result, [generic["author"]])
         if not result.published_raw:
-            result.published_raw = _generic_date(page, labelled)
+            result.published_raw = _generic_date(page)
         result.language = result.language or generic.get("language")
-    _complete_dates(page, result, labelled)
+    _complete_dates(page, result)
     result.body = _without_date_lines(_without_headline(result.body, result.title))
     if not result.authors:
         # Some sites print the byline as the first line of the text only.

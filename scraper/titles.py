@@ -20,10 +20,10 @@ written for search engines or social media.  The rules here hold for any site:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from parsel import Selector
 
@@ -86,27 +86,32 @@ def _link_texts(sel: Selector, xpath: str) -> set[str]:
     return texts
 
 
-@dataclass
 class TitleContext:
-    """What a page says about its own name, sections and headline, for judging title parts."""
+    """What a page says about its own name, sections and headline, for judging title parts.
 
-    site_names: set[str] = field(default_factory=set)  # folded
-    host: str | None = None
-    sections: set[str] = field(default_factory=set)  # folded
-    headings: list[str] = field(default_factory=list)  # <h1> texts
+    The home link's text and the navigation's section names are read only when a
+    title has a part to judge.
+    """
 
-    @classmethod
-    def of_page(cls, sel: Selector, site_names: Iterable[str], url: str | None,
-                sections: Iterable[str]) -> TitleContext:
-        """Read the context from a parsed page."""
-        names = {fold(n) for n in site_names if n}
-        names |= _link_texts(sel, '//a[@href="/" or @rel="home"][not(ancestor::article)]')
-        found_sections = {fold(s) for s in sections if s}
-        found_sections |= _link_texts(
-            sel, '//nav//a | //*[contains(translate(@class, "BREADCRUMB", "breadcrumb"), "breadcrumb")]//a'
-                 ' | //*[contains(translate(@class, "SECTION", "section"), "section")]/a')
-        canonical = sel.xpath('//link[@rel="canonical"]/@href').get()
-        return cls(names, host_label(url or canonical), found_sections, h1_texts(sel))
+    def __init__(self, sel: Selector, site_names: Iterable[str], url: str | None,
+                 sections: Iterable[str]) -> None:
+        self._sel = sel
+        self._site_names = {fold(n) for n in site_names if n}
+        self._sections = {fold(s) for s in sections if s}
+        self.host = host_label(url or sel.xpath('//link[@rel="canonical"]/@href').get())
+        self.headings = h1_texts(sel)
+
+    @functools.cached_property
+    def site_names(self) -> set[str]:
+        """og:site_name and the like, and the text of the page's link to its home page (folded)."""
+        return self._site_names | _link_texts(self._sel, '//a[@href="/" or @rel="home"][not(ancestor::article)]')
+
+    @functools.cached_property
+    def sections(self) -> set[str]:
+        """The page's section names: its metadata, breadcrumbs and navigation links (folded)."""
+        return self._sections | _link_texts(
+            self._sel, '//nav//a | //*[contains(translate(@class, "BREADCRUMB", "breadcrumb"), "breadcrumb")]//a'
+                       ' | //*[contains(translate(@class, "SECTION", "section"), "section")]/a')
 
     def is_site_name(self, text: str) -> bool:
         """Whether a title part names the site: og:site_name, the home link's text, or the host."""
