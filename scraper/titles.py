@@ -51,6 +51,8 @@ _LEADING_LABELS = frozenset("""
     tribune éditorial chronique entretien décryptage
     opinione commento analisi intervista
 """.split())
+#: "Analysis: Headline": a one- or two-word label and a colon right after it.
+_LABEL_COLON = re.compile(r"([^\W\d_]+(?:\s[^\W\d_]+)?)\s*:\s+")
 #: Longest decoration (in words) taken for a section name between a headline and the site.
 _SECTION_WORDS = 3
 
@@ -200,9 +202,13 @@ def _without_sections(title: str, context: TitleContext) -> str:
 def _without_label(title: str, context: TitleContext) -> str:
     """"Opinion | Headline", "Analysis: Headline" → "Headline"."""
     match = TITLE_SEPARATOR.search(title)
-    if not match:
+    colon = _LABEL_COLON.match(title)
+    if colon and (not match or colon.end() <= match.start()):
+        label, rest = colon.group(1), title[colon.end():].strip()
+    elif match:
+        label, rest = title[: match.start()].strip(), title[match.end():].strip()
+    else:
         return title
-    label, rest = title[: match.start()].strip(), title[match.end():].strip()
     if (_is_label(label) or context.is_section(label)) and len(rest.split()) >= 3:
         return rest
     return title

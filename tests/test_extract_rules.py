@@ -51,8 +51,9 @@ HEADLINE = "Harbour wall gives way after three days of storms"
     '<meta property="og:site_name" content="Valley News">',  # the site's name in a meta title
     f"<title>{HEADLINE} | World News | Valley Tribune</title>",  # section, then site (the host)
     f'<meta property="og:title" content="Opinion | {HEADLINE}">',  # a label in front
+    f'<meta property="og:title" content="Analysis: {HEADLINE}">',
     f"<title>{HEADLINE} (Published 2016)</title>",  # an archive page's note
-], ids=["section", "site-news", "section-and-site", "opinion-label", "published-note"])
+], ids=["section", "site-news", "section-and-site", "opinion-label", "analysis-label", "published-note"])
 def test_title_loses_site_section_and_label(tmp_path: Path, head: str) -> None:
     assert _extract(tmp_path, _page(head))["title"] == HEADLINE
     assert _extract(tmp_path, _page(head, h1=""))["title"] == HEADLINE  # without an <h1> to compare
