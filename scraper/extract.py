@@ -425,8 +425,6 @@ class _PrintedDates:
 
     published: str | None = None
     updated: str | None = None
-    #: The text lines that were only such a label and date (to keep out of the body).
-    lines: list[str] = field(default_factory=list)
 
 
 def _labelled_dates(sel: Selector) -> _PrintedDates:
@@ -438,20 +436,17 @@ def _labelled_dates(sel: Selector) -> _PrintedDates:
         match = _DATE_LABEL.match(text) if len(text) <= 120 else None
         if not match:
             continue
-        printed, line = match.group("rest"), text
+        printed = match.group("rest").strip(" ,|·")
+        best = printed if parse_printed(printed, "UTC") else None
         for more in texts[i + 1:i + 4]:  # "<span>Published</span> <time>30 Nov 2026</time> <span>18:20</span>"
-            if parse_printed(printed, "UTC") and _HAS_TIME.search(printed) or len(printed) > 60:
+            if (best and _HAS_TIME.search(best)) or len(printed) > 60 or _DATE_LABEL.match(more):
                 break
-            if _DATE_LABEL.match(more):
-                break
-            printed, line = f"{printed} {more}".strip(), f"{line} {more}"
-        printed = printed.strip(" ,|·")
-        if not parse_printed(printed, "UTC"):
-            continue
+            printed = f"{printed} {more}".strip(" ,|·")
+            if parse_printed(printed, "UTC"):
+                best = printed
         kind = "published" if match.group("published") else "updated"
-        if getattr(found, kind) is None:
-            setattr(found, kind, printed)
-            found.lines.append(line)
+        if best and getattr(found, kind) is None:
+            setattr(found, kind, best)
     return found
 
 

@@ -154,6 +154,12 @@ def test_a_date_printed_only_in_the_text(tmp_path: Path) -> None:
     assert not got["body"].startswith(("Published", "Last updated"))
 
 
+def test_a_label_and_its_date_in_separate_elements(tmp_path: Path) -> None:
+    body = "<p class='info'><span>Published</span> <span>29 Nov 2026</span> <span>07:45</span></p>"
+    got = _extract(tmp_path, _page(body=body), "--tz", "Europe/Lisbon")
+    assert got["published"] == "2026-11-29T07:45:00+00:00"
+
+
 def test_a_last_updated_line_is_no_publication_time(tmp_path: Path) -> None:
     body = "<p>Last updated: 30 November 2026, 18:20</p>"
     got = _extract(tmp_path, _page(body=body), url="https://valleytribune.example/news/harbour")
