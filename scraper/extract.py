@@ -468,8 +468,7 @@ def _with_time_of_day(day: str | None, candidates: Iterable[str | None]) -> str 
 
 def _printed_day(text: str) -> date | None:
     """The calendar day as printed (not moved by the offset)."""
-    cleaned = _OFFSET.sub("", text.strip())
-    parsed = parse_printed(cleaned if cleaned != text.strip() else text, "UTC")
+    parsed = parse_printed(_OFFSET.sub("", text.strip()), "UTC")
     return parsed.value.date() if parsed else None
 
 
@@ -482,18 +481,18 @@ def _with_page_offset(raw: str | None, others: Iterable[str | None]) -> str | No
     """
     if not raw or not _HAS_TIME.search(raw) or names_its_zone(raw):
         return raw
-    day = _printed_day(raw)
+    day, naive = _printed_day(raw), parse_printed(raw, "UTC")
+    if day is None or naive is None:
+        return raw
     for other in others:
         match = _OFFSET.search(other or "")
-        if match and day is not None and _printed_day(other or "") is not None \
-                and abs((_printed_day(other or "") - day).days) <= 1:
-            naive = parse_printed(raw, "UTC")
-            if naive is None:
-                return raw
-            offset = "+00:00" if match.group(1) == "Z" else match.group(1)
-            if ":" not in offset:
-                offset = offset[:3] + ":" + offset[3:]
-            return naive.value.strftime("%Y-%m-%dT%H:%M:%S") + offset
+        other_day = _printed_day(other) if match and other else None
+        if match is None or other_day is None or abs((other_day - day).days) > 1:
+            continue
+        offset = "+00:00" if match.group(1) == "Z" else match.group(1)
+        if ":" not in offset:
+            offset = offset[:3] + ":" + offset[3:]
+        return naive.value.strftime("%Y-%m-%dT%H:%M:%S") + offset
     return raw
 
 
