@@ -9,6 +9,12 @@ key make the repeat harmless.  ``reindex`` rebuilds the index from the archive.
 When a key is already indexed, the new record replaces it field by field: an
 empty field in the new record keeps the old value (a feed entry without a body
 does not erase the body a list crawl fetched).
+
+A line that is JSON but not a record (a title that is a number, a body that is a
+list) is set aside: written, with the reason, to ``<home>/quarantine/<run-id>.jsonl``
+before the outbox file is archived (rewritten whole, so a repeat after a crash
+changes nothing), and the rest of the file goes on.  The archive keeps the line
+as it came; every reader of the archive skips it the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +51,13 @@ JOB_DOCS = 1_000  # documents per job file handed to a reindex worker process
 PARALLEL_MIN = 50_000  # a smaller archive is rebuilt by one writer (starting workers costs more)
 PARALLEL_BATCH = 5_000  # an ingest batch this big is written by worker processes (one segment each)
 
+# The record's fields (scraper/items.py NewsItem, which index/ may not import) by the JSON type they
+# must have; a field left out, or null, is always allowed, and fields not named here are kept as they are.
+TEXT_FIELDS = ("url", "source", "kind", "title", "summary", "body", "byline", "agency", "published",
+               "published_raw", "published_tz", "updated", "updated_raw", "fetched_at", "language",
+               "section", "fingerprint", "dupgroup")
+LIST_FIELDS = ("authors", "tags")
+
 
 class IngestBusy(NewsdeskError):
     """Another ingest or reindex held the index lock for longer than we waited."""
@@ -67,6 +80,8 @@ class IngestResult:
     new: int = 0
     updated: int = 0
     bad_lines: int = 0
+    quarantined: int = 0  # records that do not fit the schema, set aside (``record_problem``)
+    quarantine_files: list[Path] = field(default_factory=list)  # written by this ingest
     skipped_live: list[str] = field(default_factory=list)  # .part files still being written
     after: AfterIngest | None = None  # near-duplicate groups and saved-search matches
 
@@ -130,13 +145,44 @@ def new_writer(ix: Any, procs: int = 1) -> Any:
     return ix.writer(**settings)
 
 
-def read_records(path: Path, result: IngestResult) -> Iterator[dict[str, Any]]:
-    """The complete, valid JSON lines of an outbox or archive file, one at a time.
+def _type_name(value: Any) -> str:
+    return "null" if value is None else {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+                                         int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def record_problem(record: dict[str, Any]) -> str | None:
+    """Why a JSON object cannot be indexed as a record (a field of the wrong type), or None."""
+    key = record.get("key")
+    if not isinstance(key, str) or not key.strip():
+        return f"key is {_type_name(key)}, not a non-empty string"
+    for name in TEXT_FIELDS:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{name} is {_type_name(value)}, not a string"
+    for name in LIST_FIELDS:
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return f"{name} is {_type_name(value)}, not a list of strings"
+    extra = record.get("extra")
+    if extra is not None and not isinstance(extra, dict):
+        return f"extra is {_type_name(extra)}, not an object"
+    version = record.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        return f"version is {_type_name(version)}, not a whole number"
+    return None
+
+
+def read_records(path: Path, result: IngestResult, rejects: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The complete JSON lines of an outbox or archive file that are records, one at a time.
 
     Streamed, so a batch that ends inside a file does not keep the whole next
     file in memory.  orjson parses a line in a third of ``json``'s time and
     memory; what it refuses and ``json`` reads (NaN, a lone surrogate escape)
-    is read by ``json``.
+    is read by ``json``.  A line that is not a JSON object is counted in
+    ``bad_lines``; an object that is not a record (``record_problem``) in
+    ``quarantined``, and appended to ``rejects`` as a quarantine line.
     """
     import orjson  # (not imported by the search path)
 
@@ -156,8 +202,15 @@ def read_records(path: Path, result: IngestResult) -> Iterator[dict[str, Any]]:
                 except json.JSONDecodeError:
                     result.bad_lines += 1
                     continue
-            if not isinstance(record, dict) or not record.get("key"):
+            if not isinstance(record, dict):
                 result.bad_lines += 1
+                continue
+            problem = record_problem(record)
+            if problem is not None:
+                result.quarantined += 1
+                if rejects is not None:
+                    rejects.append(json.dumps({"file": path.name, "reason": problem, "line": line},
+                                              ensure_ascii=False))
                 continue
             yield record
 
@@ -409,6 +462,39 @@ def _archive(home: Home, outbox_file: Path) -> None:
     _fsync_dir(outbox_file.parent)
 
 
+def quarantine_path(home: Home, outbox_file: Path) -> Path:
+    """Where the records of an outbox file that do not fit the schema are set aside."""
+    return home.quarantine / (outbox_file.name.removesuffix(".part").removesuffix(".jsonl") + ".jsonl")
+
+
+def _quarantine(home: Home, outbox_file: Path, rejects: list[str]) -> Path:
+    """Write the set-aside lines of one outbox file, whole (a repeat after a crash rewrites the same file)."""
+    target = quarantine_path(home, outbox_file)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", errors="surrogatepass") as handle:
+        handle.write("".join(line + "\n" for line in rejects))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+    logger.warning("%d records of %s do not fit the record schema; set aside in %s",
+                   len(rejects), outbox_file.name, target)
+    return target
+
+
+def quarantined_records(home: Home) -> tuple[int, int]:
+    """How many records are set aside in the quarantine, and in how many files."""
+    if not home.quarantine.is_dir():
+        return 0, 0
+    files = sorted(home.quarantine.glob("*.jsonl"))
+    lines = 0
+    for path in files:
+        with open(path, "rb") as handle:
+            lines += sum(1 for _ in handle)
+    return lines, len(files)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -456,7 +542,10 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
                                 after=lambda batch, sigs: after.add(afteringest.after_batch(home, ix, batch, sigs)))
             try:
                 for path in files:
-                    upserter.add(read_records(path, result), result)
+                    rejects: list[str] = []
+                    upserter.add(read_records(path, result, rejects), result)
+                    if rejects:
+                        result.quarantine_files.append(_quarantine(home, path, rejects))
                     result.files += 1
                 upserter.commit()  # the index holds them: now the archive may take the files
                 result.after = after

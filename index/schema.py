@@ -180,10 +180,10 @@ def item_time(record: dict[str, Any]) -> datetime | None:
         if value:
             try:
                 moment = datetime.fromisoformat(value)
-            except (TypeError, ValueError):
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            except (TypeError, ValueError, OverflowError):  # OverflowError: 0001-01-01 east of UTC
                 continue
-            if moment.tzinfo is not None:
-                moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
             return moment
     return None
 

@@ -103,6 +103,10 @@ def _run_ingest(where: Home, quiet: bool) -> None:
                    f"({result.new} new, {result.updated} updated in the index)")
     if result.bad_lines:
         click.echo(f"ingest: {result.bad_lines} unreadable lines skipped (kept in the archive)", err=True)
+    if result.quarantined:
+        names = ", ".join(str(path) for path in result.quarantine_files)
+        click.echo(f"ingest: {result.quarantined} records do not fit the record schema, set aside in {names}",
+                   err=True)
     if result.after is not None and not quiet:
         from newsdesk.commands_search import describe_after_ingest
 

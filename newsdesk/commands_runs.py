@@ -127,8 +127,12 @@ def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
             "health": "alert" if alerts else ("ok" if last else "unknown"),
             "alerts": [a.to_json() for a in alerts],
         })
+    from index.ingest import quarantined_records
+
+    set_aside, files = quarantined_records(where)
     return {"scheduler": {"running": running, "pid": int(pid) if pid and pid.isdigit() else None},
-            "sources": rows}
+            "sources": rows,
+            "quarantine": {"records": set_aside, "files": files, "directory": str(where.quarantine)}}
 
 
 @click.command()
@@ -174,6 +178,10 @@ def status(as_json: bool, home: Path | None) -> None:
                    f"{last['seen'] if last else 0:>5} {last['new'] if last else 0:>4}  {next_text:<19}  {health}")
         for alert in row["alerts"]:
             click.echo(f"  ! {alert['kind']}: {alert['message']}")
+    held = report["quarantine"]
+    if held["records"]:
+        click.echo(f"quarantine: {held['records']} records that do not fit the record schema, "
+                   f"in {held['files']} files in {held['directory']}")
     if not sched["running"] and any(r["next_run"] for r in report["sources"]):
         click.echo("* by the source's schedule, if a scheduler (or cron) runs it", err=True)
 

@@ -63,6 +63,11 @@ class Home:
         return self.root / "index"
 
     @property
+    def quarantine(self) -> Path:
+        """Records an ingest set aside because they do not fit the record schema."""
+        return self.root / "quarantine"
+
+    @property
     def state(self) -> Path:
         return self.root / "state"
 
