@@ -236,7 +236,7 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
                                f"(at most {MAX_URL_QUERY})")
         name = request.args.get("tz", "").strip() or None
         try:
-            g.zone = user_zone(name) if name else default_zone
+            g.zone = user_zone(name, "tz") if name else default_zone
         except NewsdeskError as exc:
             return _error(400, str(exc), exc.hint)
         g.zone_name = _zone_name(name or tz_name, g.zone)
