@@ -1,13 +1,15 @@
 """newsdesk's own settings: shipped defaults in ``newsdesk/config.toml``, overridden key by key.
 
 A user's ``<home>/config.toml`` sets only the keys it wants to change.  Every
-key must exist in the shipped file and have the same type; a mistake is a
-:class:`ConfigError` naming the file, the line and the key.
+key must exist in the shipped file and have the same type, a number must be
+finite, not negative and at most its limit, and a zone must be a zone name; a
+mistake is a :class:`ConfigError` naming the file, the line and the key.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import shlex
 import tomllib
@@ -15,9 +17,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsdesk.errors import NewsdeskError
+from newsdesk.timeparse import UnknownZone, zone_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,9 @@ SHIPPED = "config.toml"
 _COMMAND_KEYS = {("health", "alert_command")}
 #: Keys whose value is a list of strings.
 _STRING_LISTS = {("alerts", "urls")}
+#: The largest number a key may hold: past it a value is a typo, and date arithmetic overflows.
+MAX_NUMBER = 1_000_000
+_LIMITS = {("history", "keep_days"): 36_500, ("health", "coverage_ratio"): 1, ("health", "unreadable_dates"): 1}
 
 
 class ConfigError(NewsdeskError):
@@ -93,8 +98,14 @@ def _check(path: Path, text: str, defaults: dict[str, Any], user: dict[str, Any]
                 ok, expected = isinstance(value, type(default)), _type_name(default)
             if not ok:
                 raise ConfigError(f"{where} must be {expected}, not {value!r}")
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-                raise ConfigError(f"{where} must not be negative, not {value!r}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                limit = _LIMITS.get((table, key), MAX_NUMBER)
+                if not math.isfinite(value):
+                    raise ConfigError(f"{where} must be a finite number, not {value!r}")
+                if value < 0:
+                    raise ConfigError(f"{where} must not be negative, not {value!r}")
+                if value > limit:
+                    raise ConfigError(f"{where} must be at most {limit}, not {value!r}")
 
 
 def _read(path_label: str, text: str) -> dict[str, Any]:
@@ -201,8 +212,8 @@ def load_config(user_file: Path | None = None) -> Config:
         zone = merged[table]["timezone"]
         if zone:
             try:
-                ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError):
+                zone_by_name(zone)
+            except UnknownZone:
                 raise ConfigError(f"{_where(user_file, text, table, 'timezone')}: [{table}] timezone "
                                   f"{zone!r} is not an IANA zone name", "e.g. Europe/London or UTC") from None
     return Config(merged, origin=str(user_file))

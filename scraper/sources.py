@@ -2,7 +2,10 @@
 
 The package ships ``sources.toml``; a user's ``<home>/sources.toml`` overrides
 it key by key (a user file that only says ``enabled = false`` under a source
-changes just that).  Errors name the file and the key.
+changes just that).  Every key is checked as the file is read (the spider
+exists, the URLs are URLs, the zone is a zone name, the schedule parses and is
+at most a year, each option is one the spider takes, with its type); a mistake
+is one line naming the file, its line, the source and the key.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
+
 from newsdesk.errors import NewsdeskError
-from scraper.dates import UnknownZoneError, get_zone
+from newsdesk.timeparse import UnknownZone, zone_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +76,95 @@ _SPIDER_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 _PATTERN_OPTIONS = ("sitemap_allow", "allow", "deny")
 
-#: What kind of source each spider reads (for `newsdesk sources`).
+#: What kind of source each spider reads (for `newsdesk sources`); also the spiders there are.
 SPIDER_KINDS = {"feed": "feed", "sitemap": "sitemap", "list": "list", "jpost_breaking": "list"}
+
+_EVERY = re.compile(r"^\s*every\s+(\d+)\s*([a-z]+)\s*$", re.IGNORECASE)
+_UNITS = {
+    "s": "seconds", "sec": "seconds", "secs": "seconds", "second": "seconds", "seconds": "seconds",
+    "m": "minutes", "min": "minutes", "mins": "minutes", "minute": "minutes", "minutes": "minutes",
+    "h": "hours", "hr": "hours", "hrs": "hours", "hour": "hours", "hours": "hours",
+    "d": "days", "day": "days", "days": "days",
+}
+_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+_CRON_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+MAX_EVERY = timedelta(days=366)  # the longest ``every`` interval: a longer one is a typo
+
+
+class ScheduleError(SourceConfigError):
+    """A source's schedule cannot be read."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A schedule as read: a fixed interval (``every 10m``), or cron fields as APScheduler 3.x takes them."""
+
+    every: timedelta | None = None
+    cron: dict[str, str] = field(default_factory=dict)
+
+
+def _cron_days(field_text: str) -> str:
+    """Crontab's day-of-week numbers (0 or 7 = Sunday) as names APScheduler 3.x reads right.
+
+    APScheduler 3.x counts 0 as Monday; names are unambiguous, so numbers become names.
+    """
+    out: list[str] = []
+    for part in field_text.split(","):
+        body, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() else None
+        if step_text and not step:
+            raise ValueError(f"bad step {step_text!r} in day-of-week field")
+        if body == "*" and step is None:
+            out.append("*")
+            continue
+        if body == "*":
+            numbers: list[int] = list(range(0, 7))
+        elif re.fullmatch(r"\d+", body):
+            numbers = [int(body)] if step is None else list(range(int(body), 7))
+        elif re.fullmatch(r"\d+-\d+", body):
+            low, high = (int(x) for x in body.split("-"))
+            if low > high:
+                raise ValueError(f"bad day-of-week range {body!r}")
+            numbers = list(range(low, high + 1))
+        else:  # names (mon-fri) mean the same in both worlds
+            out.append(part)
+            continue
+        if any(n > 7 for n in numbers):
+            raise ValueError(f"day of week {max(numbers)} is out of range 0-7")
+        chosen = numbers[::step] if step else numbers
+        out.extend(_CRON_DAYS[n % 7] for n in chosen)
+    unique = list(dict.fromkeys(out))
+    return "*" if "*" in unique else ",".join(unique)
+
+
+def parse_schedule(text: str, where: str, source_id: str | None = None) -> Schedule:
+    """A source's ``schedule``: 5-field cron or ``every <n><unit>`` (at most ``MAX_EVERY``).
+
+    :param where: the file and source, e.g. ``sources.toml: [sources.x]``, named in a ScheduleError.
+    """
+    where = f"{where} schedule {text!r}"
+    every = _EVERY.match(text)
+    if every:
+        amount, unit = int(every.group(1)), every.group(2).lower()
+        if unit not in _UNITS or amount <= 0:
+            raise ScheduleError(f"{where}: say 'every <number><s|m|h|d>'", "e.g. 'every 10m' or 'every 2h'",
+                                source_id, "schedule")
+        if amount * _UNIT_SECONDS[_UNITS[unit]] > MAX_EVERY.total_seconds():
+            raise ScheduleError(f"{where}: longer than {MAX_EVERY.days} days", "e.g. 'every 10m' or 'every 2h'",
+                                source_id, "schedule")
+        return Schedule(every=timedelta(**{_UNITS[unit]: amount}))
+    fields = text.split()
+    if len(fields) != 5:
+        raise ScheduleError(f"{where}: expected 5 cron fields or 'every <n><unit>'",
+                            "e.g. '*/10 * * * *' or 'every 10m'", source_id, "schedule")
+    try:
+        minute, hour, day, month, dow = fields
+        cron = {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": _cron_days(dow)}
+        CronTrigger(**cron, timezone=timezone.utc)  # what APScheduler refuses (minute 61, a step of 0)
+    except ValueError as exc:
+        raise ScheduleError(f"{where}: {exc}", "use 5 cron fields, e.g. '*/10 * * * *', or 'every 10m'",
+                            source_id, "schedule") from None
+    return Schedule(cron=cron)
 
 
 @dataclass(frozen=True)
@@ -127,22 +220,30 @@ def _build(source_id: str, table: dict[str, Any], origin: str) -> Source:
     if not isinstance(spider, str) or not spider:
         raise SourceConfigError(f"{where}: 'spider' is required (a spider name, see `scrapy list`)",
                                 source_id=source_id, key="spider")
+    if spider not in SPIDER_KINDS:
+        raise SourceConfigError(f"{where}: unknown spider {spider!r} (known: {', '.join(sorted(SPIDER_KINDS))})",
+                                source_id=source_id, key="spider")
     urls = table.get("urls")
     if isinstance(urls, str):
         urls = [urls]
-    if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+    if (not isinstance(urls, list) or not urls
+            or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls)):
         raise SourceConfigError(f"{where}: 'urls' must be a list of http(s) URLs", source_id=source_id, key="urls")
     zone = table.get("timezone", "UTC")
     try:
-        get_zone(zone)
-    except (UnknownZoneError, TypeError):
-        raise SourceConfigError(f"{where}: 'timezone' {zone!r} is not an IANA zone name",
+        zone_by_name(zone)
+    except UnknownZone:
+        raise SourceConfigError(f"{where}: 'timezone' {zone!r} is not an IANA zone name", "e.g. Europe/London or UTC",
                                 source_id=source_id, key="timezone") from None
     for key, kind in (("enabled", bool), ("dayfirst", bool), ("schedule", str), ("name", str),
-                      ("options", dict)):
+                      ("options", dict), ("language", str)):
         if key in table and not isinstance(table[key], kind):
             raise SourceConfigError(f"{where}: {key!r} must be a {kind.__name__}", source_id=source_id, key=key)
-    _check_options(spider, table.get("options", {}), where)
+    parse_schedule(table.get("schedule", Source.schedule), where, source_id)
+    try:
+        _check_options(spider, table.get("options", {}), where)
+    except SourceConfigError as exc:  # named with its source and key, for the line number
+        raise SourceConfigError(str(exc), exc.hint, source_id, "options") from None
     return Source(
         id=source_id,
         spider=spider,
@@ -158,10 +259,8 @@ def _build(source_id: str, table: dict[str, Any], origin: str) -> Source:
 
 
 def _check_options(spider: str, options: dict[str, Any], where: str) -> None:
-    """Unknown or mistyped options of a known spider are errors naming the key."""
-    if spider not in _SPIDER_OPTIONS:
-        return  # a user's own spider: its options are its business
-    known = {**_COMMON_OPTIONS, **_SPIDER_OPTIONS[spider]}
+    """Unknown or mistyped options of a spider are errors naming the key (the one check of ``options``)."""
+    known = {**_COMMON_OPTIONS, **_SPIDER_OPTIONS.get(spider, {})}
     for key, value in options.items():
         if key not in known:
             raise SourceConfigError(
@@ -212,7 +311,7 @@ def load_sources(user_file: Path | None = None) -> dict[str, Source]:
         if number is None:  # the shipped file set it
             raise
         message = str(exc).replace(f"{origin}: ", f"{origin}, line {number}: ", 1)
-        raise SourceConfigError(message, exc.hint, exc.source_id, exc.key) from None
+        raise type(exc)(message, exc.hint, exc.source_id, exc.key) from None
 
 
 def get_source(source_id: str, user_file: Path | None = None) -> Source:
