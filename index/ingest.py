@@ -23,12 +23,13 @@ import gzip
 import json
 import logging
 import os
+import re
 import shutil
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from whoosh import index as whoosh_index
 
@@ -243,6 +244,33 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _abandon(writer: Any) -> None:
+    """Cancel a failed writer; if cancelling fails too (the disk is still full), at least unlock the index."""
+    try:
+        writer.cancel()
+    except Exception:  # the first error is the one to report
+        lock = getattr(writer, "writelock", None)
+        if lock is not None and getattr(lock, "fd", None) is not None:
+            lock.release()
+
+
+_SEGMENT_FILE = re.compile(rf"^{INDEX_NAME}_([a-z0-9]+)\.")
+_TOC_TEMP = re.compile(rf"^_{INDEX_NAME}_\d+\.toc\.")
+
+
+def remove_uncommitted(ix: Any, path: Path) -> None:
+    """Delete what a failed write left in the index directory: files of segments no commit holds.
+
+    Call under the index lock (no other writer can be writing them).
+    """
+    committed = {segment.segment_id() for segment in ix._segments()}
+    for entry in path.iterdir():
+        segment = _SEGMENT_FILE.match(entry.name)
+        if (segment and f"{INDEX_NAME}_{segment.group(1)}" not in committed) or _TOC_TEMP.match(entry.name):
+            entry.unlink(missing_ok=True)
+    shutil.rmtree(path / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the writer's sorting runs
+
+
 class Upserter:
     """Writes records into an index in bounded batches, merging with what is there.
 
@@ -324,10 +352,12 @@ class Upserter:
             for record in records:
                 writer.add_document(**to_document(record))
             prepared = self.prepare(records) if self.prepare else None
+            writer.commit(merge=len(before) >= MAX_SEGMENTS)
         except BaseException:
-            writer.cancel()
+            _abandon(writer)
+            self.batch.clear()  # still in its outbox file, which stays until a commit holds it
+            self.replaced.clear()
             raise
-        writer.commit(merge=len(before) >= MAX_SEGMENTS)
         if parallel:
             self._check_written(before)
         self.batch.clear()
@@ -410,7 +440,7 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
             writer.add_document(**document(record))
             written += 1
     except BaseException:
-        writer.cancel()
+        _abandon(writer)
         raise
     writer.commit()
     committed = ix.doc_count_all()
@@ -447,17 +477,31 @@ def archive_path(home: Home, outbox_file: Path) -> Path:
     return home.archive / f"{started:%Y}" / f"{started:%m}" / f"{run_id}.jsonl.gz"
 
 
-def _archive(home: Home, outbox_file: Path) -> None:
-    target = archive_path(home, outbox_file)
+def _replace_with(target: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``target`` through a temporary file, fsynced and renamed into place.
+
+    On any failure (a full disk) the temporary file is removed, so it does not hold the space.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    with open(outbox_file, "rb") as src, open(tmp, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as gz:
-            shutil.copyfileobj(src, gz)
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as raw:
+            write(raw)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(target.parent)
+
+
+def _archive(home: Home, outbox_file: Path) -> None:
+    def compress(raw: BinaryIO) -> None:
+        with open(outbox_file, "rb") as src, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as gz:
+            shutil.copyfileobj(src, gz)
+
+    _replace_with(archive_path(home, outbox_file), compress)
     outbox_file.unlink()
     _fsync_dir(outbox_file.parent)
 
@@ -470,14 +514,7 @@ def quarantine_path(home: Home, outbox_file: Path) -> Path:
 def _quarantine(home: Home, outbox_file: Path, rejects: list[str]) -> Path:
     """Write the set-aside lines of one outbox file, whole (a repeat after a crash rewrites the same file)."""
     target = quarantine_path(home, outbox_file)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", errors="surrogatepass") as handle:
-        handle.write("".join(line + "\n" for line in rejects))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    _replace_with(target, lambda raw: raw.write("".join(line + "\n" for line in rejects).encode("utf-8")))
     logger.warning("%d records of %s do not fit the record schema; set aside in %s",
                    len(rejects), outbox_file.name, target)
     return target
@@ -549,6 +586,9 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
                     result.files += 1
                 upserter.commit()  # the index holds them: now the archive may take the files
                 result.after = after
+            except BaseException:
+                remove_uncommitted(ix, home.index)
+                raise
             finally:
                 upserter.close()
                 ix.close()
@@ -578,16 +618,20 @@ def reindex(home: Home, wait: float = 120.0, procs: int | None = None) -> Ingest
         with index_lock(home, wait):
             finish_swap(home)
             shutil.rmtree(fresh, ignore_errors=True)
-            ix = open_index(fresh, create=True)
             try:
-                from index.neardup import known_groups
+                ix = open_index(fresh, create=True)
+                try:
+                    from index.neardup import known_groups
 
-                # One segment, the fastest to open and search; near-duplicate groups live in
-                # state/, not in the archive, so they are written back as the records go in.
-                build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state),
-                            procs=procs or writer_procs())
-            finally:
-                ix.close()
+                    # One segment, the fastest to open and search; near-duplicate groups live in
+                    # state/, not in the archive, so they are written back as the records go in.
+                    build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state),
+                                procs=procs or writer_procs())
+                finally:
+                    ix.close()
+            except BaseException:
+                shutil.rmtree(fresh, ignore_errors=True)  # a half-built index holds the space a retry needs
+                raise
             old = home.root / "index.old"
             shutil.rmtree(old, ignore_errors=True)
             if home.index.exists():

@@ -6,6 +6,7 @@ Command modules import from here (never from ``cli``) and are registered in
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from newsdesk.errors import NewsdeskError
-from newsdesk.home import ENV_VAR, Home
+from newsdesk.home import ENV_VAR, Home, default_home, write_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,14 +28,23 @@ class UserError(click.ClickException):
         self.exit_code = error.exit_code
 
 
+_HOME_KEY = "newsdesk.home"  # in the click context's meta, shared by every nested context
+
+
 class Group(click.Group):
-    """Turns every NewsdeskError into a clean message and exit code."""
+    """Turns every NewsdeskError, and a write that failed on a full or read-only home, into one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except NewsdeskError as exc:
             raise UserError(exc) from None
+        except (OSError, sqlite3.Error) as exc:
+            home = ctx.meta.get(_HOME_KEY)
+            problem = write_problem(exc, home.root if home is not None else default_home())
+            if problem is None:
+                raise
+            raise UserError(problem) from None
 
 
 class HomePath(click.Path):
@@ -60,7 +70,11 @@ def home_option(func: F) -> F:
 
 def resolve_home(path: Path | None) -> Home:
     """The data home a command works in (checked, not yet created)."""
-    return Home.resolve(path)
+    home = Home.resolve(path)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[_HOME_KEY] = home  # named by the one line a full or read-only disk gets
+    return home
 
 
 def _parse_settings(ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]) -> dict[str, str]:

@@ -3,11 +3,17 @@
 The home defaults to the platform's data dir (platformdirs) and is overridden by
 ``--home`` or ``NEWSDESK_HOME``.  Both the scraper and the index find their
 files through :class:`Home`, so the layout is written down once.
+
+A write that fails because the home's disk is full or the home is read-only is
+explained by :func:`write_problem` in one line, whichever part of newsdesk
+(a file, SQLite, the index writer) hit it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +24,43 @@ ENV_VAR = "NEWSDESK_HOME"
 
 class HomeError(NewsdeskError):
     """The data directory cannot be used (not a directory, not writable)."""
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+FULL_HINT = "free some space there and run the command again; what was not yet indexed waits in the outbox"
+
+
+def _device_full(root: Path) -> bool:
+    try:
+        stats = os.statvfs(root)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024  # less than a page of SQLite or Whoosh can be written
+
+
+def _read_only(root: Path) -> bool:
+    try:
+        return bool(os.statvfs(root).f_flag & os.ST_RDONLY) or not os.access(root, os.W_OK)
+    except OSError:
+        return False
+
+
+def write_problem(exc: BaseException, root: Path) -> HomeError | None:
+    """The one-line error for a write that failed because ``root``'s disk is full or read-only; else None."""
+    full = read_only = False
+    if isinstance(exc, OSError) and exc.errno is not None:
+        full, read_only = exc.errno in _FULL, exc.errno in _READ_ONLY
+    elif isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        full = "disk is full" in text or ("disk i/o error" in text and _device_full(root))
+        read_only = "readonly" in text or (("unable to open" in text or "disk i/o error" in text) and _read_only(root))
+    if full:
+        return HomeError(f"no space left on the device holding {root}", FULL_HINT)
+    if read_only:
+        return HomeError(f"{root} is not writable (read-only, or not yours)",
+                         "use a writable --home (or NEWSDESK_HOME), or fix the permissions of this one")
+    return None
 
 
 def default_home() -> Path:
