@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from index.ingest import open_index
+
 
 def record(key: str, title: str, published: str | None, source: str = "jpost-breaking", **extra: Any) -> dict[str, Any]:
     data = {"key": key, "url": key if key.startswith("http") else None, "source": source, "kind": "breaking",
@@ -38,3 +40,12 @@ def write_outbox(home: Path, run_id: str, records: list[dict[str, Any]], part: b
     path = outbox / (f"{run_id}.jsonl.part" if part else f"{run_id}.jsonl")
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + torn, encoding="utf-8")
     return path
+
+
+def indexed_count(home: Path) -> int:
+    """How many records the index in ``home`` holds."""
+    ix = open_index(home / "index")
+    try:
+        return int(ix.doc_count())
+    finally:
+        ix.close()

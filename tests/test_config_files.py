@@ -53,6 +53,7 @@ def test_a_bad_source_key_is_one_line_naming_file_line_source_and_key(tmp_path: 
     ("[history]\nkeep_days = 1e300", "[history] keep_days must be at most 36500, not 1e+300"),
     ("[health]\nwindow = 99999999999", "[health] window must be at most 1000000"),
     ("[health]\ncoverage_ratio = 2.0", "[health] coverage_ratio must be at most 1"),
+    ("[health]\nunreadable_dates = 1.5", "[health] unreadable_dates must be at most 1"),
 ])
 def test_a_bad_config_key_is_one_line_naming_file_line_and_key(tmp_path: Path, lines: str, named: str) -> None:
     (tmp_path / "config.toml").write_text(f"{lines}\n")

@@ -24,7 +24,7 @@ from whoosh.filedb.structfile import StructFile
 from index.ingest import INDEX_NAME, ingest, open_index
 from newsdesk.cli import cli
 from newsdesk.home import Home
-from tests.records import record, write_outbox
+from tests.records import indexed_count, record, write_outbox
 
 RUN = "20241024T170000Z-jpost-breaking-aaaaaa"
 FULL = "Error: no space left on the device holding {home}\n" \
@@ -58,13 +58,6 @@ def _uncommitted(index_dir: Path) -> list[str]:
     return sorted(left)
 
 
-def _indexed(home: Home) -> int:
-    ix = open_index(home.index)
-    try:
-        return int(ix.doc_count())
-    finally:
-        ix.close()
-
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
@@ -92,7 +85,7 @@ def test_a_full_disk_is_one_line_and_exit_1_and_leaves_no_partial_files(small_di
     (small_disk / "filler").unlink()
     again = _run("ingest", "--home", str(home))
     assert again.exit_code == 0, again.output
-    assert _indexed(Home(home)) == 300
+    assert indexed_count(home) == 300
 
 
 def test_a_write_refused_for_space_anywhere_in_the_index_gets_the_same_line(tmp_path: Path,
@@ -113,10 +106,10 @@ def test_a_write_refused_for_space_anywhere_in_the_index_gets_the_same_line(tmp_
     result = _run("ingest", "--home", str(tmp_path))
     assert result.exit_code == 1 and result.stderr == FULL.format(home=tmp_path)
     assert _uncommitted(tmp_path / "index") == [] and not (tmp_path / "index" / f"{INDEX_NAME}.tmp").exists()
-    assert _indexed(Home(tmp_path)) == 50  # the earlier commit is whole
+    assert indexed_count(tmp_path) == 50  # the earlier commit is whole
     monkeypatch.undo()
     assert _run("ingest", "--home", str(tmp_path)).exit_code == 0
-    assert _indexed(Home(tmp_path)) == 80
+    assert indexed_count(tmp_path) == 80
 
 
 def test_a_full_disk_while_archiving_removes_the_half_written_archive_file(tmp_path: Path,

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import index.ingest as ingest_module
-from index.ingest import IngestResult, ingest, open_index, read_records
+from index.ingest import IngestResult, ingest, read_records
 from newsdesk.cli import cli
 from newsdesk.home import Home
-from tests.records import record, write_outbox
+from tests.records import indexed_count, record, write_outbox
 
 RUN1 = "20241024T170000Z-jpost-breaking-aaaaaa"
 RUN2 = "20241024T171000Z-jpost-breaking-bbbbbb"
@@ -30,13 +30,6 @@ POISON = [
 def _good(prefix: str, count: int) -> list[dict[str, Any]]:
     return [record(f"https://x.test/{prefix}/{i}", f"headline {i}", "2024-10-24T16:25:00+00:00") for i in range(count)]
 
-
-def _indexed(home: Home) -> int:
-    ix = open_index(home.index)
-    try:
-        return int(ix.doc_count())
-    finally:
-        ix.close()
 
 
 def _run(*args: str) -> Any:
@@ -53,7 +46,7 @@ def test_poison_records_are_set_aside_and_the_rest_is_indexed(tmp_path: Path) ->
     assert f"ingest: 4 records do not fit the record schema, set aside in {quarantine}" in result.output
     assert "Traceback" not in result.output
     home = Home(tmp_path)
-    assert _indexed(home) == 403  # all of both files but the four
+    assert indexed_count(home.root) == 403  # all of both files but the four
     assert list((tmp_path / "outbox").iterdir()) == []  # both files archived: nothing waits behind them
     held = [json.loads(line) for line in quarantine.read_text().splitlines()]
     assert [h["reason"] for h in held] == ["title is an object, not a string", "title is a number, not a string",
@@ -83,7 +76,7 @@ def test_a_crash_before_the_archive_step_quarantines_each_record_once(tmp_path: 
     result = ingest(home)
     assert result.quarantined == 4 and result.records == 5
     assert len((tmp_path / "quarantine" / f"{RUN1}.jsonl").read_text().splitlines()) == 4
-    assert _indexed(home) == 5
+    assert indexed_count(home.root) == 5
     assert list((tmp_path / "quarantine").iterdir()) == [tmp_path / "quarantine" / f"{RUN1}.jsonl"]  # no .tmp
 
 
@@ -91,7 +84,7 @@ def test_reindex_and_verify_skip_the_archived_poison_the_same_way(tmp_path: Path
     write_outbox(tmp_path, RUN1, _good("a", 5) + POISON)
     assert _run("ingest", "--home", str(tmp_path)).exit_code == 0
     assert _run("reindex", "--home", str(tmp_path)).exit_code == 0
-    assert _indexed(Home(tmp_path)) == 5
+    assert indexed_count(tmp_path) == 5
     verified = _run("verify", "--home", str(tmp_path))
     assert verified.exit_code == 0, verified.output
 
@@ -117,4 +110,4 @@ def test_any_record_shape_is_indexed_or_set_aside_never_fatal(tmp_path_factory: 
     readable = list(read_records(home_dir / "outbox" / f"{RUN1}.jsonl", parsed))
     result = ingest(Home(home_dir))
     assert result.records == len(readable) and result.records + result.quarantined == len(shapes) + 2
-    assert _indexed(Home(home_dir)) == len({r["key"] for r in readable})
+    assert indexed_count(home_dir) == len({r["key"] for r in readable})

@@ -53,6 +53,12 @@ def test_a_date_out_of_range_is_one_line_and_exit_2(home: Path, command: str, da
     assert len(result.stderr.splitlines()) == 2  # the line and its hint
 
 
+def test_the_refusal_says_the_limits(home: Path) -> None:
+    result = _cli(home, "search", "korea", "--until", "9999-12-31")
+    assert result.stderr.splitlines()[0] == \
+        "Error: cannot read --until '9999-12-31': dates run from 1900-01-01 to 2999-12-31"
+
+
 @pytest.mark.parametrize("zone", [z for z in BAD_ZONES if z])
 def test_every_bad_zone_gets_the_same_line(home: Path, zone: str) -> None:
     result = _cli(home, "search", "korea", "--tz", zone)
