@@ -85,13 +85,10 @@ def extract(file: Path, url: str | None, tz_name: str | None) -> None:
 
         newsdesk extract saved/article.html --url https://example.com/news/1 --tz Asia/Jerusalem
     """
-    from scraper.dates import UnknownZoneError, get_zone
+    from newsdesk.timeparse import user_zone
 
-    try:
-        if tz_name is not None:
-            get_zone(tz_name)
-    except UnknownZoneError as exc:
-        raise NewsdeskError(str(exc), hint="use an IANA name such as Europe/London or UTC") from None
+    if tz_name is not None:
+        user_zone(tz_name)  # a zone name checked as every typed zone is (exit 2, before the zone database)
     try:
         html = file.read_bytes()
     except OSError as exc:
