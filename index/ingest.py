@@ -263,11 +263,14 @@ def remove_uncommitted(ix: Any, path: Path) -> None:
 
     Call under the index lock (no other writer can be writing them).
     """
-    committed = {segment.segment_id() for segment in ix._segments()}
-    for entry in path.iterdir():
-        segment = _SEGMENT_FILE.match(entry.name)
-        if (segment and f"{INDEX_NAME}_{segment.group(1)}" not in committed) or _TOC_TEMP.match(entry.name):
-            entry.unlink(missing_ok=True)
+    try:
+        committed = {segment.segment_id() for segment in ix._segments()}
+        for entry in path.iterdir():
+            segment = _SEGMENT_FILE.match(entry.name)
+            if (segment and f"{INDEX_NAME}_{segment.group(1)}" not in committed) or _TOC_TEMP.match(entry.name):
+                entry.unlink(missing_ok=True)
+    except (OSError, whoosh_index.IndexError) as exc:  # the error that brought us here is the one to report
+        logger.warning("could not remove the files a failed write left in %s: %s", path, exc)
     shutil.rmtree(path / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the writer's sorting runs
 
 

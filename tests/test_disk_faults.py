@@ -88,21 +88,26 @@ def test_a_full_disk_is_one_line_and_exit_1_and_leaves_no_partial_files(small_di
     assert indexed_count(home) == 300
 
 
-def test_a_write_refused_for_space_anywhere_in_the_index_gets_the_same_line(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    write_outbox(tmp_path, RUN, _records(50))
-    ingest(Home(tmp_path))  # a committed segment, which must survive the cleanup
-    write_outbox(tmp_path, "20241024T171000Z-jpost-breaking-bbbbbb", _records(80)[50:])
+def _fill_after(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """Whoosh's file writes fail for space once ``limit`` bytes were written."""
     written = {"bytes": 0}
     real_write = StructFile.write
 
     def write(self: StructFile, data: bytes) -> Any:
         written["bytes"] += len(data)
-        if written["bytes"] > 20_000:
+        if written["bytes"] > limit:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(self, data)
 
     monkeypatch.setattr(StructFile, "write", write)
+
+
+def test_a_write_refused_for_space_anywhere_in_the_index_gets_the_same_line(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    write_outbox(tmp_path, RUN, _records(50))
+    ingest(Home(tmp_path))  # a committed segment, which must survive the cleanup
+    write_outbox(tmp_path, "20241024T171000Z-jpost-breaking-bbbbbb", _records(80)[50:])
+    _fill_after(monkeypatch, 20_000)
     result = _run("ingest", "--home", str(tmp_path))
     assert result.exit_code == 1 and result.stderr == FULL.format(home=tmp_path)
     assert _uncommitted(tmp_path / "index") == [] and not (tmp_path / "index" / f"{INDEX_NAME}.tmp").exists()
@@ -110,6 +115,18 @@ def test_a_write_refused_for_space_anywhere_in_the_index_gets_the_same_line(tmp_
     monkeypatch.undo()
     assert _run("ingest", "--home", str(tmp_path)).exit_code == 0
     assert indexed_count(tmp_path) == 80
+
+
+def test_a_full_disk_during_reindex_keeps_the_old_index_and_removes_the_new_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_outbox(tmp_path, RUN, _records(50))
+    ingest(Home(tmp_path))
+    _fill_after(monkeypatch, 20_000)
+    result = _run("reindex", "--home", str(tmp_path))
+    assert result.exit_code == 1 and result.stderr == FULL.format(home=tmp_path)
+    assert not (tmp_path / "index.new").exists()
+    monkeypatch.undo()
+    assert indexed_count(tmp_path) == 50
 
 
 def test_a_full_disk_while_archiving_removes_the_half_written_archive_file(tmp_path: Path,
