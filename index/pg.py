@@ -30,9 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
+from whoosh import query
+
 from index import schema
 from index.ingest import IngestResult, _archive, archive_files, pending_files, read_records
-from index.search import MAX_QUERY_CHARS, Filters, Hit, QueryError, SearchResult, check_page
+from index.query import parse_query
+from index.schema import keyword_value, make_analyzer, make_schema
+from index.search import Filters, Hit, QueryError, SearchResult, check_page, filter_values, make_snippet, text_of
 from index.timeline import BY, Timeline, tally
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
@@ -46,7 +50,6 @@ STATEMENT_TIMEOUT_MS = 5000
 BATCH = 500
 #: Fields that change on every fetch without the content changing: not part of the content hash.
 VOLATILE = ("fetched_at", "version")
-HEADLINE_OPTIONS = "StartSel=[[, StopSel=]], MaxFragments=2, MaxWords=30, MinWords=12, FragmentDelimiter=\" … \""
 
 SCHEMA_SQL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -62,11 +65,11 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     content_hash text NOT NULL,
     record       jsonb NOT NULL,
     stored_at    timestamptz NOT NULL DEFAULT now(),
-    tsv          tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', body), 'B')
-    ) STORED
+    language     text,
+    terms        tsvector
 );
-CREATE INDEX IF NOT EXISTS {TABLE}_tsv ON {TABLE} USING gin (tsv);
+CREATE INDEX IF NOT EXISTS {TABLE}_terms ON {TABLE} USING gin (terms);
+CREATE INDEX IF NOT EXISTS {TABLE}_unsearchable ON {TABLE} (key) WHERE terms IS NULL;
 CREATE INDEX IF NOT EXISTS {TABLE}_published ON {TABLE} (published);
 CREATE INDEX IF NOT EXISTS {TABLE}_source ON {TABLE} (source);
 CREATE TABLE IF NOT EXISTS {VERSIONS} (
@@ -79,24 +82,31 @@ CREATE TABLE IF NOT EXISTS {VERSIONS} (
 );
 """
 
-UPSERT_SQL = f"""
-WITH rows AS (
-    INSERT INTO {TABLE} AS r (key, source, kind, agency, authors, title, body, published, content_hash, record)
-    VALUES (%(key)s, %(source)s, %(kind)s, %(agency)s, %(authors)s, %(title)s, %(body)s, %(published)s,
-            %(content_hash)s, %(record)s)
-    ON CONFLICT (key) DO UPDATE SET
-        source = EXCLUDED.source, kind = EXCLUDED.kind, agency = EXCLUDED.agency, authors = EXCLUDED.authors,
-        title = EXCLUDED.title, body = EXCLUDED.body, published = EXCLUDED.published,
-        content_hash = EXCLUDED.content_hash, record = EXCLUDED.record, version = r.version + 1,
-        stored_at = now()
-    WHERE r.content_hash IS DISTINCT FROM EXCLUDED.content_hash
-    RETURNING key, version, content_hash, record
-)
-INSERT INTO {VERSIONS} (key, version, content_hash, record)
-SELECT key, version, content_hash, record FROM rows
-ON CONFLICT DO NOTHING
-RETURNING version
+#: A table made before words were indexed with the local index's analyzer gets its columns (filled by
+#: ``_backfill``); the old ``tsv`` column (PostgreSQL's own 'english' parsing) goes.
+MIGRATE_SQL = f"""
+ALTER TABLE {TABLE} DROP COLUMN IF EXISTS tsv;
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS terms tsvector;
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS language text;
 """
+BACKFILL_SQL = f"""
+UPDATE {TABLE} SET source = %(source)s, kind = %(kind)s, agency = %(agency)s, language = %(language)s,
+    authors = %(authors)s, terms = %(terms)s::tsvector
+WHERE key = %(key)s
+"""
+
+WRITE_SQL = f"""
+INSERT INTO {TABLE} AS r (key, source, kind, agency, language, authors, title, body, published, terms, version,
+                          content_hash, record)
+VALUES (%(key)s, %(source)s, %(kind)s, %(agency)s, %(language)s, %(authors)s, %(title)s, %(body)s, %(published)s,
+        %(terms)s::tsvector, %(version)s, %(content_hash)s, %(record)s)
+ON CONFLICT (key) DO UPDATE SET
+    source = EXCLUDED.source, kind = EXCLUDED.kind, agency = EXCLUDED.agency, language = EXCLUDED.language,
+    authors = EXCLUDED.authors, title = EXCLUDED.title, body = EXCLUDED.body, published = EXCLUDED.published,
+    terms = EXCLUDED.terms, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
+    record = EXCLUDED.record, stored_at = now()
+"""
+HISTORY_SQL = f"INSERT INTO {VERSIONS} (key, version, content_hash, record) VALUES (%s, %s, %s, %s)"
 
 
 class ArchiveError(NewsdeskError):
@@ -112,8 +122,14 @@ class DeliverResult:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    older: int = 0  # older than the current content: kept in the version history only
     bad_lines: int = 0
     skipped_live: list[str] = field(default_factory=list)
+
+    def counts(self) -> str:
+        """``N new, N changed, N unchanged`` (and older versions kept, if any)."""
+        older = f", {self.older} older kept as earlier versions" if self.older else ""
+        return f"{self.new} new, {self.updated} changed{older}, {self.unchanged} unchanged"
 
 
 # --- connection ----------------------------------------------------------------------
@@ -147,10 +163,28 @@ def connect(url: str, timeout_ms: int = STATEMENT_TIMEOUT_MS) -> Any:
 
 
 def ensure_schema(conn: Any) -> None:
-    """Create the tables and indexes if they are missing."""
+    """Create the tables and indexes if they are missing; bring a table of an older newsdesk up to date."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+        old = conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'tsv'",
+                           (TABLE,)).fetchone()
+        if old:
+            conn.execute(MIGRATE_SQL)
         conn.execute(SCHEMA_SQL)
+    _backfill(conn)
+
+
+def _backfill(conn: Any) -> None:
+    """Index the words (and names) of rows written by an older newsdesk, a batch at a time."""
+    while True:
+        with conn.transaction():
+            rows = conn.execute(f"SELECT record, version FROM {TABLE} WHERE terms IS NULL LIMIT {BATCH} "
+                                "FOR UPDATE SKIP LOCKED").fetchall()
+            if not rows:
+                return
+            logger.info("indexing the words of %d archived records", len(rows))
+            with conn.cursor() as cur:
+                cur.executemany(BACKFILL_SQL, [_row(record, version) for record, version in rows])
 
 
 # --- writing -------------------------------------------------------------------------
@@ -180,28 +214,47 @@ def item_time(record: dict[str, Any]) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment else None
 
 
-def _row(record: dict[str, Any]) -> dict[str, Any]:
+def _row(record: dict[str, Any], version: int) -> dict[str, Any]:
     from psycopg.types.json import Jsonb
+
+    def name(field: str) -> str | None:
+        return keyword_value(field, record[field]) if record.get(field) else None
 
     return {
         "key": record["key"],
-        "source": record.get("source"),
-        "kind": record.get("kind"),
-        "agency": str(record["agency"]).lower() if record.get("agency") else None,
-        "authors": [str(a).lower() for a in record.get("authors") or [] if a],
+        "source": name("source"),
+        "kind": name("kind"),
+        "agency": name("agency"),
+        "language": name("language"),
+        "authors": [keyword_value("authors", a) for a in record.get("authors") or [] if a],
         "title": record.get("title") or "",
-        "body": "\n".join(p for p in (record.get("summary"), record.get("body")) if p),
+        "body": text_of(record),
         "published": item_time(record),
+        "terms": document_terms(record),
+        "version": version,
         "content_hash": content_hash(record),
         "record": Jsonb(record),
     }
+
+
+def _age(record: dict[str, Any]) -> tuple[int, str]:
+    """What makes one version of a record newer than another: its version number, then its fetch time."""
+    try:
+        number = int(record.get("version") or 1)
+    except (TypeError, ValueError):
+        number = 1
+    fetched = schema.item_time({"published": record.get("fetched_at")})
+    return number, fetched.isoformat() if fetched else ""
 
 
 def upsert(conn: Any, records: Iterable[dict[str, Any]], result: DeliverResult) -> None:
     """Upsert records in batches, each batch one transaction; unchanged records write nothing."""
     batch: dict[str, dict[str, Any]] = {}
     for record in records:
-        batch[record["key"]] = merge(batch[record["key"]], record) if record["key"] in batch else record
+        if record["key"] in batch:  # a second version of a key: it goes in the next batch
+            _upsert_batch(conn, list(batch.values()), result)
+            batch.clear()
+        batch[record["key"]] = record
         if len(batch) >= BATCH:
             _upsert_batch(conn, list(batch.values()), result)
             batch.clear()
@@ -210,24 +263,51 @@ def upsert(conn: Any, records: Iterable[dict[str, Any]], result: DeliverResult) 
 
 
 def _upsert_batch(conn: Any, records: list[dict[str, Any]], result: DeliverResult) -> None:
+    """Write one batch: the newest content of each key is current; an older one only joins the history.
+
+    A record whose content is the current one, or (if older) already in the history, writes nothing,
+    so delivering or loading the same records again adds no version.  Writers of the same keys take
+    turns (an advisory lock per key, taken in key order).
+    """
+    keys = sorted(r["key"] for r in records)
     with conn.transaction():
-        stored = dict(conn.execute(f"SELECT key, record FROM {TABLE} WHERE key = ANY(%s)",
-                                   ([r["key"] for r in records],)).fetchall())
-        rows = []
+        conn.execute("SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM "
+                     "(SELECT k FROM unnest(%s::text[]) AS k ORDER BY k) AS ordered", (keys,))
+        stored = dict(conn.execute(f"SELECT key, record FROM {TABLE} WHERE key = ANY(%s)", (keys,)).fetchall())
+        history: dict[str, tuple[int, set[str]]] = {}
+        for key, version, digest in conn.execute(
+                f"SELECT key, version, content_hash FROM {VERSIONS} WHERE key = ANY(%s)", (keys,)):
+            top, digests = history.setdefault(key, (0, set()))
+            history[key] = (max(top, version), digests | {digest})
+        rows, versions = [], []
         for record in records:
-            old = stored.get(record["key"])
-            rows.append(_row(merge(old, record) if old else record))
+            key = record["key"]
+            old = stored.get(key)
+            top, digests = history.get(key, (0, set()))
+            if old is None:
+                row = _row(record, top + 1)
+                rows.append(row)
+                result.new += 1
+            elif _age(record) >= _age(old):
+                row = _row(merge(old, record), top + 1)
+                if row["content_hash"] == content_hash(old):
+                    result.unchanged += 1
+                    continue
+                rows.append(row)
+                result.updated += 1
+            else:
+                row = _row(record, top + 1)
+                if row["content_hash"] in digests:
+                    result.unchanged += 1
+                    continue
+                result.older += 1
+            versions.append((key, row["version"], row["content_hash"], row["record"]))
         with conn.cursor() as cur:
-            cur.executemany(UPSERT_SQL, rows, returning=True)
-            versions = []
-            while True:
-                versions.extend(v for (v,) in cur.fetchall())
-                if not cur.nextset():
-                    break
+            if rows:
+                cur.executemany(WRITE_SQL, rows)
+            if versions:
+                cur.executemany(HISTORY_SQL, versions)
     result.records += len(records)
-    result.new += sum(1 for v in versions if v == 1)
-    result.updated += sum(1 for v in versions if v > 1)
-    result.unchanged += len(records) - len(versions)
 
 
 def deliver(home: Home, url: str, wait: float = 60.0) -> DeliverResult:
@@ -282,62 +362,161 @@ def load_archive(home: Home, url: str) -> DeliverResult:
 
 # --- searching -----------------------------------------------------------------------
 
-_FIELD_PREFIX = re.compile(r"(?<![\w\"])[A-Za-z_]+:(?=\S)")
+#: PostgreSQL's limits on a tsvector: positions, positions kept per word, bytes per word.
+MAX_POSITION = 16383
+MAX_POSITIONS = 256
+MAX_LEXEME_BYTES = 2046
+_WEIGHT = {"title": "A", "body": "B"}
+_COLUMN = {"source": "source", "kind": "kind", "agency": "agency", "language": "language"}
 
 
-def websearch_text(text: str) -> str:
-    """Whoosh-style query text as ``websearch_to_tsquery`` input: ``NOT x`` → ``-x``, ``AND`` dropped."""
-    text = text.strip()
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is {len(text)} characters long (at most {MAX_QUERY_CHARS})",
-                         "search for fewer words")
-    if text.count('"') % 2:
-        raise QueryError("invalid query: unbalanced quote", 'close the "phrase" with a second quote')
-    outside = re.sub(r'"[^"]*"', " ", text)
-    if "(" in outside or ")" in outside:
-        raise QueryError("the PostgreSQL archive does not group with parentheses",
-                         'write a OR b, "a phrase", -word; or search the local index')
-    if _FIELD_PREFIX.search(outside):
-        raise QueryError("the PostgreSQL archive searches titles and bodies together (no field:word)",
-                         "drop the field: prefix; title matches already rank first")
-    parts = re.split(r'("[^"]*")', text)
-    out = []
-    for part in parts:
-        if part.startswith('"'):
-            out.append(part)
-            continue
-        part = re.sub(r"\bNOT\s+", "-", part)
-        part = re.sub(r"\bAND\b", " ", part)
-        out.append(part)
-    return " ".join("".join(out).split())
+def _lexeme(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _where(text: str, filters: Filters) -> tuple[list[str], dict[str, Any]]:
+def document_terms(record: dict[str, Any]) -> str:
+    """The record's words as a tsvector, made by the local index's own analyzer.
+
+    Title words carry weight A, body words weight B; positions are the analyzer's (stop words
+    dropped, as the local index drops them), so a phrase, a prefix and a stem mean the same on both
+    backends.  Past PostgreSQL's limits (position 16383, 256 positions per word, 2046-byte words)
+    the rest is left out.
+    """
+    analyzer = _analyzer()
+    positions: dict[str, list[str]] = {}
+    start = 1
+    for name, text in (("title", record.get("title") or ""), ("body", text_of(record))):
+        last = 0
+        for token in analyzer(text, positions=True):
+            last = token.pos
+            spots = positions.setdefault(token.text, [])
+            if len(spots) < MAX_POSITIONS:
+                spots.append(f"{min(start + token.pos, MAX_POSITION)}{_WEIGHT[name]}")
+        start += last + 2
+    return " ".join(f"{_lexeme(word)}:{','.join(spots)}" for word, spots in positions.items()
+                    if len(word.encode()) <= MAX_LEXEME_BYTES)
+
+
+_analyzers: list[Any] = []
+
+
+def _analyzer() -> Any:
+    if not _analyzers:
+        _analyzers.append(make_analyzer())
+    return _analyzers[0]
+
+
+class _Compiler:
+    """A parsed query (:func:`index.query.parse_query`, the local index's own parser) as SQL.
+
+    Words in titles and bodies become tsquery operands on the stored ``terms`` (weights A and B);
+    names in keyword fields become comparisons with their columns.  ``params`` collects the values.
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.ranked: list[str] = []  # tsquery text of the words outside a NOT: for ts_rank_cd
+
+    def _param(self, value: Any) -> str:
+        name = f"q{len(self.params)}"
+        self.params[name] = value
+        return f"%({name})s"
+
+    def tsquery(self, node: query.Query) -> str | None:
+        """The node as tsquery text, or None if part of it is not about words."""
+        if isinstance(node, query.Term) and node.fieldname in _WEIGHT:
+            return f"{_lexeme(node.text)}:{_WEIGHT[node.fieldname]}"
+        if isinstance(node, query.Prefix) and node.fieldname in _WEIGHT:
+            return f"{_lexeme(node.text)}:*{_WEIGHT[node.fieldname]}"
+        if isinstance(node, query.Phrase) and node.fieldname in _WEIGHT:
+            return "(" + " <-> ".join(f"{_lexeme(w)}:{_WEIGHT[node.fieldname]}" for w in node.words) + ")"
+        if isinstance(node, query.Not):
+            inner = self.tsquery(node.query)
+            return None if inner is None else f"!{inner}"
+        if isinstance(node, (query.And, query.Or)):
+            parts = [self.tsquery(c) for c in node.children()]
+            if any(p is None for p in parts):
+                return None
+            return "(" + (" & " if isinstance(node, query.And) else " | ").join(parts) + ")"  # type: ignore[arg-type]
+        return None
+
+    def sql(self, node: query.Query, negated: bool = False) -> str:
+        """The node as a boolean SQL expression (never NULL)."""
+        words = self.tsquery(node)
+        if words is not None:
+            if not negated and not isinstance(node, query.Not):
+                self.ranked.append(words)
+            return f"coalesce(terms @@ {self._param(words)}::tsquery, false)"
+        if isinstance(node, query.Every):
+            return "true"
+        if isinstance(node, query.Not):
+            return f"NOT ({self.sql(node.query, not negated)})"
+        if isinstance(node, query.AndNot):
+            return f"({self.sql(node.a, negated)} AND NOT ({self.sql(node.b, not negated)}))"
+        if isinstance(node, query.AndMaybe):  # b only raises the score
+            return self.sql(node.a, negated)
+        if isinstance(node, (query.And, query.Or)):
+            joiner = " AND " if isinstance(node, query.And) else " OR "
+            return "(" + joiner.join(self.sql(c, negated) for c in node.children()) + ")"
+        name = getattr(node, "fieldname", None)
+        if isinstance(node, query.Term) and name in _COLUMN:
+            return f"coalesce({_COLUMN[name]} = {self._param(node.text)}, false)"
+        if isinstance(node, query.Term) and name == "authors":
+            return f"({self._param(node.text)} = ANY(authors))"
+        if isinstance(node, query.Prefix) and name in _COLUMN:
+            return f"coalesce(starts_with({_COLUMN[name]}, {self._param(node.text)}), false)"
+        if isinstance(node, query.Prefix) and name == "authors":
+            return f"EXISTS (SELECT 1 FROM unnest(authors) AS a WHERE starts_with(a, {self._param(node.text)}))"
+        raise QueryError(f"invalid query: the PostgreSQL archive cannot run {str(node)[:80]!r}",
+                         "search the local index (without --archive)")
+
+
+@dataclass
+class _Where:
+    """The WHERE clause of a search, its parameters, the rank expression and the parsed words."""
+
+    clauses: list[str]
+    params: dict[str, Any]
+    rank: str | None
+    words: query.Query
+
+
+def _where(text: str, filters: Filters) -> _Where:
     if filters.since and filters.until and filters.since > filters.until:
         raise QueryError("--since is after --until", "swap the two dates")
+    words = parse_query(make_schema(), text)
+    compiler = _Compiler()
     clauses: list[str] = []
-    params: dict[str, Any] = {}
-    words = websearch_text(text)
-    if words:
-        clauses.append("tsv @@ websearch_to_tsquery('english', %(words)s)")
-        params["words"] = words
+    if not isinstance(words, query.Every):
+        clauses.append(compiler.sql(words))
+    params = compiler.params
+    rank = None
+    if compiler.ranked:
+        params["rank"] = " | ".join(compiler.ranked)
+        rank = "ts_rank_cd(terms, %(rank)s::tsquery)"
     if filters.since:
         clauses.append("published >= %(since)s")
         params["since"] = filters.since
     if filters.until:
         clauses.append("published <= %(until)s")
         params["until"] = filters.until
-    for column, values, lower in (("source", filters.sources, False), ("agency", filters.agencies, True),
-                                  ("kind", filters.kinds, False)):
-        cleaned = list(dict.fromkeys(v.strip().lower() if lower else v.strip() for v in values if v and v.strip()))
+    for column, values in (("source", filters.sources), ("agency", filters.agencies), ("kind", filters.kinds)):
+        cleaned = filter_values(column, values)
         if cleaned:
             clauses.append(f"{column} = ANY(%({column}s)s)")
             params[f"{column}s"] = cleaned
-    authors = list(dict.fromkeys(a.strip().lower() for a in filters.authors if a and a.strip()))
+    authors = filter_values("authors", filters.authors)
     if authors:
         clauses.append("authors && %(authors)s")
         params["authors"] = authors
-    return clauses, params
+    return _Where(clauses, params, rank, words)
+
+
+def explain_sql(text: str) -> str:
+    """How the PostgreSQL archive runs ``text``: the WHERE clause with its values filled in."""
+    where = _where(text, Filters())
+    return " AND ".join(where.clauses).replace("%(", "{").replace(")s", "}").format(
+        **{k: repr(v) for k, v in where.params.items()}) or "TRUE"
 
 
 def _run(url: str, timeout_ms: int, work: Any) -> Any:
@@ -349,7 +528,7 @@ def _run(url: str, timeout_ms: int, work: Any) -> Any:
     except psycopg.errors.QueryCanceled:
         raise QueryError(f"the search took longer than {timeout_ms / 1000:g} s and was stopped",
                          "narrow it with more words, --since/--until or --source") from None
-    except psycopg.errors.UndefinedFunction as exc:  # e.g. an old server without websearch_to_tsquery
+    except psycopg.errors.UndefinedFunction as exc:  # e.g. an old server without starts_with
         raise ArchiveError(f"the PostgreSQL server cannot run this search: {exc}",
                            "use PostgreSQL 11 or newer") from None
     except psycopg.OperationalError as exc:
@@ -381,42 +560,36 @@ def search(
         raise QueryError("--collapse needs the local index (near-duplicate groups are not in PostgreSQL)",
                          "search without --archive, or without --collapse")
     filters = Filters(since=since, until=until, sources=sources, agencies=agencies, authors=authors, kinds=kinds)
-    clauses, params = _where(text, filters)
-    where = " AND ".join(clauses) or "TRUE"
-    has_words = "words" in params
-    rank = "ts_rank_cd(tsv, websearch_to_tsquery('english', %(words)s))" if has_words else "NULL::real"
+    found_where = _where(text, filters)
+    params = found_where.params
+    where = " AND ".join(found_where.clauses) or "TRUE"
+    rank = found_where.rank or "NULL::real"
+    # Ties and undated records: by time (undated last in every order), then key, as on the local index.
     order = {"relevance": "score DESC NULLS LAST, published DESC NULLS LAST, key",
-             "newest": "published DESC NULLS LAST, key", "oldest": "published ASC NULLS FIRST, key"}[sort]  # undated = oldest, as in Whoosh
-    if sort == "relevance" and not has_words:
-        order = "published DESC NULLS LAST, key"
-    headline = (f"ts_headline('english', CASE WHEN body <> '' THEN body ELSE title END, "
-                f"websearch_to_tsquery('english', %(words)s), '{HEADLINE_OPTIONS}')") if has_words else "NULL"
+             "newest": "published DESC NULLS LAST, key", "oldest": "published ASC NULLS LAST, key"}[sort]
     params.update(limit=limit, offset=(page - 1) * limit)
     sql = f"""
-        SELECT key, record, score, body, {headline} AS snippet, total FROM (
-            SELECT key, record, body, title, {rank} AS score, published, count(*) OVER () AS total
-            FROM {TABLE} WHERE {where}
-            ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s
-        ) page ORDER BY {order}
+        SELECT key, record, score, count(*) OVER () AS total FROM (
+            SELECT key, record, {rank} AS score, published FROM {TABLE} WHERE {where}
+        ) matched ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s
     """
     facet_sql = f"""
-        SELECT 'source', coalesce(source, '(none)'), count(*) FROM {TABLE} WHERE {where} GROUP BY 2
+        SELECT 'source', coalesce(min(record->>'source'), '(none)'), count(*) FROM {TABLE} WHERE {where} GROUP BY source
         UNION ALL
         SELECT 'agency', coalesce(min(record->>'agency'), '(none)'), count(*) FROM {TABLE} WHERE {where} GROUP BY agency
     """
+    analyzer = _analyzer()
 
     def work(conn: Any) -> SearchResult:
         rows = conn.execute(sql, params).fetchall()
-        total = rows[0][5] if rows else 0
+        total = rows[0][3] if rows else 0
         if not rows and page > 1:
             total = conn.execute(f"SELECT count(*) FROM {TABLE} WHERE {where}", params).fetchone()[0]
-        found = SearchResult(total=total, page=page, pages=(total + limit - 1) // limit,
-                             query=f"websearch_to_tsquery('english', {params.get('words', '')!r})")
-        for key, record, score, body, snippet, _ in rows:
-            if not snippet:
-                snippet = (body[:200] + ("…" if len(body) > 200 else "")) if body else (record.get("title") or "")
+        found = SearchResult(total=total, page=page, pages=(total + limit - 1) // limit, query=where)
+        for _key, record, score, _total in rows:
+            snippet, title = make_snippet(record, found_where.words, analyzer)
             found.hits.append(Hit(record=record, score=float(score) if sort == "relevance" and score is not None
-                                  else None, snippet=" ".join(snippet.split())))
+                                  else None, snippet=snippet, title=title))
         if facets:
             counts: dict[str, dict[str, int]] = {"source": {}, "agency": {}}
             for name, label, count in conn.execute(facet_sql, params).fetchall():
@@ -433,13 +606,13 @@ def timeline(url: str, text: str, *, filters: Filters | None = None, by: str = "
     """Counts per bucket from the PostgreSQL archive; same result as :func:`index.timeline.timeline`."""
     if by not in BY:
         raise QueryError(f"unknown bucket {by!r}", f"use one of: {', '.join(BY)}")
-    clauses, params = _where(text, filters or Filters())
-    where = " AND ".join(clauses) or "TRUE"
+    found_where = _where(text, filters or Filters())
+    where = " AND ".join(found_where.clauses) or "TRUE"
 
     def work(conn: Any) -> list[tuple[datetime | None]]:
-        return conn.execute(f"SELECT published FROM {TABLE} WHERE {where}", params).fetchall()
+        return conn.execute(f"SELECT published FROM {TABLE} WHERE {where}", found_where.params).fetchall()
 
-    result = Timeline(by=by, query=f"websearch_to_tsquery('english', {params.get('words', '')!r})")
+    result = Timeline(by=by, query=where)
     return tally(result, (moment for (moment,) in _run(url, timeout_ms, work)), zone)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from whoosh import collectors, query
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
 
+from index.schema import KEYWORD_FIELDS, keyword_value
 from newsdesk.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ SEARCH_TIME_LIMIT = 10.0
 SEARCH_FIELDS = ("title", "body")
 FIELDS = ("title", "body", "source", "kind", "agency", "language", "authors")
 
+#: Quoted text (left alone), a minus that starts a word (NOT), or a field name (matched in any case).
+_REWRITE = re.compile(r'(?P<quoted>"[^"]*(?:"|$))|(?P<minus>(?:^|(?<=[\s(]))-+(?=[\w"(]))'
+                      r'|(?P<field>(?<![\w\\])[A-Za-z_][\w.-]*(?=:))')
 _RANGE = re.compile(r"[\[{][^\]}]*\bTO\b", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"(?<![\w\\])([A-Za-z_][\w.-]*):(?=[^\s:/]|$)")
 _HINT = 'check quotes and parentheses, or put the words in "quotes"'
@@ -94,9 +98,40 @@ def _check_text(text: str) -> None:
                          "for dates use --since/--until; otherwise search for the words")
     for match in _FIELD_PREFIX.finditer(_outside_quotes(text)):
         name = match.group(1)
-        if name not in FIELDS:
+        if name.lower() not in FIELDS:
             raise QueryError(f"invalid query: unknown field {name!r}",
                              f"fields are: {', '.join(FIELDS)}; or put the words in \"quotes\"")
+
+
+def rewrite(text: str) -> str:
+    """The text as the parser takes it: each word-leading ``-`` written ``NOT `` (the web search
+    convention: ``-word``, ``-"a phrase"``, ``-field:name``, ``-(a OR b)``), known field names in
+    lower case (``Agency:`` is ``agency:``).  Quoted text, and a minus inside a word
+    (``north-korea``, ``2024-10``), are left alone.
+    """
+    def one(match: re.Match[str]) -> str:
+        if match.group("minus"):
+            return "NOT "
+        if match.group("field") and match.group("field").lower() in FIELDS:
+            return match.group("field").lower()
+        return match.group(0)
+
+    return _REWRITE.sub(one, text)
+
+
+def _normalize(node: query.Query) -> query.Query:
+    """The tree with names in keyword fields as indexed (:func:`index.schema.keyword_value`).
+
+    ``agency:Reuters`` becomes ``agency:reuters``; ``authors:"Smith, John"`` (parsed as a phrase of
+    two words) becomes the one term ``smith john``.
+    """
+    if isinstance(node, (query.Term, query.Prefix)) and node.fieldname in KEYWORD_FIELDS:
+        return type(node)(node.fieldname, keyword_value(node.fieldname, node.text), boost=node.boost)
+    if isinstance(node, query.Phrase) and node.fieldname in KEYWORD_FIELDS:
+        return query.Term(node.fieldname, keyword_value(node.fieldname, " ".join(node.words)), boost=node.boost)
+    if node.is_leaf():
+        return node
+    return node.apply(_normalize)
 
 
 def make_parser(schema: Any) -> MultifieldParser:
@@ -150,7 +185,7 @@ def parse_query(schema: Any, text: str) -> query.Query:
         return query.Every()
     _check_text(text)
     try:
-        parsed = make_parser(schema).parse(text)
+        parsed = _normalize(make_parser(schema).parse(rewrite(text)))
     except Exception as exc:  # Whoosh raises IndexError, AssertionError, RecursionError … on odd input
         logger.debug("parser failed on %r", text, exc_info=True)
         raise QueryError(f"invalid query: {text[:80]!r} cannot be parsed ({type(exc).__name__})", _HINT) from None

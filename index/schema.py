@@ -173,6 +173,21 @@ def make_schema() -> Schema:
     )
 
 
+#: Fields holding names rather than words: matched whole, ignoring case (``agency:Reuters``, ``--agency REUTERS``).
+KEYWORD_FIELDS = ("source", "kind", "agency", "language", "authors")
+
+
+def keyword_value(fieldname: str, value: str) -> str:
+    """How a name is indexed and looked up: lower case; an author's commas and runs of spaces become one space.
+
+    The same on the local index and the PostgreSQL archive, for records and for queries and filters,
+    so ``--author "Smith, John"`` finds the record whose byline says "Smith, John".
+    """
+    if fieldname == "authors":
+        value = value.replace(",", " ")
+    return " ".join(str(value).split()).lower()
+
+
 def item_time(record: dict[str, Any]) -> datetime | None:
     """The time an item is searched and sorted by (naive UTC)."""
     for name in ("published", "updated"):
@@ -215,12 +230,10 @@ def to_document(record: dict[str, Any]) -> dict[str, Any]:
         "body": text,
         "record": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
     }
-    for name in ("source", "kind", "language"):
+    for name in ("source", "kind", "language", "agency"):
         if record.get(name):
-            doc[name] = str(record[name])
-    if record.get("agency"):
-        doc["agency"] = str(record["agency"]).lower()
-    authors = [a.replace(",", " ") for a in record.get("authors") or [] if a]
+            doc[name] = keyword_value(name, record[name])
+    authors = [keyword_value("authors", a) for a in record.get("authors") or [] if a]
     if authors:
         doc["authors"] = ",".join(authors)
     moment = item_time(record)

@@ -23,11 +23,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from whoosh import collectors, highlight, query
+from whoosh import collectors, highlight, query, sorting
 from whoosh.searching import Results
 
 from index.ingest import open_index
 from index.query import MAX_QUERY_CHARS, SEARCH_FIELDS, QueryError, parse_query, run_limited
+from index.schema import keyword_value
 from index.timequery import newest_in_range, time_range
 from index.vectorized import top_docs
 from newsdesk.errors import NewsdeskError
@@ -36,13 +37,13 @@ __all__ = ["MAX_QUERY_CHARS", "SEARCH_FIELDS", "QueryError", "parse_query", "sea
 
 logger = logging.getLogger(__name__)
 
-logger = logging.getLogger(__name__)
-
 SORTS = ("relevance", "newest", "oldest")
 MAX_LIMIT = 1000
 MAX_DEPTH = 10000  # page × limit: deeper pages cost as much as fetching every result before them
 GROUP_FIELD = "dupgroup"
 _MARK = re.compile(r"\[\[(.+?)\]\]", re.S)
+_WORD = re.compile(r"\w")
+_NEVER = 2**63 - 1  # the sort value of an undated record in oldest-first order
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Hit:
     record: dict[str, Any]
     score: float | None
     snippet: str  # matched terms in [[double brackets]], cut points marked with …
+    title: str = ""  # the title, matched terms in [[double brackets]]
     duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -109,11 +111,16 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment
 
 
-def _any_of(fieldname: str, values: Sequence[str], lower: bool = False) -> query.Query | None:
-    values = [v.strip().lower() if lower else v.strip() for v in values if v and v.strip()]
+def filter_values(fieldname: str, values: Sequence[str]) -> list[str]:
+    """A filter's values as indexed (:func:`index.schema.keyword_value`), blanks and repeats dropped."""
+    return list(dict.fromkeys(keyword_value(fieldname, v) for v in values if v and v.strip()))
+
+
+def _any_of(fieldname: str, values: Sequence[str]) -> query.Query | None:
+    values = filter_values(fieldname, values)
     if not values:
         return None
-    terms = [query.Term(fieldname, v) for v in dict.fromkeys(values)]
+    terms = [query.Term(fieldname, v) for v in values]
     return terms[0] if len(terms) == 1 else query.Or(terms)
 
 
@@ -134,8 +141,8 @@ def build_query(
     parts = [parse_query(schema, text)]
     if since or until:
         parts.append(time_range(since and _utc_naive(since), until and _utc_naive(until)))
-    for part in (_any_of("source", sources), _any_of("agency", agencies, lower=True),
-                 _any_of("authors", authors, lower=True), _any_of("kind", kinds)):
+    for part in (_any_of("source", sources), _any_of("agency", agencies),
+                 _any_of("authors", authors), _any_of("kind", kinds)):
         if part is not None:
             parts.append(part)
     parts = [p for p in parts if not isinstance(p, query.Every)] or [query.Every()]
@@ -149,20 +156,75 @@ def query_for(schema: Any, text: str, filters: Filters | None = None) -> query.Q
                        agencies=f.agencies, authors=f.authors, kinds=f.kinds)
 
 
-def _snippet(hit: Any, record: dict[str, Any], formatter: Any) -> str:
-    text = "\n".join(p for p in (record.get("summary"), record.get("body")) if p)
-    snippet = ""
-    if text:
-        snippet = hit.highlights("body", text=text, top=2) or ""
-    if not snippet and record.get("title"):
-        snippet = hit.highlights("title", text=record["title"]) or ""
-    if not snippet and text:
-        snippet = text[:200] + ("…" if len(text) > 200 else "")
-    return " ".join(snippet.split())
+def query_words(q: query.Query) -> dict[str, tuple[frozenset[str], tuple[str, ...]]]:
+    """The words and prefixes a query looks for in each text field, outside any NOT: what snippets mark."""
+    found: dict[str, tuple[set[str], set[str]]] = {name: (set(), set()) for name in SEARCH_FIELDS}
+    stack = [q]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, query.Not):
+            continue
+        if isinstance(node, (query.AndNot, query.AndMaybe)):
+            stack.append(node.a)
+            if isinstance(node, query.AndMaybe):
+                stack.append(node.b)
+            continue
+        name = getattr(node, "fieldname", None)
+        if name in found:
+            if isinstance(node, query.Prefix):
+                found[name][1].add(node.text)
+            elif isinstance(node, query.Phrase):
+                found[name][0].update(node.words)
+            elif isinstance(node, query.Term):
+                found[name][0].add(node.text)
+        if not node.is_leaf():
+            stack.extend(node.children())
+    return {name: (frozenset(words), tuple(sorted(prefixes))) for name, (words, prefixes) in found.items()}
+
+
+class _PrefixTerms(frozenset):  # type: ignore[type-arg]
+    """A term set that also holds every word starting with one of ``prefixes`` (for highlighting)."""
+
+    prefixes: tuple[str, ...] = ()
+
+    def __contains__(self, word: object) -> bool:
+        return frozenset.__contains__(self, word) or (isinstance(word, str) and word.startswith(self.prefixes))
+
+
+def _marked(text: str, words: frozenset[str], prefixes: tuple[str, ...], analyzer: Any, whole: bool) -> str:
+    """``text`` with the matched words in [[marks]] (``whole``: all of it; else up to two fragments), or ""."""
+    if not text or not (words or prefixes):
+        return ""
+    terms = _PrefixTerms(words)
+    terms.prefixes = prefixes
+    fragmenter = (highlight.WholeFragmenter() if whole
+                  else highlight.ContextFragmenter(maxchars=200, surround=60))
+    tokens = highlight.set_matched_filter(analyzer(text, chars=True, mode="query", removestops=False), terms)
+    fragments = highlight.top_fragments(fragmenter.fragment_tokens(text, tokens), 2, highlight.BasicFragmentScorer(),
+                                        highlight.FIRST, 1)
+    return PlainFormatter()(text, fragments)
+
+
+def text_of(record: dict[str, Any]) -> str:
+    """The searched body text of a record: its summary and body."""
+    return "\n".join(p for p in (record.get("summary"), record.get("body")) if p)
+
+
+def make_snippet(record: dict[str, Any], q: query.Query, analyzer: Any) -> tuple[str, str]:
+    """``(snippet, title)`` of a hit, the matched words in [[marks]]; the same from either backend.
+
+    The snippet is the best one or two fragments of the text that hold a matched word, else the
+    start of the text; the title is marked when a word matched it (else returned as it is).
+    """
+    words = query_words(q)
+    text = text_of(record)
+    title = record.get("title") or ""
+    snippet = _marked(text, *words["body"], analyzer, whole=False) or _plain_snippet(record)
+    return " ".join(snippet.split()), _marked(title, *words["title"], analyzer, whole=True) or title
 
 
 class PlainFormatter(highlight.Formatter):
-    """Fragments joined by ' … ' with matched terms in [[double brackets]]; cut ends get '…'."""
+    """Fragments joined by ' … ' with matched terms in [[double brackets]]; ends that cut words get '…'."""
 
     between = " … "
 
@@ -170,13 +232,18 @@ class PlainFormatter(highlight.Formatter):
         return f"[[{highlight.get_text(text, token, replace)}]]"
 
     def format(self, fragments: list[Any], replace: bool = False) -> str:
-        """Join the fragments; the first and last get '…' where they cut the text."""
+        """Join the fragments; the first and last get '…' where they leave out words of the text."""
         if not fragments:
             return ""
+        first, last = fragments[0], fragments[-1]
+        if not _WORD.search(first.text, 0, first.startchar):  # only spaces or punctuation before: keep them
+            first.startchar = 0
+        if not _WORD.search(last.text, last.endchar):
+            last.endchar = len(last.text)
         text = self.between.join(self.format_fragment(f, replace=replace).strip() for f in fragments)
-        if fragments[0].startchar > 0:
+        if first.startchar > 0:
             text = "…" + text
-        if fragments[-1].endchar < len(fragments[-1].text):
+        if last.endchar < len(last.text):
             text += "…"
         return text
 
@@ -193,8 +260,8 @@ def _facets(searcher: Any, q: query.Query) -> dict[str, dict[str, int]]:
         counts: dict[str, int] = {}
         for value, docnums in results.groups(name).items():
             label = value
-            if name == "agency" and value is not None and docnums:
-                label = _record(searcher.stored_fields(docnums[0])).get("agency") or value
+            if value is not None and docnums:  # as the record prints it (the index keeps it in lower case)
+                label = _record(searcher.stored_fields(docnums[0])).get(name) or value
             counts[label if label is not None else "(none)"] = len(docnums)
         facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return facets
@@ -293,7 +360,7 @@ def search(
         hits = []
         for docnum in docnums[offset:]:
             record = json.loads(searcher.stored_fields(docnum)["record"])
-            hits.append(Hit(record=record, score=None, snippet=_plain_snippet(record)))
+            hits.append(Hit(record=record, score=None, snippet=_plain_snippet(record), title=record.get("title") or ""))
         return SearchResult(hits=hits, total=total, query=str(q), page=page, pages=(total + limit - 1) // limit)
     kwargs: dict[str, Any] = {}
     if collapse:
@@ -301,7 +368,7 @@ def search(
     fast = None
     if not collapse:
         fast = top_docs(searcher, q, depth, sortedby=None if sort == "relevance" else "published",
-                        reverse=sort == "newest")
+                        reverse=sort == "newest", missing_last=True)
     if fast is not None:
         # Whole posting lists as arrays (index.vectorized): the same hits, scores, order and total.
         top_n, total = fast
@@ -315,14 +382,14 @@ def search(
         top = collectors.TopCollector(depth, usequality=False, replace=0)
         results = run_limited(searcher, q, collector=top, **kwargs)  # bounded in time (index.query)
     else:
-        results = run_limited(searcher, q, limit=depth, sortedby="published", reverse=sort == "newest", **kwargs)
-    results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
-    results.formatter = PlainFormatter()
+        results = run_limited(searcher, q, limit=depth, sortedby=_by_time(sort), reverse=sort == "newest", **kwargs)
+    analyzer = searcher.schema["body"].analyzer
     hits = []
     for hit in results[offset:offset + limit]:
         record = _record(hit)
-        hits.append(Hit(record=record, score=hit.score if sort == "relevance" else None,
-                        snippet=_snippet(hit, record, results.formatter)))
+        snippet, title = make_snippet(record, q, analyzer)
+        hits.append(Hit(record=record, score=hit.score if sort == "relevance" else None, snippet=snippet,
+                        title=title))
         if collapse and results.collapsed_counts.get(record.get(GROUP_FIELD) or ""):
             hits[-1].duplicates = _duplicates(searcher, q, record)
     if fast is None:
@@ -333,9 +400,16 @@ def search(
     return found
 
 
+def _by_time(sort: str) -> Any:
+    """The sort facet for newest or oldest: undated records (``published`` 0) last either way."""
+    if sort == "newest":
+        return "published"
+    return sorting.TranslateFacet(lambda value: value or _NEVER, sorting.FieldFacet("published"))
+
+
 def _plain_snippet(record: dict[str, Any]) -> str:
     """The snippet of a hit no word matched: the start of its text."""
-    text = "\n".join(p for p in (record.get("summary"), record.get("body")) if p)
+    text = text_of(record)
     snippet = text[:200] + ("…" if len(text) > 200 else "") if text else ""
     return " ".join(snippet.split())
 

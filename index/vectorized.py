@@ -491,12 +491,12 @@ def column_values(reader: Any, name: str) -> np.ndarray:
 
 
 def top_docs(searcher: Any, q: Any, limit: int, sortedby: str | None = None,
-             reverse: bool = False) -> tuple[list[tuple[float, int]], int] | None:
+             reverse: bool = False, missing_last: bool = False) -> tuple[list[tuple[float, int]], int] | None:
     """The top ``limit`` (score, docnum) of ``q`` and the number of matches, or None.
 
-    By relevance (score desc, docnum asc: Whoosh's ``TopCollector``), or with
-    ``sortedby`` a numeric column by (value, docnum), descending if ``reverse``
-    (Whoosh's ``SortingCollector``; the value then stands in the score's place).
+    By relevance (score desc, docnum asc: Whoosh's ``TopCollector``), or with ``sortedby`` a numeric column by
+    (value, docnum), descending if ``reverse`` (the value then stands in the score's place;
+    ``missing_last``: documents without a value, 0, come after the others in ascending order).
     None when the query has a part this module does not evaluate.
     """
     best_keys, best_ids, total = [], [], 0
@@ -513,6 +513,8 @@ def top_docs(searcher: Any, q: Any, limit: int, sortedby: str | None = None,
                 ids, keys = ids[alive], keys[alive]
             if sortedby is not None:
                 keys = column_values(reader, sortedby)[ids]
+                if missing_last and not reverse:
+                    keys = np.where(keys == 0, np.iinfo(keys.dtype).max, keys)
             total += len(ids)
             if len(ids) > limit:
                 # the best ``limit`` keys, and every document tied with the last: the docnum decides

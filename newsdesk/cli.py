@@ -242,9 +242,9 @@ def search(query: str, since: str | None, until: str | None, on_day: str | None,
     archive_url = resolve_archive(archive, home)
     if explain:
         if archive_url:
-            from index.pg import websearch_text
+            from index.pg import explain_sql
 
-            click.echo(f"postgresql: websearch_to_tsquery('english', {websearch_text(query)!r})")
+            click.echo(f"postgresql: WHERE {explain_sql(query)}")
             return
         click.echo("\n".join(explain_query(where.index, query, filters)))
         return
@@ -255,7 +255,7 @@ def search(query: str, since: str | None, until: str | None, on_day: str | None,
                            agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
                            facets=facets, collapse=collapse)
     else:
-            result = run_search(where.index, query, since=since_at, until=until_at, sources=list(sources_),
+        result = run_search(where.index, query, since=since_at, until=until_at, sources=list(sources_),
                             agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
                             facets=facets, collapse=collapse)
     rows = [output.hit_dict(h, chosen) for h in result.hits]

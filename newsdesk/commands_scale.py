@@ -108,7 +108,7 @@ def archive_deliver(archive: str | None, home: Path | None) -> None:
         raise ArchiveError("no archive given", "use --archive postgresql://… or [scale] archive in config.toml")
     result = deliver(resolve_home(home), url)
     click.echo(f"delivered {result.records} records from {result.files} files "
-               f"({result.new} new, {result.updated} changed, {result.unchanged} unchanged)")
+               f"({result.counts()})")
 
 
 @archive.command("load")
@@ -128,4 +128,4 @@ def archive_load(archive: str | None, home: Path | None) -> None:
         raise ArchiveError("no archive given", "use --archive postgresql://… or [scale] archive in config.toml")
     result = load_archive(resolve_home(home), url)
     click.echo(f"loaded {result.records} records from {result.files} files "
-               f"({result.new} new, {result.updated} changed, {result.unchanged} unchanged)")
+               f"({result.counts()})")

@@ -74,11 +74,12 @@ def local_time(iso: str | None, zone: tzinfo) -> str:
         return f"{str(iso)[:16]:<16}"
 
 
-def styled_snippet(snippet: str) -> str:
-    """A snippet with its [[marked]] terms in bold yellow (plain when not on a terminal)."""
+def styled_snippet(snippet: str, bold: bool = False) -> str:
+    """A snippet (or title) with its [[marked]] terms in bold yellow, the rest bold if ``bold``
+    (plain when not on a terminal)."""
     from index.search import marked_parts
 
-    return "".join(click.style(text, bold=True, fg="yellow") if hit else text
+    return "".join(click.style(text, bold=True, fg="yellow") if hit else (click.style(text, bold=True) if bold else text)
                    for text, hit in marked_parts(snippet))
 
 
@@ -115,7 +116,8 @@ def render_table(hits: list[Any], zone: tzinfo, fields: Sequence[str] | None) ->
             lines.append("  ".join(values))
             continue
         when = local_time(record.get("published") or record.get("updated"), zone)
-        lines.append(f"{when}  {record.get('source') or '':<16} {click.style(record.get('title') or '', bold=True)}")
+        title = styled_snippet(getattr(hit, "title", "") or record.get("title") or "", bold=True)
+        lines.append(f"{when}  {record.get('source') or '':<16} {title}")
         if record.get("url"):
             lines.append(f"{'':<18}{record['url']}")
         if hit.snippet and hit.plain_snippet != record.get("title"):

@@ -172,10 +172,11 @@ def test_cli_search_and_timeline_print_the_same_json_from_either_backend(tmp_pat
     runner = CliRunner()
     base = ["--home", str(home.root)]
     for args in (["search", "korea troops", "--json", "--sort", "newest", "--fields", "key,title,published"],
+                 ["search", "Title:korea -Agency:REUTERS", "--json", "--sort", "oldest", "--fields", "key,title"],
                  ["timeline", "korea", "--json", "--tz", "UTC"]):
         local = runner.invoke(cli, args + base, catch_exceptions=False)
         shared = runner.invoke(cli, args + base + ["--archive", PG], catch_exceptions=False)
         assert local.exit_code == shared.exit_code == 0, shared.output
         assert json.loads(local.stdout) == json.loads(shared.stdout)
-    bad = runner.invoke(cli, ["search", "title:korea", "--archive", PG] + base)
-    assert bad.exit_code == 2 and "field" in bad.output and "Traceback" not in bad.output
+    bad = runner.invoke(cli, ["search", "ko*", "--archive", PG] + base)  # refused by both, with the same words
+    assert bad.exit_code == 2 and "too short" in bad.output and "Traceback" not in bad.output
