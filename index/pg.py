@@ -35,6 +35,7 @@ from whoosh import query
 from index import schema
 from index.ingest import IngestResult, _archive, archive_files, pending_files, read_records
 from index.query import parse_query
+from index.records import version_order
 from index.schema import keyword_value, make_analyzer, make_schema
 from index.search import Filters, Hit, QueryError, SearchResult, check_page, filter_values, make_snippet, text_of
 from index.timeline import BY, Timeline, tally
@@ -237,16 +238,6 @@ def _row(record: dict[str, Any], version: int) -> dict[str, Any]:
     }
 
 
-def _age(record: dict[str, Any]) -> tuple[int, str]:
-    """What makes one version of a record newer than another: its version number, then its fetch time."""
-    try:
-        number = int(record.get("version") or 1)
-    except (TypeError, ValueError):
-        number = 1
-    fetched = schema.item_time({"published": record.get("fetched_at")})
-    return number, fetched.isoformat() if fetched else ""
-
-
 def upsert(conn: Any, records: Iterable[dict[str, Any]], result: DeliverResult) -> None:
     """Upsert records in batches, each batch one transaction; unchanged records write nothing."""
     batch: dict[str, dict[str, Any]] = {}
@@ -288,7 +279,7 @@ def _upsert_batch(conn: Any, records: list[dict[str, Any]], result: DeliverResul
                 row = _row(record, top + 1)
                 rows.append(row)
                 result.new += 1
-            elif _age(record) >= _age(old):
+            elif version_order(record) >= version_order(old):
                 row = _row(merge(old, record), top + 1)
                 if row["content_hash"] == content_hash(old):
                     result.unchanged += 1
@@ -614,6 +605,20 @@ def timeline(url: str, text: str, *, filters: Filters | None = None, by: str = "
 
     result = Timeline(by=by, query=where)
     return tally(result, (moment for (moment,) in _run(url, timeout_ms, work)), zone)
+
+
+def history(url: str, key: str) -> list[dict[str, Any]]:
+    """Every stored version of ``key``, oldest first, ending with the current one; [] if the key is unknown."""
+
+    def work(conn: Any) -> list[dict[str, Any]]:
+        current = conn.execute(f"SELECT record, content_hash FROM {TABLE} WHERE key = %s", (key,)).fetchone()
+        if current is None:
+            return []
+        rows = conn.execute(f"SELECT record FROM {VERSIONS} WHERE key = %s AND content_hash <> %s",
+                            (key, current[1])).fetchall()
+        return sorted((r for (r,) in rows), key=version_order) + [current[0]]
+
+    return _run(url, STATEMENT_TIMEOUT_MS, work)
 
 
 def keys(url: str) -> Iterator[str]:

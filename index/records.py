@@ -8,9 +8,11 @@ can have been fetched in, and no more than ``MAX_ARCHIVE_FILES`` of them.
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import logging
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from whoosh import query
 
 from index.ingest import open_index
+from index.schema import item_time
 from index.search import GROUP_FIELD
 from newsdesk.home import Home
 
@@ -25,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 MAX_ARCHIVE_FILES = 400  # a record page never reads more archive files than this
 MAX_GROUP = 50  # near-duplicates shown for one record
+#: Fields that change on every fetch (or with any change): not listed as changes between versions.
+UNCOMPARED = ("fetched_at", "version", "fingerprint")
+SHORT = 160  # a text up to this long is shown whole, old and new; a longer one as changed sentences
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def get_record(index_dir: Path, key: str) -> dict[str, Any] | None:
@@ -108,3 +115,39 @@ def versions(home: Home, record: dict[str, Any]) -> list[dict[str, Any]]:
         except (OSError, EOFError) as exc:
             logger.warning("archive file %s unreadable: %s", path, exc)
     return [found[v] for v in sorted(found)]
+
+
+def version_order(record: dict[str, Any]) -> tuple[int, str]:
+    """How versions of one key are ordered (which is newer): by version number, then fetch time."""
+    try:
+        number = int(record.get("version") or 1)
+    except (TypeError, ValueError):
+        number = 1
+    fetched = item_time({"published": record.get("fetched_at")})
+    return number, fetched.isoformat() if fetched else ""
+
+
+def history(home: Home, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every version of ``record``'s key, oldest first, ending with ``record`` itself (the current one)."""
+    found = [v for v in versions(home, record) if version_order(v) != version_order(record)]
+    return sorted(found, key=version_order) + [record]
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text) if s.strip()]
+
+
+def field_change(old: Any, new: Any) -> dict[str, Any]:
+    """One field's change: ``{"old", "new"}``; a long text also gets ``lines``, its changed sentences (±)."""
+    change: dict[str, Any] = {"old": old, "new": new}
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > SHORT:
+        change["lines"] = [line for line in difflib.unified_diff(_sentences(old), _sentences(new), lineterm="", n=0)
+                           if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return change
+
+
+def changes(older: dict[str, Any], newer: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What differs between two versions of a record, field by field (fetch time and version aside)."""
+    names = [*older, *(n for n in newer if n not in older)]
+    return {name: field_change(older.get(name), newer.get(name)) for name in names
+            if name not in UNCOMPARED and older.get(name) != newer.get(name)}

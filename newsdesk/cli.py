@@ -322,6 +322,7 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
 
 from newsdesk import commands_runs  # noqa: E402  (run history, status, the scheduler)
 from newsdesk import commands_search  # noqa: E402  (timeline, saved searches)
+from newsdesk import commands_show  # noqa: E402  (one record and its versions)
 
 cli.add_command(commands_runs.runs)
 cli.add_command(commands_runs.status)
@@ -329,6 +330,7 @@ cli.add_command(commands_runs.schedule)
 cli.add_command(extract)
 
 cli.add_command(commands_search.timeline)
+cli.add_command(commands_show.show)
 cli.add_command(commands_search.watch)
 
 from newsdesk import commands_fixtures  # noqa: E402 (registered below, imports nothing heavy)

@@ -17,6 +17,19 @@ FIXTURES = ROOT / "fixtures"
 VOLATILE = ("fetched_at",)
 
 
+def postgres_reason(url: str) -> str:
+    """Why tests cannot use the PostgreSQL server at ``url`` (NEWSDESK_TEST_PG), or "" if they can."""
+    if not url:
+        return "no PostgreSQL: run `eval \"$(.ci/services.sh start /tmp/newsdesk-services)\"` first"
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=2).close()
+    except Exception as exc:  # noqa: BLE001 (any failure means: skip, with the reason)
+        return f"PostgreSQL not reachable: {exc}"
+    return ""
+
+
 def get_fixture(*parts: str) -> bytes:
     """The bytes of ``fixtures/<parts…>``."""
     return FIXTURES.joinpath(*parts).read_bytes()

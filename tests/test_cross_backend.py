@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import postgres_reason
 from tests.records import write_outbox
 
 PG = os.environ.get("NEWSDESK_TEST_PG", "")
@@ -35,18 +36,6 @@ STOP = ("the", "of", "and", "to", "in")  # stop words of the local index, skippe
 AGENCIES = ("Reuters", "REUTERS", "AP", "AFP", None)
 AUTHORS = (["Smith, John"], ["Jane Doe"], ["Omar Haddad", "Smith, John"], [], ["John  Smith"])
 START = datetime(2024, 10, 1, tzinfo=timezone.utc)
-
-
-def _pg_reason() -> str:
-    if not PG:
-        return "no PostgreSQL: run `eval \"$(.ci/services.sh start /tmp/newsdesk-services)\"` first"
-    try:
-        import psycopg
-
-        psycopg.connect(PG, connect_timeout=2).close()
-    except Exception as exc:  # noqa: BLE001 (any failure means: skip, with the reason)
-        return f"PostgreSQL not reachable: {exc}"
-    return ""
 
 
 def _text(rng: random.Random, low: int, high: int) -> str:
@@ -295,7 +284,7 @@ def test_the_local_index_agrees_with_the_oracle(case: Case, home: Any, archived:
     _check(got, case, archived)
 
 
-PG_REASON = _pg_reason()
+PG_REASON = postgres_reason(PG)
 
 
 @pytest.fixture(scope="module")

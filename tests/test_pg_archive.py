@@ -1,0 +1,113 @@
+"""The PostgreSQL archive's versions, and ``newsdesk show KEY`` on both backends.
+
+Skipped, with the reason, unless NEWSDESK_TEST_PG names a reachable server
+(``.ci/run`` starts one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.helpers import postgres_reason
+from tests.records import record, write_outbox
+
+PG = os.environ.get("NEWSDESK_TEST_PG", "")
+pytestmark = pytest.mark.skipif(bool(postgres_reason(PG)), reason=postgres_reason(PG) or "PostgreSQL present")
+
+V1 = record("https://news.example/story", "Minister resigns", "2024-10-24T10:00:00+00:00",
+            body="The minister resigned on Thursday.", version=1, fetched_at="2024-10-24T10:05:00+00:00")
+V2 = {**V1, "title": "Minister resigns after vote", "body": "The minister resigned on Thursday after a vote.",
+      "version": 2, "fetched_at": "2024-10-24T12:05:00+00:00"}
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Any:
+    import psycopg
+
+    from newsdesk.home import Home
+
+    with psycopg.connect(PG) as conn:
+        conn.execute("DROP TABLE IF EXISTS newsdesk_records, newsdesk_record_versions")
+    return Home.resolve(tmp_path / "home")
+
+
+def _stored(key: str) -> tuple[Any, list[tuple[int, str]]]:
+    import psycopg
+
+    with psycopg.connect(PG) as conn:
+        current = conn.execute("SELECT record->>'title', (record->>'version')::int FROM newsdesk_records "
+                               "WHERE key = %s", (key,)).fetchone()
+        versions = conn.execute("SELECT version, record->>'title' FROM newsdesk_record_versions WHERE key = %s "
+                                "ORDER BY version", (key,)).fetchall()
+    return current, versions
+
+
+def test_an_older_outbox_delivered_late_does_not_replace_the_correction(home: Any) -> None:
+    from index.pg import deliver
+
+    write_outbox(home.root, "20241024T120000Z-new", [V2])
+    assert deliver(home, PG).new == 1
+    write_outbox(home.root, "20241024T100000Z-old", [V1])  # the dead worker's outbox, delivered later
+    late = deliver(home, PG)
+    assert (late.new, late.updated, late.older) == (0, 0, 1)
+    current, versions = _stored(V1["key"])
+    assert current == ("Minister resigns after vote", 2)
+    assert sorted(t for _, t in versions) == ["Minister resigns", "Minister resigns after vote"]
+    write_outbox(home.root, "20241024T100001Z-old-again", [V1])
+    assert deliver(home, PG).unchanged == 1  # already in the history: not added twice
+    assert len(_stored(V1["key"])[1]) == 2
+
+
+def test_loading_the_same_archive_again_adds_no_version(home: Any) -> None:
+    from newsdesk.cli import cli
+
+    write_outbox(home.root, "20241024T100000Z-a", [V1])
+    write_outbox(home.root, "20241024T120000Z-b", [V2])
+    from index.ingest import ingest
+
+    ingest(home)  # both files move to the JSONL archive
+    runner = CliRunner()
+    outputs = [runner.invoke(cli, ["archive", "load", "--archive", PG, "--home", str(home.root)]) for _ in range(3)]
+    assert all(o.exit_code == 0 for o in outputs), outputs[0].output
+    assert "(1 new, 1 changed, 0 unchanged)" in outputs[0].output
+    assert "(0 new, 0 changed, 2 unchanged)" in outputs[2].output
+    current, versions = _stored(V1["key"])
+    assert current == ("Minister resigns after vote", 2) and [v for v, _ in versions] == [1, 2]
+
+
+def test_show_prints_versions_and_changes_the_same_from_either_backend(home: Any) -> None:
+    from index.ingest import ingest
+    from index.pg import load_archive
+    from newsdesk.cli import cli
+
+    write_outbox(home.root, "20241024T100000Z-a", [V1])
+    ingest(home)
+    write_outbox(home.root, "20241024T120000Z-b", [V2])
+    ingest(home)
+    load_archive(home, PG)
+    runner = CliRunner()
+    base = ["show", V1["key"], "--home", str(home.root)]
+    local = runner.invoke(cli, [*base, "--json"])
+    shared = runner.invoke(cli, [*base, "--json", "--archive", PG])
+    assert local.exit_code == shared.exit_code == 0, local.output + shared.output
+    assert json.loads(local.stdout) == json.loads(shared.stdout)
+    data = json.loads(local.stdout)
+    assert [v["title"] for v in data["versions"]] == ["Minister resigns", "Minister resigns after vote"]
+    assert data["record"]["version"] == 2
+    [step] = data["changes"]
+    assert step["fields"]["title"] == {"old": "Minister resigns", "new": "Minister resigns after vote"}
+    assert set(step["fields"]) == {"title", "body"}
+    for args in ([], ["--archive", PG]):
+        text = runner.invoke(cli, [*base, *args])
+        assert text.exit_code == 0
+        assert "2 versions:" in text.stdout
+        assert "title:        Minister resigns  →  Minister resigns after vote" in text.stdout
+        missing = runner.invoke(cli, ["show", "https://news.example/none", "--home", str(home.root), *args])
+        assert missing.exit_code == 1 and "no record with key" in missing.output
+        assert "Traceback" not in missing.output
