@@ -45,6 +45,21 @@ def get_record(index_dir: Path, key: str) -> dict[str, Any] | None:
         ix.close()
 
 
+def current_records(index_dir: Path, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The indexed (current) record of each of ``keys`` that is in the index."""
+    ix = open_index(index_dir)
+    try:
+        with ix.searcher() as searcher:
+            found = {}
+            for key in dict.fromkeys(keys):
+                stored = searcher.document(key=key)
+                if stored:
+                    found[key] = json.loads(stored["record"])
+            return found
+    finally:
+        ix.close()
+
+
 def group_members(index_dir: Path, group: str, limit: int = MAX_GROUP) -> list[dict[str, Any]]:
     """The records of one near-duplicate group, oldest first."""
     ix = open_index(index_dir)

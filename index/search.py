@@ -322,7 +322,9 @@ def check_page(sort: str, limit: int, page: int) -> None:
         raise QueryError(f"unknown sort {sort!r}", f"use one of: {', '.join(SORTS)}")
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"--limit must be between 1 and {MAX_LIMIT}")
-    if page < 1 or page * limit > MAX_DEPTH:
+    if page < 1:
+        raise QueryError(f"page {page} does not exist: pages are numbered from 1")
+    if page * limit > MAX_DEPTH:
         raise QueryError(f"--page {page} with --limit {limit} is past the first {MAX_DEPTH} results",
                          "narrow the search with words or dates instead of paging deeper")
 

@@ -209,12 +209,13 @@ def watch_rm(name: str, home: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @home_option
 def watch_show(name: str, new_only: bool, tz_name: str | None, as_json: bool, home: Path | None) -> None:
-    """Show what a saved search matched, newest first.
+    """Show what a saved search matched, newest first, with each record's current headline.
 
     Example:
 
         newsdesk watch show korea-troops --new
     """
+    from index.records import current_records
     from index.watch import get, matches
     from newsdesk.output import local_time
     from newsdesk.timeparse import user_zone
@@ -223,8 +224,17 @@ def watch_show(name: str, new_only: bool, tz_name: str | None, as_json: bool, ho
     where = resolve_home(home)
     saved = get(where.state, name)
     found = matches(where.state, name, new_only=new_only, mark_shown=new_only)
+    current = current_records(where.index, [m.record["key"] for m in found]) if found else {}
+
+    def now(record: dict[str, Any]) -> dict[str, Any]:
+        """The record as matched, with its current headline (and the first one, if it changed since)."""
+        latest = current.get(record["key"], {})
+        title = latest.get("title") or record.get("title")
+        changed = {"title_when_matched": record.get("title")} if title != record.get("title") else {}
+        return {**record, "title": title, **changed}
+
     if as_json:
-        click.echo(json.dumps([{**m.record, "matched_at": m.matched_at} for m in found], indent=2,
+        click.echo(json.dumps([{**now(m.record), "matched_at": m.matched_at} for m in found], indent=2,
                               ensure_ascii=False))
         return
     click.echo(f"{saved.name}: {saved.describe()}", err=True)
@@ -233,9 +243,11 @@ def watch_show(name: str, new_only: bool, tz_name: str | None, as_json: bool, ho
                    err=True)
         return
     for match in found:
-        record = match.record
+        record = now(match.record)
         when = local_time(record.get("published"), zone)
         click.echo(f"{when}  {record.get('source') or '':<16} {record.get('title') or ''}")
+        if "title_when_matched" in record:
+            click.echo(f"{'':<18}(headline changed; first matched as: {record['title_when_matched'] or '(none)'})")
         if record.get("url"):
             click.echo(f"{'':<18}{record['url']}")
     click.echo(f"{len(found)} {'new ' if new_only else ''}match{'es' if len(found) != 1 else ''}", err=True)

@@ -114,20 +114,21 @@ def render_table(hits: list[Any], zone: tzinfo, fields: Sequence[str] | None) ->
                       (styled_snippet(hit.snippet) if f == "snippet" else _cell(hit_dict(hit, [f])[f]))
                       for f in fields]
             lines.append("  ".join(values))
-            continue
-        when = local_time(record.get("published") or record.get("updated"), zone)
-        title = styled_snippet(getattr(hit, "title", "") or record.get("title") or "", bold=True)
-        lines.append(f"{when}  {record.get('source') or '':<16} {title}")
-        if record.get("url"):
-            lines.append(f"{'':<18}{record['url']}")
-        if hit.snippet and hit.plain_snippet != record.get("title"):
-            lines.append(f"{'':<18}{styled_snippet(hit.snippet)}")
+        else:
+            when = local_time(record.get("published") or record.get("updated"), zone)
+            title = styled_snippet(getattr(hit, "title", "") or record.get("title") or "", bold=True)
+            lines.append(f"{when}  {record.get('source') or '':<16} {title}")
+            if record.get("url"):
+                lines.append(f"{'':<18}{record['url']}")
+            if hit.snippet and hit.plain_snippet != record.get("title"):
+                lines.append(f"{'':<18}{styled_snippet(hit.snippet)}")
         for dup in hit.duplicates:
             dwhen = local_time(dup.get("published") or dup.get("updated"), zone)
             lines.append(f"{'':<18}↳ {dwhen}  {dup.get('source') or '':<16} {dup.get('title') or ''}")
             if dup.get("url"):
                 lines.append(f"{'':<20}{dup['url']}")
-        lines.append("")
+        if not fields:
+            lines.append("")
     return "\n".join(lines).rstrip("\n")
 
 
