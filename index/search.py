@@ -13,6 +13,7 @@ with the others listed in ``Hit.duplicates``.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import re
@@ -29,7 +30,7 @@ from whoosh.searching import Results
 from index.ingest import open_index
 from index.query import MAX_QUERY_CHARS, SEARCH_FIELDS, QueryError, parse_query, run_limited
 from index.schema import keyword_value
-from index.timequery import newest_in_range, time_range
+from index.timequery import TIME, newest_in_range, time_range
 from index.vectorized import top_docs
 from newsdesk.errors import NewsdeskError
 
@@ -154,6 +155,46 @@ def query_for(schema: Any, text: str, filters: Filters | None = None) -> query.Q
     f = filters or Filters()
     return build_query(schema, text, f.since, f.until, f.sources,
                        agencies=f.agencies, authors=f.authors, kinds=f.kinds)
+
+
+class StableTopCollector(collectors.TopCollector):
+    """Whoosh's top-N by score, equal scores ordered by time (newest first, undated last), then docnum.
+
+    Whoosh breaks ties by document number, which a reindex or a merge changes (and a deleted
+    document's statistics move scores): ties ordered by time stay put.  ``index.vectorized``
+    orders the same way.
+    """
+
+    times: Any = None
+
+    def set_subsearcher(self, subsearcher: Any, offset: int) -> None:
+        super().set_subsearcher(subsearcher, offset)
+        reader = subsearcher.reader()
+        self.times = reader.column_reader(TIME, translate=False) if reader.has_column(TIME) else None
+
+    def collect(self, sub_docnum: int) -> Any:
+        global_docnum = self.offset + sub_docnum
+        score = self.matcher.score()
+        item = (score, self.times[sub_docnum] if self.times is not None else 0, 0 - global_docnum)
+        items = self.items
+        self.total += 1
+        if len(items) < self.limit:
+            heapq.heappush(items, item)
+            return 0 - score
+        if item > items[0]:
+            heapq.heapreplace(items, item)
+            self.minscore = items[0][0]
+            return 0 - score
+        return 0
+
+    def remove(self, global_docnum: int) -> None:
+        self.items = [item for item in self.items if item[2] != 0 - global_docnum]
+        heapq.heapify(self.items)
+        self.minscore = self.items[0][0] if self.items else 0
+
+    def results(self) -> Any:
+        ordered = sorted(self.items, reverse=True)
+        return self._results([(score, 0 - negated) for score, _time, negated in ordered])
 
 
 def query_words(q: query.Query) -> dict[str, tuple[frozenset[str], tuple[str, ...]]]:
@@ -381,7 +422,7 @@ def search(
         # several words and phrases (30 % faster for one word), and with matchers
         # that lack block bounds (our date range) it can under-count.  Snippets
         # take the query's own words (no per-document matched-term bookkeeping).
-        top = collectors.TopCollector(depth, usequality=False, replace=0)
+        top = StableTopCollector(depth, usequality=False, replace=0)
         results = run_limited(searcher, q, collector=top, **kwargs)  # bounded in time (index.query)
     else:
         results = run_limited(searcher, q, limit=depth, sortedby=_by_time(sort), reverse=sort == "newest", **kwargs)

@@ -494,12 +494,13 @@ def top_docs(searcher: Any, q: Any, limit: int, sortedby: str | None = None,
              reverse: bool = False, missing_last: bool = False) -> tuple[list[tuple[float, int]], int] | None:
     """The top ``limit`` (score, docnum) of ``q`` and the number of matches, or None.
 
-    By relevance (score desc, docnum asc: Whoosh's ``TopCollector``), or with ``sortedby`` a numeric column by
+    By relevance (score desc, then time desc with undated last, then docnum asc: as
+    ``index.search.StableTopCollector``), or with ``sortedby`` a numeric column by
     (value, docnum), descending if ``reverse`` (the value then stands in the score's place;
     ``missing_last``: documents without a value, 0, come after the others in ascending order).
     None when the query has a part this module does not evaluate.
     """
-    best_keys, best_ids, total = [], [], 0
+    best_keys, best_ids, best_times, total = [], [], [], 0
     try:
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
@@ -523,6 +524,8 @@ def top_docs(searcher: Any, q: Any, limit: int, sortedby: str | None = None,
                                                                                   else limit - 1]
                 pick = np.flatnonzero(keys >= edge if high else keys <= edge)
                 ids, keys = ids[pick], keys[pick]
+            if sortedby is None:
+                best_times.append(column_values(reader, TIME)[ids])
             best_ids.append(ids + offset)
             best_keys.append(keys)
     except Unsupported:
@@ -532,7 +535,7 @@ def top_docs(searcher: Any, q: Any, limit: int, sortedby: str | None = None,
     ids = np.concatenate(best_ids)
     keys = np.concatenate(best_keys)
     if sortedby is None:
-        order = np.lexsort((ids, -keys))[:limit]
+        order = np.lexsort((ids, -np.concatenate(best_times), -keys))[:limit]
     else:
         order = np.lexsort((ids, keys))
         order = order[::-1][:limit] if reverse else order[:limit]

@@ -112,3 +112,41 @@ def test_page_zero_says_pages_start_at_one(home: Path) -> None:
 
     answer = create_app(Home(home)).test_client().get("/api/search?q=korea&page=0")
     assert answer.status_code == 400 and "numbered from 1" in answer.get_data(as_text=True)
+
+
+def test_watch_show_prints_the_current_headline_and_says_it_changed(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    runner = CliRunner()
+    first = record("https://news.example/quake", "Quake hits coast", "2024-10-25T09:00:00+00:00", body="A quake.")
+    assert runner.invoke(cli, ["watch", "add", "quake", "quake", "--home", str(root)]).exit_code == 0
+    write_outbox(root, "20241025T100000Z-a", [first])
+    ingest(Home(root))
+    write_outbox(root, "20241025T110000Z-b", [{**first, "title": "Quake kills 12 on coast", "version": 2}])
+    ingest(Home(root))
+    table = runner.invoke(cli, ["watch", "show", "quake", "--tz", "UTC", "--home", str(root)])
+    assert table.exit_code == 0
+    assert "Quake kills 12 on coast" in table.stdout
+    assert "headline changed; first matched as: Quake hits coast" in table.stdout
+    [match] = json.loads(runner.invoke(cli, ["watch", "show", "quake", "--json", "--home", str(root)]).stdout)
+    assert (match["title"], match["title_when_matched"]) == ("Quake kills 12 on coast", "Quake hits coast")
+
+
+def test_equal_scores_are_ordered_by_time_whatever_the_arrival_order(tmp_path: Path) -> None:
+    from index.ingest import reindex
+    from index.search import search
+
+    root = tmp_path / "home"
+    same = [record(f"https://news.example/tie/{i}", "Harbour reopens", f"2024-10-{10 + (i * 7) % 10:02d}T08:00:00+00:00",
+                   body="The harbour reopened.") for i in range(10)]
+    undated = record("https://news.example/tie/undated", "Harbour reopens", None, body="The harbour reopened.")
+    write_outbox(root, "20241024T170000Z-a", [same[3], undated, *same[:3]])
+    write_outbox(root, "20241024T170001Z-b", same[4:])
+    ingest(Home(root))
+    write_outbox(root, "20241024T170002Z-c", [dict(same[5], version=2)])  # leaves a deleted document behind
+    ingest(Home(root))
+    expected = [r["key"] for r in sorted(same, key=lambda r: r["published"], reverse=True)] + [undated["key"]]
+    for text in ("harbour", "harbour -storm", "harb*"):  # array path and Whoosh path alike
+        assert [h.record["key"] for h in search(Home(root).index, text, limit=20).hits] == expected, text
+        assert [h.record["key"] for h in search(Home(root).index, text, limit=3, page=2).hits] == expected[3:6]
+    reindex(Home(root))
+    assert [h.record["key"] for h in search(Home(root).index, "harbour", limit=20).hits] == expected

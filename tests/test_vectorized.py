@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from whoosh import collectors
 
 from benchmarks.synth import Archive
 from index import vectorized
 from index.ingest import ingest
-from index.search import _searcher, build_query, search
+from index.search import StableTopCollector, _searcher, build_query, search
 from newsdesk.home import Home
 from tests.records import write_outbox
 
@@ -43,7 +42,7 @@ def _queries(words: list[str], records: list[dict[str, Any]]) -> list[tuple[str,
 
 def _whoosh(searcher: Any, q: Any, limit: int, sort: str = "relevance") -> tuple[list[tuple[float, int]], int]:
     if sort == "relevance":
-        top = collectors.TopCollector(limit, usequality=False, replace=0)
+        top = StableTopCollector(limit, usequality=False, replace=0)
     else:
         top = searcher.collector(limit=limit, sortedby="published", reverse=sort == "newest")
     searcher.search_with_collector(q, top)
