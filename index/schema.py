@@ -32,12 +32,13 @@ from whoosh.util.numeric import length_to_byte
 from whoosh.util.numlists import delta_encode
 
 #: Bump when the schema changes; an index of another version must be rebuilt (`newsdesk reindex`).
-SCHEMA_VERSION = 5  # 2: dupgroup (index.neardup); 3: day numbers + a time column; 4: posting blocks pickled
-#                     with protocol 4; 5: posting blocks packed (speed)
+SCHEMA_VERSION = 6  # 2: dupgroup (index.neardup); 3: day numbers + a time column; 4: posting blocks pickled
+#                     with protocol 4; 5: posting blocks packed (speed); 6: names (source, kind, language,
+#                     agency, authors) as keyword_value makes them
 
 EPOCH = datetime(1970, 1, 1)
 MICROS_PER_DAY = 86_400_000_000
-NO_TIME = 0  # the ``published`` column value of an item without a time: sorts as the oldest
+NO_TIME = 0  # the ``published`` column value of an item without a time (last in every time order)
 
 
 @functools.lru_cache(maxsize=200_000)

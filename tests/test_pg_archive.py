@@ -111,3 +111,37 @@ def test_show_prints_versions_and_changes_the_same_from_either_backend(home: Any
         missing = runner.invoke(cli, ["show", "https://news.example/none", "--home", str(home.root), *args])
         assert missing.exit_code == 1 and "no record with key" in missing.output
         assert "Traceback" not in missing.output
+
+
+OLD_TABLE = """
+CREATE TABLE newsdesk_records (
+    key text PRIMARY KEY, source text, kind text, agency text, authors text[] NOT NULL DEFAULT '{}',
+    title text NOT NULL DEFAULT '', body text NOT NULL DEFAULT '', published timestamptz,
+    version integer NOT NULL DEFAULT 1, content_hash text NOT NULL, record jsonb NOT NULL,
+    stored_at timestamptz NOT NULL DEFAULT now(),
+    tsv tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', body), 'B')) STORED
+);
+CREATE INDEX newsdesk_records_tsv ON newsdesk_records USING gin (tsv);
+CREATE TABLE newsdesk_record_versions (
+    key text NOT NULL, version integer NOT NULL, content_hash text NOT NULL, record jsonb NOT NULL,
+    stored_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key, version)
+);
+"""
+
+
+def test_a_table_of_an_older_newsdesk_is_brought_up_to_date(home: Any) -> None:
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    from index import pg
+
+    old = {**V2, "authors": ["Smith, John"], "agency": "Reuters"}
+    with psycopg.connect(PG) as conn:  # as the previous release wrote it
+        conn.execute(OLD_TABLE)
+        conn.execute("INSERT INTO newsdesk_records (key, agency, authors, title, body, content_hash, record) "
+                     "VALUES (%s, 'reuters', %s, %s, %s, %s, %s)",
+                     (old["key"], ["smith, john"], old["title"], old["body"], pg.content_hash(old), Jsonb(old)))
+    for text, filters in (("resigns vote", {}), ('"minister resigned"', {}), ("", {"authors": ["Smith, John"]}),
+                          ("agency:REUTERS", {})):
+        assert [h.record["key"] for h in pg.search(PG, text, **filters).hits] == [V1["key"]], text
