@@ -1,19 +1,22 @@
 """The shared archive in PostgreSQL: one table of records keyed by item key, full-text searched.
 
 Records arrive from outbox files (``deliver``) or from a home's JSONL archive
-(``load_archive``).  Each key is one row of ``newsdesk_records``; a record
-whose content hash differs from the stored one replaces it (``ON CONFLICT …
-DO UPDATE … WHERE content_hash IS DISTINCT FROM …``) with version + 1, and
-every version is kept in ``newsdesk_record_versions``.  As at Whoosh ingest, an
-empty field of a new record keeps the stored value.
+(``load_archive``).  Each key is one row of ``newsdesk_records`` holding its
+newest content (by the record's version number, then its fetch time); every
+distinct content is kept once in ``newsdesk_record_versions``, so an older
+version delivered late only joins the history and a repeated delivery adds
+nothing.  As at Whoosh ingest, an empty field of a newer record keeps the
+stored value.
 
 ``search`` and ``timeline`` take the same arguments and return the same
 objects as :mod:`index.search` and :mod:`index.timeline`, so the CLI prints
-the same JSON from either backend.  Words go through ``websearch_to_tsquery``
-('english' stemming: words ANDed, ``"a phrase"``, ``OR``, ``NOT word`` /
-``-word``); ranking is ``ts_rank_cd`` with titles weighted above bodies;
-snippets come from ``ts_headline``; every query runs under a
-``statement_timeout``.
+the same JSON from either backend.  They also mean the same: each row's
+``terms`` is a tsvector of the words the local index's analyzer makes (same
+stems, stop words and positions; title words weight A, body words B), and a
+query is parsed by the local index's parser (:func:`index.query.parse_query`)
+and compiled to SQL (:class:`_Compiler`).  Ranking is ``ts_rank_cd``;
+snippets are made as on the local index (:func:`index.search.make_snippet`);
+every query runs under a ``statement_timeout``.
 
 psycopg (3) is imported only when a function here is called: it comes with
 the ``newsdesk[scale]`` extra.

@@ -145,3 +145,31 @@ def test_a_table_of_an_older_newsdesk_is_brought_up_to_date(home: Any) -> None:
     for text, filters in (("resigns vote", {}), ('"minister resigned"', {}), ("", {"authors": ["Smith, John"]}),
                           ("agency:REUTERS", {})):
         assert [h.record["key"] for h in pg.search(PG, text, **filters).hits] == [V1["key"]], text
+
+
+def test_snippets_and_titles_are_the_same_from_either_backend(home: Any) -> None:
+    from index.ingest import ingest
+    from index.pg import load_archive
+    from newsdesk.cli import cli
+
+    long_body = ("Officials met in the capital on Monday to discuss the budget for the coming year. " * 4
+                 + "The harbour authority said the new quay would open in spring. "
+                 + "Talks went on late into the night and resumed on Tuesday morning. " * 4)
+    story = record("https://news.example/quay", "Harbour quay to open in spring", "2024-10-24T09:00:00+00:00",
+                   body=long_body)
+    write_outbox(home.root, "20241024T100000Z-a", [V1, story])
+    ingest(home)
+    load_archive(home, PG)
+    runner = CliRunner()
+    for text in ("quay", "harbour spring", '"new quay"', "qua*", "minister", "resigned -quay"):
+        base = ["search", text, "--json", "--fields", "key,snippet", "--home", str(home.root)]
+        local = runner.invoke(cli, base)
+        shared = runner.invoke(cli, [*base, "--archive", PG])
+        assert local.exit_code == shared.exit_code == 0, shared.output
+        assert json.loads(local.stdout) == json.loads(shared.stdout), text
+    [hit] = json.loads(runner.invoke(cli, ["search", "quay", "--json", "--archive", PG, "--home",
+                                          str(home.root)]).stdout)
+    assert hit["snippet"].startswith("…") and "The harbour authority said the new quay" in hit["snippet"]
+    [whole] = json.loads(runner.invoke(cli, ["search", "minister", "--json", "--archive", PG, "--home",
+                                            str(home.root)]).stdout)
+    assert whole["snippet"] == "The minister resigned on Thursday."  # the whole body: its first word kept, no "…"
