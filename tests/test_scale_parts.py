@@ -55,20 +55,26 @@ def test_config_names_the_servers(home: Path) -> None:
     assert resolve_archive("postgresql://x@y/z", home) == "postgresql://x@y/z"
 
 
-@pytest.mark.parametrize("text, hint", [("(korea OR grid) troops", "parentheses"), ("title:korea", "field")])
-def test_queries_postgresql_cannot_run_are_refused(text: str, hint: str) -> None:
-    from index.pg import websearch_text
+def test_queries_become_sql_on_the_local_analyzers_terms() -> None:
+    from index.pg import explain_sql
+
+    def words(tsquery: str) -> str:
+        return f"coalesce(terms @@ {tsquery!r}::tsquery, false)"
+
+    assert explain_sql("Title:Troops") == words("'troop':A")
+    assert explain_sql('korea -"power grid"') == words(
+        "(('korea':A | 'korea':B) & !(('power':A <-> 'grid':A) | ('power':B <-> 'grid':B)))")
+    either = words("('korea':A | 'korea':B | 'grid':A | 'grid':B)")
+    assert explain_sql("(korea OR grid) agency:Reuters") == f"({either} AND coalesce(agency = 'reuters', false))"
+    assert explain_sql("") == "TRUE"
+
+
+def test_queries_are_refused_with_the_local_index_words() -> None:
+    from index.pg import explain_sql
     from index.search import QueryError
 
-    with pytest.raises(QueryError, match=hint):
-        websearch_text(text)
-
-
-def test_whoosh_syntax_becomes_websearch_syntax() -> None:
-    from index.pg import websearch_text
-
-    assert websearch_text('korea NOT troops AND "NOT a phrase"') == 'korea -troops "NOT a phrase"'
-    assert websearch_text("  grid OR power ") == "grid OR power"
+    with pytest.raises(QueryError, match="too short"):
+        explain_sql("ko*")
 
 
 # --- Redis: claims, reaping, run locks ------------------------------------------------------
