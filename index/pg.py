@@ -360,6 +360,7 @@ def load_archive(home: Home, url: str) -> DeliverResult:
 MAX_POSITION = 16383
 MAX_POSITIONS = 256
 MAX_LEXEME_BYTES = 2046
+MAX_TERMS_CHARS = 1_000_000  # a tsvector is at most 1 MB; its text form is longer than that
 _WEIGHT = {"title": "A", "body": "B"}
 _COLUMN = {"source": "source", "kind": "kind", "agency": "agency", "language": "language"}
 
@@ -374,7 +375,7 @@ def document_terms(record: dict[str, Any]) -> str:
     Title words carry weight A, body words weight B; positions are the analyzer's (stop words
     dropped, as the local index drops them), so a phrase, a prefix and a stem mean the same on both
     backends.  Past PostgreSQL's limits (position 16383, 256 positions per word, 2046-byte words)
-    the rest is left out.
+    and past 1 MB in all, the rest is left out.
     """
     analyzer = _analyzer()
     positions: dict[str, list[str]] = {}
@@ -387,8 +388,15 @@ def document_terms(record: dict[str, Any]) -> str:
             if len(spots) < MAX_POSITIONS:
                 spots.append(f"{min(start + token.pos, MAX_POSITION)}{_WEIGHT[name]}")
         start += last + 2
-    return " ".join(f"{_lexeme(word)}:{','.join(spots)}" for word, spots in positions.items()
-                    if len(word.encode()) <= MAX_LEXEME_BYTES)
+    pieces, size = [], 0
+    for word, spots in positions.items():
+        piece = f"{_lexeme(word)}:{','.join(spots)}"
+        size += len(piece) + 1
+        if size > MAX_TERMS_CHARS:
+            break
+        if len(word.encode()) <= MAX_LEXEME_BYTES:
+            pieces.append(piece)
+    return " ".join(pieces)
 
 
 _analyzers: list[Any] = []

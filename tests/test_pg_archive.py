@@ -173,3 +173,14 @@ def test_snippets_and_titles_are_the_same_from_either_backend(home: Any) -> None
     [whole] = json.loads(runner.invoke(cli, ["search", "minister", "--json", "--archive", PG, "--home",
                                             str(home.root)]).stdout)
     assert whole["snippet"] == "The minister resigned on Thursday."  # the whole body: its first word kept, no "…"
+
+
+def test_a_record_past_postgresqls_tsvector_limits_is_still_archived(home: Any) -> None:
+    from index.pg import deliver, search
+
+    words = " ".join(f"w{i:06d}q" for i in range(120_000))  # over 1 MB of distinct words
+    huge = record("https://news.example/huge", "Enormous filing", "2024-10-24T09:00:00+00:00", body=words)
+    write_outbox(home.root, "20241024T100000Z-huge", [huge, V1])
+    assert deliver(home, PG).new == 2  # nothing left in the outbox
+    assert [h.record["key"] for h in search(PG, "w000001q").hits] == [huge["key"]]
+    assert [h.record["key"] for h in search(PG, "enormous").hits] == [huge["key"]]
