@@ -79,7 +79,10 @@ def styled_snippet(snippet: str, bold: bool = False) -> str:
     (plain when not on a terminal)."""
     from index.search import marked_parts
 
-    return "".join(click.style(text, bold=True, fg="yellow") if hit else (click.style(text, bold=True) if bold else text)
+    def plain(text: str) -> str:
+        return click.style(text, bold=True) if bold else text
+
+    return "".join(click.style(text, bold=True, fg="yellow") if hit else plain(text)
                    for text, hit in marked_parts(snippet))
 
 

@@ -136,8 +136,8 @@ def test_equal_scores_are_ordered_by_time_whatever_the_arrival_order(tmp_path: P
     from index.search import search
 
     root = tmp_path / "home"
-    same = [record(f"https://news.example/tie/{i}", "Harbour reopens", f"2024-10-{10 + (i * 7) % 10:02d}T08:00:00+00:00",
-                   body="The harbour reopened.") for i in range(10)]
+    same = [record(f"https://news.example/tie/{i}", "Harbour reopens",
+                   f"2024-10-{10 + (i * 7) % 10:02d}T08:00:00+00:00", body="The harbour reopened.") for i in range(10)]
     undated = record("https://news.example/tie/undated", "Harbour reopens", None, body="The harbour reopened.")
     write_outbox(root, "20241024T170000Z-a", [same[3], undated, *same[:3]])
     write_outbox(root, "20241024T170001Z-b", same[4:])
