@@ -178,15 +178,16 @@ def make_schema() -> Schema:
 KEYWORD_FIELDS = ("source", "kind", "agency", "language", "authors")
 
 
-def keyword_value(fieldname: str, value: str) -> str:
+def keyword_value(fieldname: str, value: Any) -> str:
     """How a name is indexed and looked up: lower case; an author's commas and runs of spaces become one space.
 
     The same on the local index and the PostgreSQL archive, for records and for queries and filters,
     so ``--author "Smith, John"`` finds the record whose byline says "Smith, John".
     """
+    text = str(value)
     if fieldname == "authors":
-        value = value.replace(",", " ")
-    return " ".join(str(value).split()).lower()
+        text = text.replace(",", " ")
+    return " ".join(text.split()).lower()
 
 
 def item_time(record: dict[str, Any]) -> datetime | None:
