@@ -18,6 +18,10 @@ Job settings, and why:
   run is already due, and coalescing makes it one;
 - jitter up to ``[schedule] jitter`` seconds (capped at a tenth of the
   interval): sources on the same cron minute do not all hit the network at once.
+
+A run that comes due while the source's previous run is still going is not
+started (``max_instances=1``); it is recorded in the run history as
+``skipped`` with the message "still running", so ``newsdesk runs`` shows it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -47,6 +52,7 @@ from newsdesk.errors import NewsdeskError
 from newsdesk.health import check_stale, deliver
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy
+from newsdesk.runid import new_run_id
 from newsdesk.runs import RunHistory, prune, utcnow
 from newsdesk.schedules import Plan, plan_for
 from scraper.sources import Source, load_sources
@@ -55,6 +61,9 @@ logger = logging.getLogger("newsdesk.scheduler")
 
 #: How often the scheduler prunes old runs/logs and looks for sources that stopped running.
 HOUSEKEEPING_EVERY = timedelta(minutes=10)
+
+#: The run history's message for a run not started because the previous one still runs.
+STILL_RUNNING = "still running (the previous run of this source had not finished)"
 
 #: How long the main thread sleeps between looks at the stop request (see :func:`_serve`).
 WAKE_EVERY = 0.5
@@ -177,10 +186,19 @@ def build_scheduler(home: Home, kind: type[BaseScheduler] = BackgroundScheduler,
             extra["next_run_time"] = now
         scheduler.add_job(runner.run, plan.trigger, args=(source,), id=source_id, name=f"crawl {source_id}",
                           misfire_grace_time=plan.misfire_grace_time, **extra)
+    scheduler.add_listener(lambda event: record_overlap(history, event), EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(runner.housekeeping, IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds()),
                       args=(schedule,), id="_housekeeping", name="housekeeping", next_run_time=now,
                       misfire_grace_time=int(HOUSEKEEPING_EVERY.total_seconds()))
     return scheduler
+
+
+def record_overlap(history: RunHistory, event: JobSubmissionEvent) -> None:
+    """APScheduler did not start a source's run because its previous one still runs: record the skip."""
+    if event.job_id.startswith("_"):
+        return
+    logger.info("%s: skipped: %s", event.job_id, STILL_RUNNING)
+    history.skipped(new_run_id(event.job_id), event.job_id, "scheduled", STILL_RUNNING)
 
 
 def _log_to_file(home: Home) -> None:

@@ -55,11 +55,15 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
           parallel: int, settings: dict[str, str], home: Path | None) -> None:
     """Crawl sources once (all enabled ones by default), ingest, print a summary.
 
+    With --quiet a healthy run prints nothing; a failed run or a new alert prints
+    one line.  Exit code 1 if a run failed, 130 after Ctrl-C (see docs/runs.md).
+
     Example:
 
         newsdesk crawl jpost-breaking --url http://127.0.0.1:8000/breaking-news
     """
-    from newsdesk.crawl import run_crawls
+    from newsdesk.config import load_config
+    from newsdesk.crawl import StopRequest, config_path, run_crawls
     from scraper.sources import load_sources
 
     where = resolve_home(home)
@@ -82,13 +86,23 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     overrides = dict(settings)
     if refresh:
         overrides["NEWSDESK_REFRESH"] = "1"
+    config = load_config(config_path(where))
+    stop = StopRequest(grace=0.0, kill_after=config.kill_timeout)
     outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
-                          trigger="cron" if quiet else "manual")
+                          trigger="cron" if quiet else "manual", config=config, stop=stop)
     for outcome in outcomes:
-        if not quiet or not outcome.ok or outcome.errors:
+        if not quiet or outcome.problem:
             click.echo(outcome.describe(), err=not outcome.ok)
-    if not no_ingest:
+            for alert in outcome.alerts:
+                click.echo(f"alert: {alert}", err=True)
+    if stop.requested:
+        not_started = len(chosen) - len(outcomes)
+        if not_started:
+            click.echo(f"stopped on request: {not_started} sources not started", err=True)
+    if not no_ingest and not stop.urgent.is_set():  # a second Ctrl-C: the outbox waits for the next ingest
         _run_ingest(where, quiet)
+    if stop.requested:
+        sys.exit(130)
     if not all(o.ok for o in outcomes):
         sys.exit(1)
 

@@ -52,7 +52,7 @@ def runs(source_id: str | None, limit: int, as_json: bool, home: Path | None) ->
 
     Runs are recorded whoever started them: the scheduler, cron's `newsdesk crawl`, or you.
     Status is ok, failed, unreachable, timeout, stopped (at shutdown), interrupted
-    (its process died) or running.
+    (its process died), skipped (an earlier run of the source was still running) or running.
 
     Example:
 
@@ -77,12 +77,13 @@ def runs(source_id: str | None, limit: int, as_json: bool, home: Path | None) ->
         click.echo(f"no runs{f' of {source_id}' if source_id else ''} yet", err=True)
         return
     click.echo(f"{'STARTED':<19}  {'SOURCE':<18} {'TRIGGER':<9} {'STATUS':<11} {'SECS':>6} {'SEEN':>5} "
-               f"{'NEW':>4} {'UPD':>4} {'DROP':>5} {'HTTPERR':>7} {'EXIT':>4}  LOG")
+               f"{'NEW':>4} {'UPD':>4} {'SAME':>5} {'DROP':>5} {'HTTPERR':>7} {'EXIT':>4}  LOG")
     for r in rows:
         secs = f"{r.duration:.1f}" if r.duration is not None else "-"
         code = "-" if r.exit_code is None else str(r.exit_code)
         click.echo(f"{_when(r.started):<19}  {r.source:<18} {r.trigger:<9} {r.status:<11} {secs:>6} {r.seen:>5} "
-                   f"{r.new:>4} {r.updated:>4} {r.dropped:>5} {r.http_errors:>7} {code:>4}  {r.log_file or ''}")
+                   f"{r.new:>4} {r.updated:>4} {r.unchanged:>5} {r.dropped:>5} {r.http_errors:>7} {code:>4}  "
+                   f"{r.log_file or r.message}")
 
 
 def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
@@ -108,9 +109,10 @@ def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
     for source in load_sources(where.sources_file).values():
         plan = plan_for(source, config.schedule_timezone or None, config.jitter, now, origin)
         finished = history.runs(source.id, limit=window, finished=True) if has_history else []
+        finished = [r for r in finished if r.status != "skipped"]  # a skip says nothing of the source's health
         current = [r for r in history.running() if r.source == source.id] if has_history else []
         last = finished[0] if finished else None
-        alerts = check_run(last, finished[1:], config, repeat=True) if last else []
+        alerts = check_run(last, finished[1:], config) if last else []
         newest = current[-1] if current else last
         stale = check_stale(source.id, newest, plan.interval, config, now) if source.enabled else None
         if stale:
@@ -124,7 +126,8 @@ def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
             "last_run": last.to_json() if last else None,
             "running": current[-1].to_json() if current else None,
             "next_run": _iso(plan.next_run(now, newest.started if newest else None)) if source.enabled else None,
-            "health": "alert" if alerts else ("ok" if last else "unknown"),
+            "health": ("failed" if last and last.failed else "alert" if alerts
+                       else "ok" if last else "unknown"),
             "alerts": [a.to_json() for a in alerts],
         })
     from index.ingest import quarantined_records

@@ -36,7 +36,8 @@ from newsdesk.config import Config, load_config
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy, is_locked
 from newsdesk.runid import new_run_id
-from newsdesk.runs import RunHistory, prune, utcnow
+from newsdesk.runs import RunHistory, pid_alive, prune, utcnow
+from newsdesk.tally import NETWORK_ERRORS, Tally, counted, future_dates, stat, unreadable_dates
 from scraper.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -44,25 +45,8 @@ logger = logging.getLogger(__name__)
 #: Seconds between a forced stop (second SIGTERM) and SIGKILL.
 FORCE_GRACE = 2.0
 
-#: Exceptions as Scrapy counts them → what to tell a person.
-_NETWORK_ERRORS = {
-    "DNSLookupError": "DNS lookup failed",
-    "ConnectionRefusedError": "connection refused",
-    "TCPTimedOutError": "connection timed out",
-    "TimeoutError": "timed out",
-    "ConnectError": "could not connect",
-    "ConnectionLost": "connection lost",
-    "ResponseNeverReceived": "no response",
-    "NoRouteError": "no route to host",
-    "SSLError": "TLS error",
-    "IgnoreRequest": "request refused by a guard",
-    # Scrapy 2.14+ wraps the Twisted errors in its own.
-    "DownloadConnectionRefusedError": "connection refused",
-    "DownloadTimeoutError": "timed out",
-    "DownloadCancelledError": "download cancelled",
-    "DownloadFailedError": "download failed",
-    "CannotResolveHostError": "DNS lookup failed",
-}
+#: What a start page's failure is called when it is the network's fault (the run is "unreachable").
+_NETWORK_WORDS = frozenset(NETWORK_ERRORS.values())
 
 
 @dataclass
@@ -81,34 +65,50 @@ class CrawlOutcome:
     alerts: list[str] = field(default_factory=list)
 
     def stat(self, name: str) -> int:
-        return int(self.stats.get(name, 0) or 0)
+        return stat(self.stats, name)
+
+    @property
+    def tally(self) -> Tally:
+        return Tally.of(self.stats)
 
     @property
     def new(self) -> int:
-        return self.stat("newsdesk/items_new")
+        return self.tally.new
 
     @property
     def updated(self) -> int:
-        return self.stat("newsdesk/items_updated")
+        return self.tally.updated
+
+    @property
+    def unchanged(self) -> int:
+        return self.tally.unchanged
 
     @property
     def dropped(self) -> dict[str, int]:
-        prefix = "newsdesk/dropped/"
-        return {k[len(prefix):]: int(v) for k, v in self.stats.items() if k.startswith(prefix)}
+        """Items dropped, by reason (unchanged ones are not dropped: see :attr:`unchanged`)."""
+        return self.tally.dropped
 
     @property
     def seen(self) -> int:
-        return self.stat("item_scraped_count") + self.stat("item_dropped_count")
+        return self.tally.seen
 
     @property
     def http_errors(self) -> int:
         """HTTP responses of 4xx/5xx plus downloads that failed outright (robots.txt not counted)."""
         def bad(prefix: str) -> int:
-            return sum(int(v or 0) for k, v in self.stats.items()
-                       if k.startswith(prefix) and k[len(prefix):][:1] in ("4", "5"))
+            return sum(n for code, n in counted(self.stats, prefix).items() if code[:1] in ("4", "5"))
 
         robots = bad("robotstxt/response_status_count/") + self.stat("robotstxt/exception_count")
         return max(0, bad("downloader/response_status_count/") + self.stat("downloader/exception_count") - robots)
+
+    @property
+    def page_failure(self) -> str | None:
+        """Why a start page (list page, feed, sitemap) could not be fetched, or None if every one was."""
+        failed = self.stat("newsdesk/page_failed")
+        if not failed:
+            return None
+        cause = str(self.stats.get("newsdesk/page_failed_cause") or "not fetched")
+        return cause + (f" (and {failed - 1} more start pages)" if failed > 1 else "")
 
     @property
     def status(self) -> str:
@@ -123,6 +123,11 @@ class CrawlOutcome:
             return "failed"
         if self.network_problem:
             return "unreachable"
+        page = self.page_failure
+        if page is not None:
+            return "unreachable" if page.split(":", 1)[0] in _NETWORK_WORDS else "failed"
+        if self.stat("newsdesk/tally_mismatch"):
+            return "failed"
         return "ok" if self.exit_code == 0 else "failed"
 
     @property
@@ -130,14 +135,14 @@ class CrawlOutcome:
         """One line when nothing could be downloaded: why, in plain words."""
         if self.stat("downloader/response_count") > 0:
             return None
-        prefix = "downloader/exception_type_count/"
-        kinds = [k[len(prefix):].rsplit(".", 1)[-1] for k in self.stats if k.startswith(prefix)]
+        kinds = [k.rsplit(".", 1)[-1] for k in counted(self.stats, "downloader/exception_type_count/")]
         if not kinds:
             return None
-        return ", ".join(sorted({_NETWORK_ERRORS.get(kind, kind) for kind in kinds}))
+        return ", ".join(sorted({NETWORK_ERRORS.get(kind, kind) for kind in kinds}))
 
     @property
     def errors(self) -> int:
+        """Pages that failed (start pages and articles; not links robots.txt disallows), ERROR log lines."""
         return (self.stat("newsdesk/article_failed") + self.stat("newsdesk/page_failed")
                 + self.stat("log_count/ERROR") + (1 if self.exit_code else 0))
 
@@ -145,6 +150,11 @@ class CrawlOutcome:
     def ok(self) -> bool:
         """Nothing went wrong (a skipped run is not a failure; a stopped one is not either)."""
         return self.status in ("ok", "skipped", "stopped")
+
+    @property
+    def problem(self) -> bool:
+        """Worth telling under ``--quiet``: the run failed or raised an alert."""
+        return not self.ok or bool(self.alerts)
 
     def describe(self) -> str:
         """One line for a person."""
@@ -160,23 +170,31 @@ class CrawlOutcome:
         problem = self.network_problem
         if problem:
             return f"{self.source}: could not reach the site ({problem}); see {self.log_file}"
-        parts = [f"{self.seen} seen", f"{self.new} new", f"{self.updated} updated"]
-        dropped = self.dropped
-        if dropped:
-            reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(dropped.items()))
-            parts.append(f"{sum(dropped.values())} dropped ({reasons})")
-        else:
-            parts.append("0 dropped")
-        parts.append(f"{self.errors} errors")
-        line = f"{self.source}: " + ", ".join(parts)
+        line = f"{self.source}: " + self.tally.describe() + f", {self.errors} errors"
+        causes = [(self.stat("newsdesk/page_failed"), "start pages"),
+                  (self.stat("newsdesk/article_failed"), "article pages not fetched"),
+                  (self.stat("log_count/ERROR"), "errors logged")]
+        if any(n for n, _ in causes) and self.errors:
+            line += " (" + ", ".join(f"{n} {what}" for n, what in causes if n) + ")"
+        page = self.page_failure
+        if page is not None:
+            line = f"{self.source}: failed: start page {page}; " + line.split(": ", 1)[1]
         if self.stopped:
             line += "; stopped early on request"
-        unreadable = sum(int(v) for k, v in self.stats.items() if k.startswith("newsdesk/date_unreadable/"))
-        if unreadable:
-            line += f"; {unreadable} unreadable dates"
-        layout = [k.rsplit("/", 1)[1] for k in self.stats if k.startswith("newsdesk/layout/")]
+        notes = [(self.stat("newsdesk/robots_disallowed"), "skipped by robots.txt"),
+                 (self.stat("newsdesk/article_given_up"), "article pages given up after retries"),
+                 (unreadable_dates(self.stats), "unreadable dates"),
+                 (future_dates(self.stats), "dates in the future")]
+        for count, what in notes:
+            if count:
+                line += f"; {count} {what}"
+        layout = sorted(counted(self.stats, "newsdesk/layout/"))
         if layout:
-            line += f"; layout warnings: {', '.join(sorted(layout))}"
+            line += f"; layout warnings: {', '.join(layout)}"
+        if self.stat("newsdesk/tally_mismatch"):
+            line += "; its numbers do not add up (a bug: see the log)"
+        if not self.ok or page is not None:
+            line += f"; see {self.log_file}"
         return line
 
 
@@ -250,11 +268,22 @@ def source_lock_path(home: Home, source_id: str) -> Path:
 
 
 def lock_holder(path: Path) -> str:
-    """What the lock file says about the crawl holding it, for the skip message."""
+    """What the lock file says about the crawl holding it, for the skip message.
+
+    The file holds ``<crawl pid> <run id> <pid of whoever started it> <start time>``.
+    When that starter is gone (``newsdesk crawl`` killed, say with ``kill -9``), its
+    crawl process runs on and finishes by itself: an earlier run still finishing.
+    """
     try:
         text = path.read_text(encoding="utf-8").split()
     except OSError:
         return "another crawl is running"
+    if len(text) >= 4:
+        pid, run_id, starter, started = text[:4]
+        if starter.isdigit() and not pid_alive(int(starter)):
+            return (f"an earlier run is still finishing (run {run_id}, pid {pid}, started at {started}); "
+                    "the command that started it has ended, and what it writes is ingested by a later run")
+        return f"another crawl is running (run {run_id}, pid {pid}, started at {started})"
     if len(text) >= 2:
         return f"another crawl is running (run {text[1]}, pid {text[0]})"
     return f"another crawl is running (pid {text[0]})" if text else "another crawl is running"
@@ -262,8 +291,9 @@ def lock_holder(path: Path) -> str:
 
 def _stamp_lock(lock: FileLock, pid: int, run_id: str) -> None:
     assert lock.fd is not None
+    started = utcnow().isoformat(timespec="seconds")
     os.ftruncate(lock.fd, 0)
-    os.pwrite(lock.fd, f"{pid} {run_id}\n".encode(), 0)
+    os.pwrite(lock.fd, f"{pid} {run_id} {os.getpid()} {started}\n".encode(), 0)
 
 
 def _summary_stats(stats: dict[str, Any]) -> dict[str, Any]:
@@ -329,7 +359,9 @@ def run_crawl(home: Home, source: Source, url: str | None = None,
     except LockBusy:
         why = lock_holder(lock.path)
         logger.info("%s: skipped: %s", source.id, why)
-        return CrawlOutcome(source=source.id, run_id="", exit_code=0, log_file=Path(), skipped=why)
+        run_id = new_run_id(source.id)
+        RunHistory(home).skipped(run_id, source.id, trigger, why)
+        return CrawlOutcome(source=source.id, run_id=run_id, exit_code=0, log_file=Path(), skipped=why)
     try:
         return _locked_crawl(home, source, lock, url, settings, timeout, trigger, stop, config)
     finally:
@@ -389,7 +421,8 @@ def record(history: RunHistory, outcome: CrawlOutcome, status: str | None = None
     status = status or outcome.status
     message = "" if status == "ok" else outcome.describe().split(": ", 1)[-1]
     history.finish(outcome.run_id, status, seen=outcome.seen, new=outcome.new, updated=outcome.updated,
-                   dropped=sum(outcome.dropped.values()), http_errors=outcome.http_errors,
+                   unchanged=outcome.unchanged, dropped=sum(outcome.dropped.values()),
+                   http_errors=outcome.http_errors,
                    exit_code=outcome.exit_code, message=message,
                    stats={**_summary_stats(outcome.stats), "finish_reason": outcome.finish_reason},
                    ended=ended)
@@ -460,21 +493,32 @@ def config_path(home: Home) -> Path:
 
 def run_crawls(home: Home, sources: list[Source], url: str | None = None,
                settings: dict[str, str] | None = None, parallel: int = 2, *,
-               trigger: str = "manual", config: Config | None = None) -> list[CrawlOutcome]:
-    """Crawl several sources, ``parallel`` at a time; outcomes in the order given."""
+               trigger: str = "manual", config: Config | None = None,
+               stop: StopRequest | None = None) -> list[CrawlOutcome]:
+    """Crawl several sources, ``parallel`` at a time; outcomes in the order given.
+
+    On SIGINT/SIGTERM (``stop``) no further source starts and the running ones
+    are stopped cleanly (a second signal forces them); the sources that never
+    started have no outcome.
+    """
     config = config or load_config(config_path(home))
     merged = {**config.crawl_settings, **(settings or {})}
     settle_orphans(home)
     # Crawls run in their own sessions, so Ctrl-C reaches only us: pass it on as a clean stop.
-    stop = StopRequest(grace=0.0, kill_after=config.kill_timeout)
+    stop = stop or StopRequest(grace=0.0, kill_after=config.kill_timeout)
+
+    def one(source: Source) -> CrawlOutcome | None:
+        if stop.requested:  # asked to stop before this source's turn: it does not start
+            return None
+        return run_crawl(home, source, url, merged, config.crawl_timeout, trigger=trigger, stop=stop, config=config)
+
     with _stop_on_signals(stop):
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = [pool.submit(run_crawl, home, s, url, merged, config.crawl_timeout,
-                                   trigger=trigger, stop=stop, config=config) for s in sources]
+            futures = [pool.submit(one, s) for s in sources]
             # In slices: Python runs a signal handler only when the main thread wakes (see _stop_on_signals).
             while wait(futures, timeout=0.5).not_done:
                 pass
-            outcomes = [f.result() for f in futures]
+            outcomes = [o for o in (f.result() for f in futures) if o is not None]
     keep = {run.run_id for run in RunHistory(home).running()}
     prune(home, config.keep_days, config.max_log_bytes, keep=keep)
     return outcomes

@@ -3,8 +3,13 @@
 Every crawl, whoever starts it (the scheduler, cron's ``newsdesk crawl``, a
 person), is recorded: a ``running`` row when it starts, completed with status
 and counts when it ends.  A row left ``running`` by a process that died is
-settled later by :func:`newsdesk.crawl.settle_orphans`.  Old rows, run reports
-and crawl logs are pruned by age and size (:func:`prune`).
+settled later by :func:`newsdesk.crawl.settle_orphans`.  A run that did not
+start because an earlier one still held the source is recorded as ``skipped``.
+Old rows, run reports and crawl logs are pruned by age and size (:func:`prune`).
+
+The ``problems`` table holds each source's open health problems, so an alert
+is delivered once when a problem starts, not on every run until it clears
+(:func:`newsdesk.health.evaluate_run`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 #: Statuses a finished run can have; ``running`` is the only unfinished one.
 FAILED = ("failed", "unreachable", "timeout", "interrupted")
-STATUSES = ("running", "ok", "stopped", *FAILED)
+#: Finished runs that say nothing about a source's health either way.
+NEUTRAL = ("stopped", "skipped")
+STATUSES = ("running", "ok", *NEUTRAL, *FAILED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,6 +47,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seen        INTEGER NOT NULL DEFAULT 0,
     new         INTEGER NOT NULL DEFAULT 0,
     updated     INTEGER NOT NULL DEFAULT 0,
+    unchanged   INTEGER NOT NULL DEFAULT 0,
     dropped     INTEGER NOT NULL DEFAULT 0,
     http_errors INTEGER NOT NULL DEFAULT 0,
     exit_code   INTEGER,
@@ -59,7 +67,18 @@ CREATE TABLE IF NOT EXISTS alerts (
     details TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS alerts_by_source ON alerts (source, at);
+CREATE TABLE IF NOT EXISTS problems (
+    source  TEXT NOT NULL,
+    problem TEXT NOT NULL,
+    since   TEXT NOT NULL,
+    run_id  TEXT,
+    message TEXT NOT NULL,
+    PRIMARY KEY (source, problem)
+);
 """
+
+#: Columns added since the first schema: (name, definition), added to an older file when opened.
+_ADDED_COLUMNS = (("unchanged", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 def utcnow() -> datetime:
@@ -88,6 +107,7 @@ class RunRecord:
     seen: int = 0
     new: int = 0
     updated: int = 0
+    unchanged: int = 0
     dropped: int = 0
     http_errors: int = 0
     exit_code: int | None = None
@@ -150,6 +170,10 @@ class RunHistory:
         with closing(connect_wal(self.path, timeout=30)) as db:
             db.row_factory = sqlite3.Row
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for name, definition in _ADDED_COLUMNS:
+                if name not in columns:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
             with db:  # one transaction
                 yield db
 
@@ -166,18 +190,23 @@ class RunHistory:
             db.execute("UPDATE runs SET pid = ? WHERE run_id = ?", (pid, run_id))
 
     def finish(self, run_id: str, status: str, *, seen: int = 0, new: int = 0, updated: int = 0,
-               dropped: int = 0, http_errors: int = 0, exit_code: int | None = None, message: str = "",
-               stats: dict[str, Any] | None = None, ended: datetime | None = None) -> None:
+               unchanged: int = 0, dropped: int = 0, http_errors: int = 0, exit_code: int | None = None,
+               message: str = "", stats: dict[str, Any] | None = None, ended: datetime | None = None) -> None:
         """Complete a run's row with how it ended."""
         if status not in STATUSES:
             raise ValueError(f"unknown run status {status!r}")
         with self._db() as db:
             db.execute(
-                "UPDATE runs SET ended = ?, status = ?, seen = ?, new = ?, updated = ?, dropped = ?, "
-                "http_errors = ?, exit_code = ?, message = ?, stats = ? WHERE run_id = ?",
-                (_iso(ended or utcnow()), status, seen, new, updated, dropped, http_errors, exit_code,
-                 message, json.dumps(stats or {}, sort_keys=True, default=str), run_id),
+                "UPDATE runs SET ended = ?, status = ?, seen = ?, new = ?, updated = ?, unchanged = ?, "
+                "dropped = ?, http_errors = ?, exit_code = ?, message = ?, stats = ? WHERE run_id = ?",
+                (_iso(ended or utcnow()), status, seen, new, updated, unchanged, dropped, http_errors,
+                 exit_code, message, json.dumps(stats or {}, sort_keys=True, default=str), run_id),
             )
+
+    def skipped(self, run_id: str, source: str, trigger: str, message: str) -> None:
+        """Record a run that did not start (an earlier one of the source still runs)."""
+        self.start(run_id, source, trigger, None)
+        self.finish(run_id, "skipped", message=message)
 
     def get(self, run_id: str) -> RunRecord | None:
         with self._db() as db:
@@ -241,6 +270,20 @@ class RunHistory:
         return [AlertRecord(at=_parse(r["at"]) or utcnow(), source=r["source"], kind=r["kind"],
                             message=r["message"], run_id=r["run_id"], details=json.loads(r["details"]))
                 for r in rows]
+
+    def open_problems(self, source: str) -> set[str]:
+        """The health problems of ``source`` alerted and not yet cleared."""
+        with self._db() as db:
+            return {r[0] for r in db.execute("SELECT problem FROM problems WHERE source = ?", (source,))}
+
+    def open_problem(self, source: str, problem: str, alert: AlertRecord) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO problems (source, problem, since, run_id, message) "
+                       "VALUES (?, ?, ?, ?, ?)", (source, problem, _iso(alert.at), alert.run_id, alert.message))
+
+    def clear_problem(self, source: str, problem: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM problems WHERE source = ? AND problem = ?", (source, problem))
 
     def prune(self, before: datetime) -> int:
         """Delete finished runs and alerts older than ``before``, keeping each source's newest run."""

@@ -2,11 +2,19 @@
 
 The report includes field coverage (``newsdesk/coverage/<field>`` of
 ``newsdesk/coverage/items``), which the scheduler's health checks compare
-with a source's recent runs.
+with a source's recent runs.  Coverage counts only items whose page this run
+read: a known item not fetched again (:class:`KnownListing`) has no body
+because nobody looked, not because the page lost it.
+
+Before it is written, the report's numbers are checked (:mod:`newsdesk.tally`):
+an item that vanished without a counted reason is logged as an error.  A
+crawl forced to stop (a second SIGTERM) never closes its spider; its report is
+then written as the process exits, with the counts so far.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import logging
@@ -19,8 +27,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from newsdesk.home import Home
+from newsdesk.tally import Tally
 from scraper.items import adapt
 from scraper.outcomes import ItemOutcomes
+from scraper.pipelines.dedupe import KnownListing
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +46,31 @@ class RunReport:
         self.crawler = crawler
         self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
         self.coverage = dict.fromkeys(("items", *COVERAGE_FIELDS), 0)  # into the stats on close
+        self.written = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
         ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         outcomes = ItemOutcomes.of(crawler)
         outcomes.listen(ext.count_fields, dropped=True)
+        outcomes.listen(ext.count_error, failed=True)
         outcomes.on_written(ext.count_fields)
         return ext
 
+    def spider_opened(self, spider: Spider) -> None:
+        atexit.register(self.forced_exit)
+
+    def count_error(self, item: Any, response: Any = None) -> None:
+        """A pipeline raised on an item: it is lost to this run, and counted."""
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("newsdesk/item_errors")
+
     def count_fields(self, item: Any, response: Any = None) -> None:
-        """Count an item (kept or dropped after cleaning) and which coverage fields it has."""
+        """Count an item whose page this run read (kept or dropped after cleaning) and its coverage fields."""
+        if isinstance(item, KnownListing):
+            return
         adapter = adapt(item)
         self.coverage["items"] += 1
         for name in COVERAGE_FIELDS:
@@ -55,10 +78,27 @@ class RunReport:
                 self.coverage[name] += 1
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        atexit.unregister(self.forced_exit)
+        self.write(spider, reason)
+
+    def forced_exit(self) -> None:
+        """The process ends without the spider having closed (a forced stop): report what was counted."""
+        spider = self.crawler.spider
+        if not self.written and spider is not None:
+            self.write(spider, "shutdown_forced")
+
+    def write(self, spider: Spider, reason: str) -> None:
+        """Check the numbers add up, then write the stats to the run report."""
         assert self.crawler.stats is not None
+        if self.written:
+            return
+        self.written = True
         for name, count in self.coverage.items():
             if count:
                 self.crawler.stats.inc_value(f"newsdesk/coverage/{name}", count)
+        for problem in Tally.of(self.crawler.stats.get_stats()).problems(reason):
+            self.crawler.stats.inc_value("newsdesk/tally_mismatch")
+            logger.error("the run's numbers do not add up: %s", problem)
         stats: dict[str, Any] = dict(self.crawler.stats.get_stats())
         run_id = stats.get("newsdesk/run_id")
         if not run_id:

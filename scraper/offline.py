@@ -20,6 +20,7 @@ from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
 from scraper.items import NewsItem
+from scraper.pipelines.dedupe import RepeatedListing
 from scraper.pipelines.normalize import NormalizePipeline
 from scraper.pipelines.validate import ValidatePipeline
 from scraper.sources import Source
@@ -75,6 +76,9 @@ def parse_page(source: Source, body: bytes, url: str | None = None, callback: st
             if item is None:
                 continue
             output = item
+        if isinstance(output, RepeatedListing):  # what the dedupe pipeline would drop
+            result.dropped.append(f"duplicate in run: {output.url}")
+            continue
         try:
             for pipeline in pipelines:
                 output = pipeline.process_item(output)

@@ -66,7 +66,8 @@ def line_of(text: str, source_id: str | None, key: str | None) -> int | None:
 
 
 #: Options every spider understands (scraper/spiders/__init__.py), and each spider's own.
-_COMMON_OPTIONS: dict[str, type | tuple[type, ...]] = {"follow": bool, "dates_from": str, "article_selectors": dict}
+_COMMON_OPTIONS: dict[str, type | tuple[type, ...]] = {"follow": bool, "dates_from": str, "article_selectors": dict,
+                                                      "allow_private": bool}
 _SPIDER_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "feed": {"extra_fields": list, "updated_field": str},
     "sitemap": {"since": str, "sitemap_allow": str, "allow": str, "deny": str},

@@ -1,8 +1,14 @@
-"""Shared fixtures: a network guard, a temporary data home, a loopback fixture site."""
+"""Shared fixtures: a network guard, a temporary data home, a loopback fixture site.
+
+Every crawl the suite runs leaves a run report under a temporary home; after
+each test (and, for homes shared by a module, at the end of the session) the
+numbers of every report are checked to add up (:mod:`newsdesk.tally`).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -11,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from newsdesk.tally import Tally
 from tests.helpers import FIXTURES, FixtureSite, serve
 
 # Crawl subprocesses inherit this: any request off the loopback fails loudly.
@@ -67,3 +74,36 @@ def jpost_site() -> Iterator[FixtureSite]:
     """fixtures/jpost served on 127.0.0.1."""
     with serve(FIXTURES / "jpost") as site:
         yield site
+
+
+def tally_problems(root: Path) -> list[str]:
+    """Every run report under ``root`` whose numbers do not add up, with what is wrong."""
+    found = []
+    for report in root.rglob("runs/*.json"):
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a test writing a damaged report on purpose
+        if not isinstance(data, dict) or not isinstance(data.get("stats"), dict):
+            continue
+        for problem in Tally.of(data["stats"]).problems(str(data.get("finish_reason") or "finished")):
+            found.append(f"{report}: {problem}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def crawl_numbers_add_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test: every crawl it ran under its tmp_path says seen = new + updated + unchanged + dropped."""
+    yield
+    root = request.node.funcargs.get("tmp_path")
+    if isinstance(root, Path):
+        problems = tally_problems(root)
+        assert not problems, "a crawl's numbers do not add up:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def every_crawl_numbers_add_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session: the same for crawls under homes shared by a module or the session."""
+    yield
+    problems = tally_problems(tmp_path_factory.getbasetemp())
+    assert not problems, "a crawl's numbers do not add up:\n" + "\n".join(problems)

@@ -34,13 +34,13 @@ def test_crawl_twice_keeps_each_item_once_and_search_finds_them(home: Path, jpos
     url = jpost_site.url("/breaking-news")
     first = newsdesk("crawl", "jpost-breaking", "--url", url, *FAST, home=home)
     assert first.returncode == 0, first.stderr
-    assert "jpost-breaking: 16 seen, 16 new, 0 updated, 0 dropped" in first.stdout
+    assert "jpost-breaking: 16 seen, 16 new, 0 updated, 0 unchanged, 0 dropped" in first.stdout
     assert "ingest: 16 records" in first.stdout
     assert jpost_site.fetched("/breaking-news/trump-says-hell-fire-special-counsel-jack-smith-826050") == 1
 
     second = newsdesk("crawl", "jpost-breaking", "--url", url, *FAST, home=home)
     assert second.returncode == 0, second.stderr
-    assert "16 seen, 0 new, 0 updated, 16 dropped (16 unchanged)" in second.stdout
+    assert "16 seen, 0 new, 0 updated, 16 unchanged, 0 dropped" in second.stdout
     assert "ingest: 0 records" in second.stdout
 
     everything = search(home / "index", "", limit=100)

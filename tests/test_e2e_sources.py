@@ -101,7 +101,7 @@ def test_second_crawl_fetches_no_known_article_and_adds_nothing(home: Path, outl
 
     first = newsdesk("crawl", *ids, *FAST, home=home)
     assert first.returncode == 0, first.stderr + first.stdout
-    assert "e2e-feed: 3 seen, 3 new" in first.stdout  # the link listed twice is one record
+    assert "e2e-feed: 4 seen, 3 new, 0 updated, 0 unchanged, 1 dropped (1 duplicate in run)" in first.stdout  # the link listed twice is one record
     assert "e2e-sitemap: 3 seen, 3 new" in first.stdout
     assert "e2e-list: 4 seen, 4 new" in first.stdout
     assert "ingest: 10 records" in first.stdout

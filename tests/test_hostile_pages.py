@@ -184,7 +184,7 @@ def test_hostile_list_items_end_cleaned_or_counted() -> None:
         assert titles[name]["published"] is None, name  # never a wrong date …
         assert titles[name]["published_raw"]  # … and the printed text is kept
     stats = result.stats
-    assert stats["newsdesk/date_implausible/published"] == 1  # year 9999
+    assert stats["newsdesk/date_future/published"] == 1  # year 9999
     assert stats["newsdesk/date_unreadable/published"] == 2  # year 1 (out of range once zoned), nonsense
     assert stats["newsdesk/dropped/title_too_long"] == 1
     assert stats["newsdesk/dropped/missing_title"] == 1  # blank (markup with no text falls back to the title attribute)

@@ -20,7 +20,7 @@ from newsdesk import crawl
 from newsdesk.cli import cli
 from newsdesk.config import ConfigError, load_config
 from newsdesk.crawl import settle_orphans, source_lock_path
-from newsdesk.health import check_run, check_stale
+from newsdesk.health import check_run, check_stale, evaluate_run
 from newsdesk.home import Home
 from newsdesk.locks import FileLock
 from newsdesk.runs import RunHistory, RunRecord, prune
@@ -159,14 +159,40 @@ def test_many_unreadable_dates() -> None:
     assert check_run(rec("now", seen=10, newsdesk__date_unreadable__published=1), [], CONFIG) == []
 
 
-def test_failed_runs_in_a_row_alert_every_nth_failure() -> None:
+def test_failed_runs_in_a_row_are_a_problem_from_the_nth_failure() -> None:
     failures = [rec(f"f{i}", status="failed" if i % 2 else "unreachable") for i in range(6)]
     assert check_run(failures[0], failures[1:2], CONFIG) == []  # 2 in a row
     (alert,) = check_run(failures[0], failures[1:3], CONFIG)  # 3 in a row
     assert alert.kind == "failed_runs" and "3 failed runs in a row" in alert.message
-    assert check_run(failures[0], failures[1:4], CONFIG) == []  # 4: already said
-    assert [a.kind for a in check_run(failures[0], failures[1:4], CONFIG, repeat=True)] == ["failed_runs"]
+    assert [a.kind for a in check_run(failures[0], failures[1:4], CONFIG)] == ["failed_runs"]  # still a problem
     assert check_run(failures[0], [failures[1], rec("ok"), *failures[2:]], CONFIG) == []
+    skipped = rec("skip", status="skipped")
+    assert [a.kind for a in check_run(failures[0], [failures[1], skipped, failures[2]], CONFIG)] == ["failed_runs"]
+
+
+def finish_run(home: Home, n: int, status: str, **stats: int) -> list[str]:
+    """Record run ``n`` of source s as finished, evaluate its health; the kinds of the alerts delivered."""
+    history = RunHistory(home)
+    run_id = f"run-{n:03d}"
+    history.start(run_id, "s", "scheduled", None, started=NOW + timedelta(minutes=n))
+    history.finish(run_id, status, seen=stats.pop("seen", 16), ended=NOW + timedelta(minutes=n),
+                   stats={k.replace("__", "/"): v for k, v in stats.items()})
+    return [a.kind for a in evaluate_run(home, CONFIG, run_id)]
+
+
+def test_an_alert_fires_once_per_problem_until_it_clears(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    assert [finish_run(home, n, "failed") for n in range(6)] == [[], [], ["failed_runs"], [], [], []]
+    assert finish_run(home, 6, "stopped") == [] and finish_run(home, 7, "failed") == []  # neither clears it
+    assert finish_run(home, 8, "ok") == []  # recovered
+    assert [finish_run(home, 9 + n, "unreachable") for n in range(3)] == [[], [], ["failed_runs"]]
+    assert [a.kind for a in RunHistory(home).alerts("s")] == ["failed_runs", "failed_runs"]
+    # A problem an ok run shows stays open through a failed run (which cannot judge it).
+    assert finish_run(home, 20, "ok", seen=10, newsdesk__date_unreadable__published=6) == ["unreadable_dates"]
+    assert finish_run(home, 21, "failed") == []
+    assert finish_run(home, 22, "ok", seen=10, newsdesk__date_unreadable__published=6) == []
+    assert finish_run(home, 23, "ok", seen=10) == []
+    assert finish_run(home, 24, "ok", seen=10, newsdesk__date_unreadable__published=6) == ["unreadable_dates"]
 
 
 def test_not_run_for_three_intervals() -> None:

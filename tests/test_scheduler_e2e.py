@@ -137,31 +137,35 @@ def test_three_scheduled_runs_yield_the_records_once(home: Path) -> None:
         setup_home(home, site.url("/breaking-news"), "every 1s", "[schedule]\nstop_timeout = 0\n")
         proc = start_scheduler(home)
         try:
-            wait_for(lambda: len([r for r in runs(home) if r.status != "running"]) >= 3, 45, "three runs")
+            wait_for(lambda: len([r for r in runs(home) if r.status not in ("running", "skipped")]) >= 3, 45,
+                     "three runs")
         finally:
             code, err = stop(proc)
     assert code == 0, err
-    done = runs(home)
+    # A run due every second while the last one still goes is not started, and recorded as skipped.
+    assert all("still running" in r.message for r in runs(home) if r.status == "skipped")
+    done = [r for r in runs(home) if r.status != "skipped"]
     assert [r.status for r in done[:3]] == ["ok"] * 3, [(r.status, r.message) for r in done]
     assert all(r.status in ("ok", "stopped") for r in done[3:])
     assert [r.trigger for r in done[:3]] == ["catch-up", "scheduled", "scheduled"]
     for earlier, later in zip(done, done[1:]):  # never overlapping
         assert earlier.ended is not None and later.started >= earlier.ended
     assert (done[0].seen, done[0].new) == (16, 16)
-    assert all((r.seen, r.new, r.dropped) == (16, 0, 16) for r in done[1:3])
+    assert all((r.seen, r.new, r.unchanged, r.dropped) == (16, 0, 16, 0) for r in done[1:3])
     assert indexed(home) == EXPECTED
     assert len(archived(home)) == 16  # each record archived once
     assert not list((home / "outbox").iterdir())
 
     listed = json.loads(CliRunner().invoke(cli, ["runs", "--json", "--home", str(home)]).stdout)
-    assert [r["run_id"] for r in listed] == [r.run_id for r in reversed(done)]
+    assert [r["run_id"] for r in listed if r["status"] != "skipped"] == [r.run_id for r in reversed(done)]
     assert listed[-1]["new"] == 16 and listed[-1]["log_file"].endswith(".log")
     assert Path(listed[-1]["log_file"]).exists()
     state = json.loads(CliRunner().invoke(cli, ["status", "--json", "--home", str(home)]).stdout)
     row = state["sources"][0]
     assert row["last_run"]["run_id"] == done[-1].run_id
-    # Only "not run lately" can be wrong with it: an every-1s source, seconds after the stop.
-    assert {a["kind"] for a in row["alerts"]} <= {"stale"}
+    # Only "not run lately" can be wrong with it (an every-1s source, seconds after the stop), and that
+    # the fixture site has only 2 of its 16 article pages.
+    assert {a["kind"] for a in row["alerts"]} <= {"stale", "article_failures"}
     assert state["scheduler"]["running"] is False
 
 
@@ -177,8 +181,8 @@ def test_a_second_process_skips_a_source_being_crawled(home: Path, gated: GatedS
         person = newsdesk("crawl", "jpost-breaking", "--no-ingest", home=home)
         assert person.returncode == 0
         running = runs(home)[0]
-        assert f"jpost-breaking: skipped: another crawl is running (run {running.run_id}, pid {running.pid})" \
-            in person.stdout
+        assert f"jpost-breaking: skipped: another crawl is running (run {running.run_id}, pid {running.pid}, " \
+            "started at " in person.stdout
         in_process = run_crawl(Home(home), get_source("jpost-breaking", home / "sources.toml"), trigger="scheduled")
         assert in_process.skipped and in_process.ok
     finally:
@@ -186,7 +190,10 @@ def test_a_second_process_skips_a_source_being_crawled(home: Path, gated: GatedS
         out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert "16 seen, 16 new" in out
-    assert [(r.trigger, r.status) for r in runs(home)] == [("manual", "ok")]  # skips are not runs
+    # The skips are recorded as such, with why.
+    assert [(r.trigger, r.status) for r in runs(home)] == [("manual", "ok"), ("cron", "skipped"),
+                                                           ("manual", "skipped"), ("scheduled", "skipped")]
+    assert all("another crawl is running" in r.message for r in runs(home)[1:])
 
 
 def test_scheduler_killed_mid_crawl_catches_up_and_loses_nothing(home: Path, gated: GatedSite) -> None:
@@ -241,18 +248,24 @@ def test_a_changed_layout_raises_a_zero_items_alert(home: Path, tmp_path: Path) 
     assert second.returncode == 0
     assert "WARNING" in second.stderr and "jpost-breaking: no items (usually 16)" in second.stderr
     alerts = [json.loads(line) for line in received.read_text().splitlines()]
-    assert [(a["kind"], a["source"]) for a in alerts] == [("zero_items", "jpost-breaking")]
+    # The first run alerted that 14 of its 15 article pages are missing from the fixture site (once).
+    assert [(a["kind"], a["source"]) for a in alerts] == [("article_failures", "jpost-breaking"),
+                                                          ("zero_items", "jpost-breaking")]
     done = runs(home)
-    assert alerts[0]["run_id"] == done[1].run_id and "layout_no_items" not in alerts[0]["message"]
-    assert alerts[0]["details"]["layout"] == ["no_items"]
+    zero = alerts[1]
+    assert zero["run_id"] == done[1].run_id and "layout_no_items" not in zero["message"]
+    assert zero["details"]["layout"] == ["no_items"]
 
     state = json.loads(CliRunner().invoke(cli, ["status", "--json", "--home", str(home)]).stdout)
     row = state["sources"][0]
-    assert row["health"] == "alert" and [a["kind"] for a in row["alerts"]] == ["zero_items"]
+    assert row["health"] == "alert" and [a["kind"] for a in row["alerts"]] == ["zero_items", "article_failures"]
     table = CliRunner().invoke(cli, ["status", "--home", str(home)]).stdout
     assert "! zero_items: jpost-breaking: no items (usually 16)" in table
     listed = json.loads(CliRunner().invoke(cli, ["runs", "--json", "--home", str(home)]).stdout)
-    assert [(r["seen"], r["new"], r["status"], r["exit_code"]) for r in listed] == [(0, 0, "ok", 0), (16, 16, "ok", 0)]
+    # The second run listed nothing; it fetched again the 14 article pages the first could not.
+    assert [(r["seen"], r["new"], r["status"], r["exit_code"]) for r in listed] == [(14, 0, "ok", 0),
+                                                                                 (16, 16, "ok", 0)]
+    assert listed[0]["stats"]["newsdesk/article_retried"] == 14
 
 
 def test_sigterm_during_a_crawl_exits_0_with_the_run_recorded(home: Path, gated: GatedSite) -> None:

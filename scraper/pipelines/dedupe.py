@@ -22,6 +22,14 @@ class KnownListing(NewsItem):
     """
 
 
+class RepeatedListing(NewsItem):
+    """An item listed again in the same run after its article was already requested: a counted duplicate.
+
+    Dropped without taking the key, so the first listing's record, completed
+    from its article page, is the one kept.
+    """
+
+
 class DedupePipeline:
     """Compare each record's fingerprint with the one stored for its key."""
 
@@ -48,7 +56,7 @@ class DedupePipeline:
         assert self.store is not None and self.crawler.stats is not None
         adapter = adapt(item)
         key, fp = adapter["key"], adapter["fingerprint"]
-        if key in self.this_run:
+        if key in self.this_run or isinstance(item, RepeatedListing):
             raise drop(self.crawler, "duplicate_in_run", key)
         self.this_run.add(key)
         if isinstance(item, KnownListing):

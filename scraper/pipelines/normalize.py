@@ -117,8 +117,9 @@ class NormalizePipeline:
         if EARLIEST <= value <= fetched + FUTURE_SLACK:
             return value
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"newsdesk/date_implausible/{name}")
-        logger.info("implausible %s date %s on %s (kept only as printed)", name, value, adapter.get("url"))
+        kind = "future" if value > fetched else "implausible"  # the run's summary counts both
+        self.crawler.stats.inc_value(f"newsdesk/date_{kind}/{name}")
+        logger.info("%s %s date %s on %s (kept only as printed)", kind, name, value, adapter.get("url"))
         return None
 
 

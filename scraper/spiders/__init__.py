@@ -11,11 +11,21 @@ The base class holds what every kind shares:
   cannot be fetched;
 * incremental crawling: an article whose key is already in the dedupe store
   and whose listing did not change is not fetched again, unless the crawl
-  runs with ``NEWSDESK_REFRESH`` (``newsdesk crawl --refresh``).
+  runs with ``NEWSDESK_REFRESH`` (``newsdesk crawl --refresh``);
+* an article page that failed is kept in the crawl state and fetched again by
+  the next runs (even when the start page answers 304), at most
+  ``ARTICLE_ATTEMPTS`` times in all, then given up and counted;
+* accounting (:mod:`newsdesk.tally`): every article request carries its
+  listed item and is counted when sent and when its item comes back, so an
+  item can not vanish unseen.  Article requests bypass Scrapy's duplicate
+  filter, which drops a request silently (two links that redirect to one URL,
+  a redirect loop A→B→A): the spider dedupes by item key itself, and
+  redirects are bounded by ``REDIRECT_MAX_TIMES``, which calls the errback.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict
@@ -24,16 +34,18 @@ from typing import Any
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import UsageError
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest, UsageError
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from newsdesk.home import Home
+from newsdesk.tally import NETWORK_ERRORS
 from scraper.crawlstate import CrawlState
 from scraper.items import NewsItem, adapt
 from scraper.keys import canonical_url, fingerprint
 from scraper.outcomes import ItemOutcomes
-from scraper.pipelines.dedupe import KnownListing
+from scraper.pipelines.dedupe import KnownListing, RepeatedListing
 from scraper.seen import SeenStore
 from scraper.sources import Source, SourceConfigError, get_source
 from scraper.xmlsafety import HostileXML, check_xml
@@ -47,6 +59,31 @@ LISTING_FIRST = ("summary",)
 #: Article pages not fetched are logged one by one up to this many a run, then only counted (the
 #: run's summary line counts them as errors; Scrapy's DEBUG log has a line for every response).
 LOGGED_FAILURES = 5
+#: Request meta naming the spider method that reads an article page (see :meth:`NewsSpider.article_page`).
+ARTICLE_CALLBACK = "newsdesk_article_callback"
+#: An article page that keeps failing is fetched at most this many times (over several runs), then given up.
+ARTICLE_ATTEMPTS = 3
+
+
+def failure_cause(failure: Failure) -> str:
+    """Why a request failed, in plain words: ``HTTP 404``, ``timed out``, ``disallowed by robots.txt``."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"HTTP {exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        message = str(exc)
+        if "robots.txt" in message:
+            return "disallowed by robots.txt"
+        if "redirections" in message:
+            return "too many redirects (a redirect loop?)"
+        return message or "refused"
+    name = type(exc).__name__
+    return NETWORK_ERRORS.get(name) or failure.getErrorMessage() or name
+
+
+def is_robots_refusal(failure: Failure) -> bool:
+    """The request was not sent because robots.txt disallows it."""
+    return failure.check(IgnoreRequest) is not None and "robots.txt" in str(failure.value)
 
 
 def listing_fingerprint(item: NewsItem) -> str:
@@ -116,6 +153,8 @@ class NewsSpider(scrapy.Spider):
         self._handled: dict[str, str] = {}  # listing marks to write once their records were handled
         self._validators: dict[str, tuple[str | None, str | None]] = {}
         self._failed_articles = 0
+        self._followed: set[str] = set()  # keys followed this run (article requested, or known)
+        self._retries_sent = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -134,6 +173,7 @@ class NewsSpider(scrapy.Spider):
             raise UsageError(f"source {source.id}: {exc}") from None
         crawler.signals.connect(spider.opened, signal=signals.spider_opened)
         crawler.signals.connect(spider.closed_state, signal=signals.spider_closed)
+        crawler.signals.connect(spider.retry_pending, signal=signals.spider_idle)
         outcomes = ItemOutcomes.of(crawler)
         outcomes.listen(spider.item_handled, dropped=True)
         outcomes.on_written(spider.item_handled)
@@ -238,10 +278,14 @@ class NewsSpider(scrapy.Spider):
         return False
 
     def page_failed(self, failure: Failure) -> None:
-        """A start page could not be fetched: count it and say why, in one line."""
+        """A start page could not be fetched (the run failed): count it and say why, in one line."""
+        url = failure.request.url  # type: ignore[attr-defined]
+        cause = failure_cause(failure)
         self.count("page_failed")
-        self.logger.warning("page not fetched (%s): %s", failure.getErrorMessage(),
-                            failure.request.url)  # type: ignore[attr-defined]
+        assert self.crawler.stats is not None
+        if not self.crawler.stats.get_value("newsdesk/page_failed_cause"):
+            self.crawler.stats.set_value("newsdesk/page_failed_cause", f"{cause}: {url}")
+        self.logger.warning("page not fetched (%s): %s", cause, url)
 
     # --- articles ------------------------------------------------------------------
 
@@ -266,14 +310,68 @@ class NewsSpider(scrapy.Spider):
         except ValueError:
             yield item  # validate drops it with the reason
             return
+        if key in self._followed:  # listed twice this run: the first listing stands for both
+            yield RepeatedListing(**asdict(item))
+            return
+        self._followed.add(key)
         listed = listing_fingerprint(item)
         self._listed[key] = listed
         if self.is_known(key, listed):
             self.count("article_known")
             yield KnownListing(**asdict(item))
             return
-        yield scrapy.Request(item.url, callback=callback or self.parse_article, errback=self.article_failed,
-                             cb_kwargs={"item": item})
+        yield self.article_request(key, item, callback)
+
+    def article_request(self, key: str, item: NewsItem, callback: Callable[..., Any] | None = None) -> scrapy.Request:
+        """The request for ``item``'s article page, counted until its item comes back (see :mod:`newsdesk.tally`)."""
+        self._followed.add(key)
+        self.count("articles_followed")
+        name = getattr(callback, "__name__", "parse_article")
+        # dont_filter: the duplicate filter would drop a redirect hop silently (no errback); keys dedupe instead.
+        return scrapy.Request(item.url, callback=self.article_page, errback=self.article_failed,
+                              cb_kwargs={"item": item}, meta={ARTICLE_CALLBACK: name}, dont_filter=True)
+
+    def article_page(self, response: Response, item: NewsItem) -> Iterator[Any]:
+        """Run the article callback the item was followed with; then its article step is over (counted).
+
+        A callback that raises leaves the item uncounted: the run's tally shows it as ``unfinished``.
+        """
+        callback = getattr(self, response.meta.get(ARTICLE_CALLBACK) or "parse_article")
+        yield from callback(response, item=item)
+        self.article_done(item, fetched=True)
+
+    def article_done(self, item: NewsItem, *, fetched: bool) -> NewsItem:
+        """The article step is over for ``item``: count it; a fetched page leaves the retry list."""
+        self.count("articles_done")
+        if fetched and self.state is not None and item.url:
+            try:
+                self.state.drop_pending(self.source.id, canonical_url(item.url))
+            except ValueError:
+                pass
+        return item
+
+    def retry_pending(self, spider: scrapy.Spider) -> None:
+        """When the run has nothing left to do: fetch again the article pages that failed before."""
+        if spider is not self or self._retries_sent or self.state is None or not self.follow_articles:
+            return
+        self._retries_sent = True
+        sent = 0
+        for key, data in self.state.pending(self.source.id):
+            if key in self._followed:
+                continue  # listed again this run, and fetched with it
+            try:
+                item = NewsItem.from_dict(json.loads(data))
+            except (ValueError, TypeError) as exc:
+                self.logger.info("pending article %s unreadable (%s); forgotten", key, exc)
+                self.state.drop_pending(self.source.id, key)
+                continue
+            self._listed[key] = listing_fingerprint(item)
+            self.count("article_retried")
+            self.crawler.engine.crawl(self.article_request(key, item))  # type: ignore[union-attr]
+            sent += 1
+        if sent:
+            self.logger.info("fetching %d article pages again that failed in earlier runs", sent)
+            raise DontCloseSpider
 
     def parse_article(self, response: Response, item: NewsItem) -> Iterator[NewsItem]:
         """Complete a listed record from its article page (JSON-LD, meta tags, selectors, text)."""
@@ -295,21 +393,37 @@ class NewsSpider(scrapy.Spider):
         yield item
 
     def article_failed(self, failure: Failure) -> Iterator[NewsItem]:
-        """The article page could not be fetched: keep the listed record, count the failure."""
+        """The article page could not be fetched: keep the listed record, count the failure, retry it later.
+
+        A link robots.txt disallows is counted apart (not an error) and not retried.
+        """
         request = failure.request  # type: ignore[attr-defined]
         item = request.cb_kwargs["item"]
-        try:
-            self._listed.pop(canonical_url(item.url), None)  # not marked: the next run tries again
-        except (ValueError, TypeError):
-            pass
+        if is_robots_refusal(failure):
+            self.count("robots_disallowed")
+            yield self.article_done(item, fetched=False)
+            return
         self.count("article_failed")
         self._failed_articles += 1
         failed = self._failed_articles
+        cause = failure_cause(failure)
         if failed <= LOGGED_FAILURES:
-            self.logger.info("article not fetched (%s): %s", failure.getErrorMessage(), request.url)
+            self.logger.info("article not fetched (%s): %s", cause, request.url)
             if failed == LOGGED_FAILURES:
                 self.logger.info("further article pages not fetched are only counted (Scrapy's DEBUG log names each)")
-        yield item
+        try:
+            key = canonical_url(item.url)
+        except (ValueError, TypeError):
+            key = None
+        if key is not None and self.state is not None:
+            attempts = self.state.add_pending(self.source.id, key, item.to_json())
+            if attempts >= ARTICLE_ATTEMPTS:
+                self.state.drop_pending(self.source.id, key)
+                self.count("article_given_up")
+                self.logger.info("article given up after %d attempts (%s): %s", attempts, cause, request.url)
+            else:
+                self._listed.pop(key, None)  # not marked: the next run tries again
+        yield self.article_done(item, fetched=False)
 
     def count(self, key: str, n: int = 1) -> None:
         """Add to a ``newsdesk/...`` stat."""

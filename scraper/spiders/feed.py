@@ -30,7 +30,6 @@ import feedparser
 from scrapy.http import Response
 
 from scraper.items import NewsItem
-from scraper.keys import canonical_url
 from scraper.spiders import NewsSpider
 from scraper.spiders.sitemap import decompressed
 
@@ -192,15 +191,5 @@ class FeedSpider(NewsSpider):
             self.logger.warning("%s: %s", problem, response.url)
             return
         self.count("feed_entries", len(items))
-        links: set[str] = set()
         for item in items:
-            if item.url:
-                try:
-                    key = canonical_url(item.url)
-                except ValueError:
-                    key = item.url
-                if key in links:
-                    self.count("feed_repeated_links")
-                    continue
-                links.add(key)
-            yield from self.follow(item)
+            yield from self.follow(item)  # a link listed twice is a counted duplicate (NewsSpider.follow)
