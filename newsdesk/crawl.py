@@ -121,11 +121,11 @@ class CrawlOutcome:
             return "stopped"
         if not self.stats:
             return "failed"
-        if self.network_problem:
-            return "unreachable"
         page = self.page_failure
-        if page is not None:
-            return "unreachable" if page.split(":", 1)[0] in _NETWORK_WORDS else "failed"
+        if page is not None and page.split(":", 1)[0] not in _NETWORK_WORDS:
+            return "failed"
+        if self.network_problem or page is not None:
+            return "unreachable"
         if self.stat("newsdesk/tally_mismatch"):
             return "failed"
         return "ok" if self.exit_code == 0 else "failed"
@@ -168,7 +168,7 @@ class CrawlOutcome:
         if not self.stats:
             return f"{self.source}: crawl failed (exit {self.exit_code}); see {self.log_file}"
         problem = self.network_problem
-        if problem:
+        if problem and self.status == "unreachable":
             return f"{self.source}: could not reach the site ({problem}); see {self.log_file}"
         line = f"{self.source}: " + self.tally.describe() + f", {self.errors} errors"
         causes = [(self.stat("newsdesk/page_failed"), "start pages"),

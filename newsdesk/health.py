@@ -130,7 +130,8 @@ def check_run(run: RunRecord, earlier: list[RunRecord], config: Config) -> list[
         if layout_alert is not None:
             alerts.append(layout_alert)
 
-    followed = int(run.stats.get("newsdesk/articles_followed", 0) or 0)
+    followed = int(run.stats.get("newsdesk/articles_followed", 0) or 0) - int(
+        run.stats.get("newsdesk/robots_disallowed", 0) or 0)  # not fetched by choice
     failed = int(run.stats.get("newsdesk/article_failed", 0) or 0)
     if failed and failed >= ARTICLE_FAILURE_SHARE * followed:
         alerts.append(_alert(run, "article_failures", f"{failed} of {followed} article pages could not be "

@@ -279,7 +279,8 @@ class NewsSpider(scrapy.Spider):
 
     def page_failed(self, failure: Failure) -> None:
         """A start page could not be fetched (the run failed): count it and say why, in one line."""
-        url = failure.request.url  # type: ignore[attr-defined]
+        request = failure.request  # type: ignore[attr-defined]
+        url = (request.meta.get("redirect_urls") or [request.url])[0]  # the start page, not the last hop
         cause = failure_cause(failure)
         self.count("page_failed")
         assert self.crawler.stats is not None
