@@ -233,6 +233,11 @@ def test_a_start_page_that_fails_is_a_failed_run(home: Path, case: str) -> None:
     row = status_of(home, "site")
     assert row["health"] == "failed" and row["last_run"]["status"] == run.status
     assert causes[case] in row["last_run"]["message"]
+    if case == "404":  # the web page says the same
+        from newsdesk.web.app import create_app
+
+        page = create_app(Home(home), "UTC").test_client().get("/sources").get_data(as_text=True)
+        assert '<tr class="health-failed">' in page and "start page HTTP 404" in page
 
 
 # --- failed articles are retried, even when the feed answers 304 -----------------------------
@@ -400,3 +405,25 @@ def test_a_crawl_outliving_its_killed_command_is_named_an_earlier_run_still_fini
     assert (f"s0: skipped: an earlier run is still finishing (run {stamp[1]}, pid {child}, started at {stamp[3]}); "
             "the command that started it has ended") in again.stdout
     assert [r.status for r in history(home)] == ["running", "skipped"]
+
+
+def test_a_second_ctrl_c_stops_at_once(home: Path) -> None:
+    with serve_generated(20, delay=8.0) as site:  # article pages that take long: a clean stop would wait
+        setup_home(home, four_sources(site.url("/breaking-news")))
+        proc = subprocess.Popen([sys.executable, "-m", "newsdesk", "crawl", "--parallel", "1", *FAST,
+                                 "--home", str(home)], text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: any(p.startswith("/breaking-news/item-") for p in site.requests), what="an article")
+            asked = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            took = time.monotonic() - asked
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    assert took < 6, took
+    assert [(r.source, r.status) for r in history(home)] == [("s0", "stopped")]
+    assert "ingest:" not in err and not (home / "index").exists()  # left for the next ingest
