@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +29,7 @@ from newsdesk.crawl import run_crawl
 from newsdesk.home import Home
 from newsdesk.runs import RunHistory, RunRecord
 from scraper.sources import get_source
-from tests.helpers import FIXTURES, ROOT, FixtureSite, load_expected, serve, only_source
+from tests.helpers import FIXTURES, ROOT, FixtureSite, load_expected, only_source, serve, wait_for
 
 pytestmark = pytest.mark.e2e
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
@@ -90,16 +90,6 @@ def start_scheduler(home: Path, checkout: bool = False) -> subprocess.Popen[str]
     command = [sys.executable, "scheduler.py"] if checkout else [sys.executable, "-m", "newsdesk", "schedule"]
     return subprocess.Popen([*command, "--home", str(home), *FAST], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
 
 
 def runs(home: Path) -> list[RunRecord]:

@@ -40,7 +40,7 @@ def _report(home: Path, run_id: str, source: str, new: int, reason: str = "finis
     (home / "runs").mkdir(parents=True, exist_ok=True)
     (home / "runs" / f"{run_id}.json").write_text(json.dumps({
         "run_id": run_id, "source": source, "finish_reason": reason,
-        "stats": {"newsdesk/items_new": new, "newsdesk/article_failed": 1}}))
+        "stats": {"item_scraped_count": new, "newsdesk/items_new": new, "newsdesk/article_failed": 1}}))
 
 
 def test_sources_lists_kind_schedule_zone_and_last_run(tmp_path: Path) -> None:
