@@ -18,7 +18,7 @@ An alert fires once per problem: when a check first fails it is logged at
 WARNING, stored in the run history (``newsdesk status`` shows it), and sent by
 ``newsdesk.alerts`` (the channels of ``[alerts] urls`` and ``alert_command``);
 later runs with the same problem stay quiet until a run passes the check
-again (the problem cleared, logged as recovered), after which it can fire again.
+again: the problem cleared, a ``recovered`` notice is sent, and it can fire again.
 """
 
 from __future__ import annotations
@@ -204,7 +204,10 @@ def _span(delta: timedelta) -> str:
 
 
 def evaluate_run(home: Home, config: Config, run_id: str) -> list[AlertRecord]:
-    """After a run: check it against the source's recent runs; deliver the problems that are new."""
+    """After a run: check it against the source's recent runs; deliver new problems and recoveries.
+
+    Returns the new problems (a recovery is sent, but is not a problem to print).
+    """
     history = RunHistory(home)
     run = history.get(run_id)
     if run is None or run.status == "running" or run.status in NEUTRAL:
@@ -218,11 +221,12 @@ def evaluate_run(home: Home, config: Config, run_id: str) -> list[AlertRecord]:
     for key, alert in found.items():
         if key not in known:
             history.open_problem(run.source, key, alert)
-    for key in known - set(found):
+    recovered = []
+    for key in sorted(known - set(found)):
         if run.status == "ok" or key.split(":", 1)[0] in JUDGED_WHEN_FAILED:
             history.clear_problem(run.source, key)
-            logger.info("%s: recovered: %s (run %s)", run.source, key, run.run_id)
-    deliver(home, config, fresh)
+            recovered.append(_alert(run, "recovered", f"recovered: {key.replace(':', ' ')}", problem=key))
+    deliver(home, config, fresh + recovered)
     return fresh
 
 

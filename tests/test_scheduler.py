@@ -186,7 +186,9 @@ def test_an_alert_fires_once_per_problem_until_it_clears(tmp_path: Path) -> None
     assert finish_run(home, 6, "stopped") == [] and finish_run(home, 7, "failed") == []  # neither clears it
     assert finish_run(home, 8, "ok") == []  # recovered
     assert [finish_run(home, 9 + n, "unreachable") for n in range(3)] == [[], [], ["failed_runs"]]
-    assert [a.kind for a in RunHistory(home).alerts("s")] == ["failed_runs", "failed_runs"]
+    sent = list(reversed(RunHistory(home).alerts("s")))
+    assert [a.kind for a in sent] == ["failed_runs", "recovered", "failed_runs"]
+    assert sent[1].message == "s: recovered: failed_runs" and sent[1].run_id == "run-008"
     # A problem an ok run shows stays open through a failed run (which cannot judge it).
     assert finish_run(home, 20, "ok", seen=10, newsdesk__date_unreadable__published=6) == ["unreadable_dates"]
     assert finish_run(home, 21, "failed") == []
