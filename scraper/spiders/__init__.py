@@ -76,7 +76,10 @@ def failure_cause(failure: Failure) -> str:
             return "disallowed by robots.txt"
         if "redirections" in message:
             return "too many redirects (a redirect loop?)"
-        return message or "refused"
+        request = getattr(failure, "request", None)
+        if request is not None:
+            message = message.replace(f": {request.url}", "")  # the guards name the URL; the line already does
+        return f"request refused by a guard ({message})" if "guard" in message else message or "refused"
     name = type(exc).__name__
     return NETWORK_ERRORS.get(name) or failure.getErrorMessage() or name
 
