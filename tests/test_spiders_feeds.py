@@ -226,8 +226,13 @@ def test_known_unchanged_article_is_not_fetched(sources: dict[str, Source], tmp_
     (out,) = spider.follow(item)
     assert isinstance(out, KnownListing) and stat(spider, "article_known") == 1
 
+    (out,) = spider.follow(item)
+    assert isinstance(out, RepeatedListing)  # listed twice in one run: a counted duplicate
+
     changed = NewsItem(kind="feed", url=item.url, title="A (corrected)", published_raw=item.published_raw)
-    (out,) = spider.follow(changed)
+    later = make_spider(FeedSpider, sources["meridian-world"], {"NEWSDESK_HOME": str(tmp_path)})
+    later.opened(later)
+    (out,) = later.follow(changed)
     assert isinstance(out, Request)  # a changed listing fetches the article once more
 
     refresh = make_spider(FeedSpider, sources["meridian-world"],
