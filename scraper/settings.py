@@ -43,7 +43,11 @@ NEWSDESK_RETRY_BACKOFF = 2.0
 NEWSDESK_RETRY_BACKOFF_MAX = 60.0
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
+# No remote control of a crawl: Scrapy's telnet console (a Python shell on a local port) and
+# its RemoteControl extension (2.19: code run over HTTP, with token files written under
+# ~/.local/state/scrapy/, outside the newsdesk home) are both off.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 ITEM_PIPELINES = {
     "scraper.pipelines.normalize.NormalizePipeline": 100,
@@ -52,6 +56,8 @@ ITEM_PIPELINES = {
     "scraper.pipelines.outbox.OutboxPipeline": 900,
 }
 EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
     "scraper.extensions.RunReport": 500,
     "scraper.extensions.FreezeStartup": 900,
 }
