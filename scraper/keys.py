@@ -3,6 +3,7 @@
 The key identifies an item across runs: the canonical URL (w3lib's
 ``canonicalize_url`` minus tracking parameters), or, for an item with no link
 of its own, the source id plus a hash of its headline and printed time.
+Invisible characters (``scraper.text.strip_invisible``) are no part of a key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
+
+from scraper.text import strip_invisible
 
 #: Query parameters that only track the reader; they never change the page.
 TRACKING_PARAMS = (
@@ -37,7 +40,7 @@ def canonical_url(url: str) -> str:
     Memoized: a crawl canonicalizes each link several times (following it, keying
     its record, checking it was seen), and w3lib's canonicalization is slow.
     """
-    cleaned = url.strip()
+    cleaned = strip_invisible(url.strip())
     if "?" in cleaned or "#" in cleaned:
         cleaned = url_query_cleaner(cleaned, TRACKING_PARAMS, remove=True, keep_fragments=False)
         parts = urlsplit(cleaned)
@@ -65,7 +68,8 @@ def _digest(text: str, size: int = 10) -> str:
 
 def linkless_key(source: str, title: str, printed_time: str | None) -> str:
     """Key for an item without a link: source id plus a hash of headline and printed time."""
-    basis = f"{_SPACE.sub(' ', title).strip().casefold()}\x1f{(printed_time or '').strip()}"
+    headline = _SPACE.sub(" ", strip_invisible(title)).strip().casefold()
+    basis = f"{headline}\x1f{strip_invisible(printed_time or '').strip()}"
     return f"{source}:{_digest(basis)}"
 
 

@@ -1,4 +1,13 @@
-"""Text cleaning: markup to text, entities, whitespace, control characters."""
+"""Text cleaning: markup to text, entities, whitespace, invisible characters.
+
+Invisible characters go by Unicode category, not by a list: every control
+(Cc, apart from the whitespace ones), every format character (Cf: bidi marks,
+embeddings, overrides and isolates, the Arabic letter mark, zero-width space,
+word joiner, byte-order mark, soft hyphen, the tag characters U+E0000–E007F …)
+and every lone surrogate (Cs).  The one exception: a zero-width joiner or
+non-joiner between two letters (or emoji) stays, because there it is spelling
+(Persian, the Indic scripts) or part of an emoji sequence.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +17,15 @@ import unicodedata
 from collections.abc import Callable
 
 import html_text
+import regex
 
-# C0/C1 controls, zero-width and direction marks, bidi embeddings/overrides/isolates.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_JOINED = r"[\p{L}\p{M}\p{Extended_Pictographic}]"  # what a ZWJ/ZWNJ may stand between
+_INVISIBLE = regex.compile(
+    rf"[[\p{{Cc}}\p{{Cf}}\p{{Cs}}]--[\t\n\r\u200c\u200d]]"
+    rf"|(?<!{_JOINED})[\u200c\u200d]|[\u200c\u200d](?!{_JOINED})",
+    regex.VERSION1,
+)
 _INLINE_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z!/][^>]*>")
@@ -22,6 +37,11 @@ _CLEAN_LINE = re.compile(r"[!-%'-;=-~]+(?: [!-%'-;=-~]+)*")
 #: so cleaning clean text changes nothing; a text still changing after this many passes is
 #: left as the last pass made it.
 _MAX_PASSES = 8
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without controls, format characters and lone surrogates (see the module docstring)."""
+    return _ASCII_CONTROL.sub("", text) if text.isascii() else _INVISIBLE.sub("", text)
 
 
 def _settle(step: Callable[[str], str | None], text: str) -> str | None:
@@ -37,7 +57,7 @@ def _settle(step: Callable[[str], str | None], text: str) -> str | None:
 def _line_pass(text: str) -> str | None:
     if _LOOKS_LIKE_MARKUP.search(text):
         text = html_text.extract_text(text, guess_layout=False)
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", html.unescape(text)))
+    text = strip_invisible(unicodedata.normalize("NFC", html.unescape(text)))
     return " ".join(text.split()) or None
 
 
@@ -45,7 +65,7 @@ def _block_pass(text: str) -> str | None:
     if _LOOKS_LIKE_MARKUP.search(text):
         text = html_text.extract_text(text, guess_layout=True)
     text = unicodedata.normalize("NFC", html.unescape(text))
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = strip_invisible(text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = (_INLINE_SPACE.sub(" ", line).strip() for line in text.split("\n"))
     text = "\n".join(line for line in lines if line)
     return _BLANK_LINES.sub("\n\n", text).strip() or None
