@@ -48,7 +48,7 @@ from scraper.outcomes import ItemOutcomes
 from scraper.pipelines.dedupe import KnownListing, RepeatedListing
 from scraper.seen import SeenStore
 from scraper.sources import Source, SourceConfigError, get_source
-from scraper.xmlsafety import HostileXML, check_xml
+from scraper.xmlsafety import HostileXML, TooLarge, inflate, parse_xml
 
 logger = logging.getLogger(__name__)
 
@@ -255,15 +255,24 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.page_failed, dont_filter=True,
                               headers=headers, meta=meta, **kwargs)
 
-    def hostile_xml(self, body: bytes, url: str) -> bool:
-        """True (counted as a drop, logged) when a feed or sitemap declares entities or an external DTD."""
+    def unpacked(self, body: bytes, url: str) -> bytes | None:
+        """The body, gunzipped if it is gzip data; None (a counted drop, logged) past DOWNLOAD_MAXSIZE."""
         try:
-            check_xml(body)
+            return inflate(body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        except TooLarge as exc:
+            self.count("dropped/too_big")
+            self.logger.warning("refused %s: %s", url, exc)
+            return None
+
+    def read_xml(self, body: bytes, url: str) -> tuple[bool, Any]:
+        """(False, None), counted as a drop and logged, when a feed or sitemap declares a DTD or entities;
+        else (True, its lxml root, or None if it is not XML)."""
+        try:
+            return True, parse_xml(body)
         except HostileXML as exc:
             self.count("dropped/hostile_xml")
             self.logger.warning("refused %s: %s", url, exc)
-            return True
-        return False
+            return False, None
 
     def not_modified(self, response: Response) -> bool:
         """True for a 304 (counted, quiet); otherwise remember the answer's validators."""

@@ -16,13 +16,17 @@ Source options:
 * ``follow``, ``dates_from``, ``article_selectors``: see :class:`NewsSpider`.
 
 Sitemaps are fetched with conditional GET; a 304 skips that sitemap quietly.
+
+Bounds: a sitemap URL is fetched once a run (an index listing itself, or two
+indexes listing each other, is counted as ``sitemap/repeated``); indexes nest
+at most ``MAX_DEPTH`` deep and a run fetches at most ``MAX_SITEMAPS`` sitemaps;
+a sitemap's entries past ``MAX_ENTRIES`` (the protocol's 50,000) are skipped
+(``sitemap/over_limit``).
 """
 
 from __future__ import annotations
 
-import gzip
 import re
-import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -32,26 +36,20 @@ from scrapy.http import Response
 
 from scraper.dates import parse_printed
 from scraper.items import NewsItem
+from scraper.keys import canonical_url
 from scraper.spiders import NewsSpider
 from scraper.sources import SourceConfigError
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 DEFAULT_SINCE = "2d"
-#: Do not inflate a compressed body past this (a decompression bomb).
-MAX_INFLATED = 64 * 1024 * 1024
-
-
-def decompressed(body: bytes) -> bytes:
-    """The body, gunzipped if it is gzip data (``.xml.gz`` files, servers that gzip unasked)."""
-    if body[:2] != b"\x1f\x8b":
-        return body
-    try:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        data = inflater.decompress(body, MAX_INFLATED)
-    except (zlib.error, gzip.BadGzipFile):
-        return body
-    return data
+#: How deep sitemap indexes may nest below a start URL (an index of indexes of sitemaps is 2).
+MAX_DEPTH = 3
+#: Sitemaps fetched in one run, start URLs included.
+MAX_SITEMAPS = 1000
+#: Entries read from one sitemap: the sitemap protocol's own limit.
+MAX_ENTRIES = 50_000
+_DEPTH = "newsdesk_sitemap_depth"
 
 
 def window(text: str | None) -> timedelta | None:
@@ -76,6 +74,7 @@ class SitemapSpider(NewsSpider):
         self.sitemap_allow = re.compile(self.option("sitemap_allow")) if self.option("sitemap_allow") else None
         self.allow = re.compile(self.option("allow")) if self.option("allow") else None
         self.deny = re.compile(self.option("deny")) if self.option("deny") else None
+        self.sitemaps: set[str] = set()  # canonical URLs of the sitemaps requested this run
 
     def cutoff(self) -> datetime | None:
         """Entries dated before this are skipped."""
@@ -89,14 +88,25 @@ class SitemapSpider(NewsSpider):
         parsed = parse_printed(printed, self.source.timezone)
         return parsed is not None and parsed.value >= cutoff
 
+    def page_request(self, url: str, callback: Any, **kwargs: Any) -> Any:
+        """A sitemap request, remembered so that no sitemap is requested twice in a run."""
+        self.sitemaps.add(_key(url))
+        return super().page_request(url, callback, **kwargs)
+
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        body = decompressed(response.body)
-        if self.not_modified(response) or self.hostile_xml(body, response.url):
+        if self.not_modified(response):
             return
-        selector = Selector(body=body, type="xml")
-        selector.remove_namespaces()
-        root = selector.xpath("/*")
-        kind = root.xpath("name()").get() if root else None
+        body = self.unpacked(response.body, response.url)
+        if body is None:
+            return
+        readable, root = self.read_xml(body, response.url)
+        if not readable:
+            return
+        kind = None
+        if root is not None:
+            selector = Selector(root=root, type="xml")
+            selector.remove_namespaces()
+            kind = selector.xpath("name(/*)").get()
         if kind == "sitemapindex":
             # An index can stay byte-identical while its children change: fetch it in full every run.
             self._validators.pop(response.request.url if response.request else response.url, None)
@@ -108,7 +118,8 @@ class SitemapSpider(NewsSpider):
             self.logger.warning("not a sitemap (root %r): %s", kind, response.url)
 
     def parse_index(self, selector: Selector, response: Response) -> Iterator[Any]:
-        """Follow the index's child sitemaps that match ``sitemap_allow`` and the window."""
+        """Follow the index's child sitemaps that match ``sitemap_allow`` and the window, each once a run."""
+        depth = int(response.request.meta.get(_DEPTH, 0) if response.request else 0) + 1
         for entry in selector.xpath("/sitemapindex/sitemap"):
             loc = (entry.xpath("loc/text()").get() or "").strip()
             if not loc:
@@ -120,12 +131,25 @@ class SitemapSpider(NewsSpider):
             if lastmod and not self.recent(lastmod):
                 self.count("sitemap/old_sitemaps")
                 continue
+            if _key(url) in self.sitemaps:
+                self.count("sitemap/repeated")
+                continue
+            if depth > MAX_DEPTH or len(self.sitemaps) >= MAX_SITEMAPS:
+                self.count("sitemap/over_limit")
+                continue
             self.count("sitemap/sitemaps")
-            yield self.page_request(url, self.parse)
+            request = self.page_request(url, self.parse)
+            request.meta[_DEPTH] = depth
+            yield request
 
     def parse_urlset(self, selector: Selector, response: Response) -> Iterator[Any]:
-        """One record per ``<url>`` inside the window."""
-        for entry in selector.xpath("/urlset/url"):
+        """One record per ``<url>`` inside the window, for the first ``MAX_ENTRIES`` entries."""
+        entries = selector.xpath("/urlset/url")
+        if len(entries) > MAX_ENTRIES:
+            self.count("sitemap/over_limit", len(entries) - MAX_ENTRIES)
+            self.logger.warning("%d entries past the first %d skipped: %s", len(entries) - MAX_ENTRIES,
+                                MAX_ENTRIES, response.url)
+        for entry in entries[:MAX_ENTRIES]:
             loc = (entry.xpath("loc/text()").get() or "").strip()
             if not loc:
                 continue
@@ -153,3 +177,10 @@ class SitemapSpider(NewsSpider):
             )
             self.count("sitemap/entries")
             yield from self.follow(item)
+
+
+def _key(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
