@@ -38,15 +38,15 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import accumulate
 from typing import Any
 
 from lxml import etree
 from parsel import Selector
-from w3lib.encoding import html_to_unicode
 
 from scraper.bylines import parse_byline
 from scraper.dates import names_its_zone, parse_printed
-from scraper.text import clean_block, clean_line
+from scraper.text import clean_block, clean_line, decode_html
 from scraper.titles import TitleContext, clean_title, fold, h1_texts, squash
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,12 @@ ARTICLE_TYPES = frozenset({
 })
 _XPATH_START = ("/", "./", "(")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+#: JSON-LD nested deeper than this is not read: real blocks nest a few levels, and a hostile
+#: one nesting 60,000 would exhaust the stack of the JSON parser and of the walk over it.
+MAX_JSONLD_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+_JSON_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _JSON_COMMENTS = re.compile(r"^\s*(?://[^\n]*\n|/\*.*?\*/|<!--|-->|<!\[CDATA\[|\]\]>)", re.DOTALL)
 #: JSON-LD articleBody shorter than this share of the page's main text is a teaser.
 _TEASER_RATIO = 0.5
@@ -90,9 +96,9 @@ class ExtractedArticle:
 # --- parsing ---------------------------------------------------------------------------
 
 def _to_text(html: str | bytes) -> str:
-    """Decode page bytes (BOM, then <meta charset>, then UTF-8) and drop an XML declaration."""
+    """Page text (bytes decoded by ``scraper.text.decode_html``) without an XML declaration."""
     if isinstance(html, bytes):
-        _, html = html_to_unicode(None, html)
+        html = decode_html(html)
     return _XML_DECLARATION.sub("", html, count=1)
 
 
@@ -111,6 +117,9 @@ def _load_json(raw: str) -> Any:
             break
         text = stripped
     text = re.sub(r"(?:\]\]>|-->)\s*$", "", text).strip().rstrip(";")
+    if _json_depth(text) > MAX_JSONLD_DEPTH:
+        logger.debug("JSON-LD block nested deeper than %d levels: not read", MAX_JSONLD_DEPTH)
+        return None
     try:
         return json.loads(text, strict=False)
     except ValueError:
@@ -121,6 +130,12 @@ def _load_json(raw: str) -> Any:
         except ValueError:
             logger.debug("unreadable JSON-LD block: %.80s", text)
             return None
+
+
+def _json_depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings not counted)."""
+    steps = map(_JSON_STEP.__getitem__, _JSON_BRACKET.findall(_JSON_STRING.sub("", text)))
+    return max(accumulate(steps), default=0)
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:

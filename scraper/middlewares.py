@@ -12,8 +12,10 @@
 * :class:`BackoffRetryMiddleware` — Scrapy's retries (5xx, timeouts; never
   4xx), each retry waiting exponentially longer.
 * :class:`CharsetCheckMiddleware` — a page whose declared charset lied (many
-  U+FFFD after decoding) is counted, logged and, when its bytes read cleanly
-  in UTF-8, the charset its own ``<meta>`` declares, or cp1252, re-decoded.
+  U+FFFD after decoding, or UTF-8 bytes labelled as another charset) is
+  counted, logged and, when its bytes read cleanly in UTF-8, the charset its
+  own ``<meta>`` declares, or cp1252, re-decoded; the spiders pass the
+  repaired text on (it is not decoded again).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from scrapy.robotstxt import RobotParser
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
+
+from scraper.text import CHARSET_LIE_MIN, CHARSET_LIE_RATIO, charset_lie
 
 logger = logging.getLogger(__name__)
 
@@ -237,48 +241,30 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 
 class CharsetCheckMiddleware:
-    """Count (and where possible repair) text whose declared charset lied."""
+    """Count (and where possible repair) text whose declared charset lied (``scraper.text.charset_lie``)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.min_count = crawler.settings.getint("NEWSDESK_CHARSET_LIE_MIN", 8)
-        self.min_ratio = crawler.settings.getfloat("NEWSDESK_CHARSET_LIE_RATIO", 0.001)
+        self.min_count = crawler.settings.getint("NEWSDESK_CHARSET_LIE_MIN", CHARSET_LIE_MIN)
+        self.min_ratio = crawler.settings.getfloat("NEWSDESK_CHARSET_LIE_RATIO", CHARSET_LIE_RATIO)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CharsetCheckMiddleware:
         return cls(crawler)
 
-    def lied(self, text: str) -> bool:
-        """Many U+FFFD replacement characters: the bytes were not in the declared charset."""
-        bad = text.count("\ufffd")
-        return bad >= self.min_count and bad >= self.min_ratio * len(text)
-
     def process_response(self, request: Request, response: Response) -> Response:
         if not isinstance(response, TextResponse) or not response.body:
             return response
-        if not self.lied(response.text):
+        lied, truer = charset_lie(response.body, response.encoding, response.text, self.min_count, self.min_ratio)
+        if not lied:
             return response
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("newsdesk/charset_lied")
         request.meta["newsdesk_charset_lied"] = True
-        for encoding in _candidates(response):
-            try:
-                response.body.decode(encoding)
-            except (UnicodeDecodeError, LookupError):
-                continue
-            if encoding.lower().replace("_", "-") == response.encoding.lower().replace("_", "-"):
-                continue
-            self.crawler.stats.inc_value("newsdesk/charset_repaired")
-            logger.warning("charset lied on %s: declared %s, read as %s", response.url, response.encoding, encoding)
-            return response.replace(encoding=encoding)
-        logger.warning("charset lied on %s: declared %s; text kept with replacement characters",
-                       response.url, response.encoding)
-        return response
-
-
-def _candidates(response: TextResponse) -> list[str]:
-    from w3lib.encoding import html_body_declared_encoding
-
-    declared = html_body_declared_encoding(response.body)
-    # cp1252 last: the usual truth behind a page labelled UTF-8; strict decoding rejects its 5 holes.
-    return [e for e in ("utf-8", declared, "cp1252") if e]
+        if truer is None:
+            logger.warning("charset lied on %s: declared %s; text kept with replacement characters",
+                           response.url, response.encoding)
+            return response
+        self.crawler.stats.inc_value("newsdesk/charset_repaired")
+        logger.warning("charset lied on %s: declared %s, read as %s", response.url, response.encoding, truer)
+        return response.replace(encoding=truer)

@@ -84,7 +84,7 @@ NEWSDESK_ALLOW_PRIVATE = os.environ.get("NEWSDESK_ALLOW_PRIVATE", "") not in (""
 # Loopback only: on under NEWSDESK_OFFLINE (where nothing else is reachable anyway).
 NEWSDESK_ALLOW_LOOPBACK = NEWSDESK_OFFLINE
 # A page decoded with at least this many U+FFFD (and this share of its text) lied about its charset.
-NEWSDESK_CHARSET_LIE_MIN = 8
+NEWSDESK_CHARSET_LIE_MIN = 8  # scraper.text.CHARSET_LIE_MIN
 NEWSDESK_CHARSET_LIE_RATIO = 0.001
 # Freeze the start-up objects out of the garbage collector's sight (scraper.extensions.FreezeStartup).
 NEWSDESK_GC_FREEZE = True

@@ -11,6 +11,7 @@ non-joiner between two letters (or emoji) stays, because there it is spelling
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 import unicodedata
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 import html_text
 import regex
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _JOINED = r"[\p{L}\p{M}\p{Extended_Pictographic}]"  # what a ZWJ/ZWNJ may stand between
@@ -37,6 +39,58 @@ _CLEAN_LINE = re.compile(r"[!-%'-;=-~]+(?: [!-%'-;=-~]+)*")
 #: so cleaning clean text changes nothing; a text still changing after this many passes is
 #: left as the last pass made it.
 _MAX_PASSES = 8
+
+
+#: A page decoded with at least this many U+FFFD (and this share of its text) lied about its charset.
+CHARSET_LIE_MIN = 8
+CHARSET_LIE_RATIO = 0.001
+_UNICODE_FAMILY = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+
+
+def _codec(name: str | None) -> str | None:
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
+
+
+def charset_lie(body: bytes, encoding: str, text: str, min_count: int = CHARSET_LIE_MIN,
+                min_ratio: float = CHARSET_LIE_RATIO) -> tuple[bool, str | None]:
+    """Whether ``body`` read as ``encoding`` (giving ``text``) lied, and the charset to read it in instead.
+
+    Both directions: bytes that are UTF-8 (with non-ASCII characters) labelled as
+    something else would read as mojibake ("CafÃ©"), so UTF-8 it is; a text with many
+    U+FFFD was not in its label's charset, and is re-read in UTF-8, the charset the
+    page's own ``<meta>`` names, or cp1252, the first that decodes cleanly (None if none).
+    """
+    declared = _codec(encoding)
+    if declared not in _UNICODE_FAMILY and not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return True, "utf-8"
+    bad = text.count("\ufffd")
+    if bad < min_count or bad < min_ratio * len(text):
+        return False, None
+    # cp1252 last: the usual truth behind a page labelled UTF-8; strict decoding rejects its 5 holes.
+    for candidate in ("utf-8", html_body_declared_encoding(body), "cp1252"):
+        if not candidate or _codec(candidate) == declared:
+            continue
+        try:
+            body.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        return True, candidate
+    return True, None
+
+
+def decode_html(body: bytes) -> str:
+    """Page bytes as text: BOM, then ``<meta charset>``, then UTF-8, with a lying charset repaired."""
+    encoding, text = html_to_unicode(None, body)
+    _, truer = charset_lie(body, encoding, text)
+    return body.decode(truer) if truer else text
 
 
 def strip_invisible(text: str) -> str:

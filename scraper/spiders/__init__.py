@@ -396,10 +396,12 @@ class NewsSpider(scrapy.Spider):
             yield item
             return
         try:
-            article = extract_article(response.body, response.url, self.option("article_selectors"))
-        except (ValueError, TypeError, LookupError) as exc:
+            # The text as the charset check left it: decoded once, never again from the bytes.
+            article = extract_article(response.text, response.url, self.option("article_selectors"))
+        except Exception as exc:  # noqa: BLE001 (any page may break a parser: the listed record stays)
             self.count("article_unreadable")
-            self.logger.warning("article not readable (%s): %s", exc, response.url)
+            self.count(f"article_unreadable/{type(exc).__name__}")
+            self.logger.warning("article not readable (%s: %.200s): %s", type(exc).__name__, exc, response.url)
             yield item
             return
         merge_article(item, article, dates_from=self.option("dates_from", "article"))
