@@ -23,7 +23,9 @@ import scraper.settings as project_settings
 from scraper.items import NewsItem
 from scraper.sources import Source, load_sources
 from scraper.spiders.feed import FeedSpider, json_feed_entries, read_feed
-from scraper.spiders.sitemap import MAX_DEPTH, SitemapSpider
+import scraper.spiders.sitemap as sitemap_module
+from scraper.extract import MAX_JSONLD_DEPTH
+from scraper.spiders.sitemap import MAX_DEPTH, MAX_ENTRIES, MAX_SITEMAPS, SitemapSpider
 from scraper.xmlsafety import HostileXML, TooLarge, check_xml, inflate
 from tests.helpers import FIXTURES, LoopbackSite
 
@@ -100,7 +102,6 @@ def _zeros_gzip(size: int, prefix: bytes = b"") -> bytes:
 
 def test_the_limit_is_download_maxsize_as_documented() -> None:
     assert LIMIT == 32 * MIB
-    assert "DOWNLOAD_MAXSIZE` (32 MiB" in (Path(__file__).parent.parent / "docs" / "limits.md").read_text()
     assert len(inflate(_zeros_gzip(LIMIT), LIMIT)) == LIMIT
     with pytest.raises(TooLarge):
         inflate(_zeros_gzip(LIMIT + 1), LIMIT)
@@ -147,6 +148,32 @@ def test_nested_indexes_stop_at_the_depth_bound(sources: dict[str, Source]) -> N
         fetched += 1
     assert fetched == MAX_DEPTH
     assert stat(spider, "sitemap/over_limit") == 1
+
+
+def test_sitemaps_a_run_and_entries_a_sitemap_are_bounded(sources: dict[str, Source],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sitemap_module, "MAX_SITEMAPS", 3)
+    monkeypatch.setattr(sitemap_module, "MAX_ENTRIES", 2)
+    spider = make_spider(SitemapSpider, sources["meridian-pages"])
+    start = spider.page_request("https://s.example/index.xml", spider.parse)
+    children = [f"https://s.example/{n}.xml" for n in range(5)]
+    out = list(spider.parse(XmlResponse(url=start.url, body=_index(*children), request=start)))
+    assert [r.url for r in out] == children[:2]  # the start URL counts: 3 a run
+    assert stat(spider, "sitemap/over_limit") == 3
+    spider.window = None  # keep undated entries
+    urls = URLSET.format(entries="".join(f"<url><loc>https://s.example/a/{n}</loc></url>" for n in range(5)))
+    out = list(spider.parse(XmlResponse(url=children[0], body=urls.encode(), request=out[0])))
+    assert len(out) == 2 and stat(spider, "sitemap/over_limit") == 6
+
+
+def test_the_limits_page_states_the_limits_in_the_code() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "limits.md").read_text(encoding="utf-8")
+    assert f"`DOWNLOAD_MAXSIZE` ({LIMIT // MIB} MiB" in doc
+    assert f"{MAX_DEPTH} levels below the start URL, {MAX_SITEMAPS} sitemaps a run" in doc
+    assert f"{MAX_ENTRIES:,} (the sitemap protocol" in doc and f"{MAX_JSONLD_DEPTH} levels" in doc
+    for counter in ("dropped/too_big", "dropped/hostile_xml", "sitemap/repeated", "sitemap/over_limit",
+                    "dropped/bad_feed_item", "article_unreadable", "charset_lied", "charset_repaired"):
+        assert f"`{counter}" in doc, counter
 
 
 class _LoopSite(LoopbackSite):
@@ -239,7 +266,7 @@ def test_rss_and_atom_entries_of_any_shape_are_read_or_dropped(rss: list[dict[st
     assert all(_well_typed(i) for i in read.items)
 
 
-def test_a_json_feed_item_with_a_numeric_url_is_dropped_and_counted(sources: dict[str, Source]) -> None:
+def test_a_json_feed_item_with_a_numeric_url_is_dropped_and_counted(sources: dict[str, Source], caplog: Any) -> None:
     spider = make_spider(FeedSpider, sources["meridian-latest-json"])
     items = [{"id": "1", "url": "https://news.example/1", "title": "First"},
              {"id": "2", "url": 12345, "title": "Numeric link"},
@@ -253,3 +280,4 @@ def test_a_json_feed_item_with_a_numeric_url_is_dropped_and_counted(sources: dic
     assert [i.title for i in listed] == ["First", "Fourth"]
     assert stat(spider, "dropped/bad_feed_item") == 2
     assert stat(spider, "feed_entries") == 2
+    assert "2 feed entries dropped" in caplog.text and "url is int" in caplog.text and "tags is str" in caplog.text

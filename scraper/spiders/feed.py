@@ -68,11 +68,11 @@ def _json_type(value: Any) -> str:
 def _json_item_problem(entry: Any) -> str | None:
     """Why a JSON Feed item cannot be read (a field of the wrong type), or None."""
     if not isinstance(entry, dict):
-        return f"item is a {_json_type(entry)}, not an object"
+        return f"item is {_json_type(entry)}, not an object"
     for name, types in _JSON_ITEM_TYPES.items():
         value = entry.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
-            return f"{name} is a {_json_type(value)}"
+            return f"{name} is {_json_type(value)}"
     if any(not isinstance(t, str) for t in entry.get("tags") or []):
         return "tags holds a non-string"
     authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
@@ -87,7 +87,7 @@ def _item_problem(item: NewsItem) -> str | None:
     for name in _TEXT_FIELDS:
         value = getattr(item, name)
         if value is not None and not isinstance(value, str):
-            return f"{name} is a {_json_type(value)}"
+            return f"{name} is {_json_type(value)}"
     for name in ("authors", "tags"):
         if any(not isinstance(v, str) for v in getattr(item, name)):
             return f"{name} holds a non-string"
@@ -187,7 +187,7 @@ def json_feed_entries(body: bytes, options: dict[str, Any]) -> FeedRead:
         return FeedRead([], "not a JSON Feed (no jsonfeed.org version)")
     entries = data.get("items") or []
     if not isinstance(entries, list):
-        return FeedRead([], f"not a readable JSON Feed (items is a {_json_type(entries)}, not a list)")
+        return FeedRead([], f"not a readable JSON Feed (items is {_json_type(entries)}, not a list)")
     language = _text(data.get("language")) if isinstance(data.get("language"), str) else None
     extra_fields = [str(n) for n in options.get("extra_fields", [])]
     items = []
