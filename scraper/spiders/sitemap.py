@@ -85,6 +85,12 @@ class SitemapSpider(NewsSpider):
         cutoff = self.cutoff()
         if cutoff is None:
             return True
+        try:  # the sitemap protocol's W3C datetimes, read without the general date parser
+            stamp = datetime.fromisoformat(printed.strip()) if printed else None
+        except ValueError:
+            stamp = None
+        if stamp is not None and stamp.tzinfo is not None:
+            return stamp >= cutoff
         parsed = parse_printed(printed, self.source.timezone)
         return parsed is not None and parsed.value >= cutoff
 
@@ -144,12 +150,11 @@ class SitemapSpider(NewsSpider):
 
     def parse_urlset(self, selector: Selector, response: Response) -> Iterator[Any]:
         """One record per ``<url>`` inside the window, for the first ``MAX_ENTRIES`` entries."""
-        entries = selector.xpath("/urlset/url")
-        if len(entries) > MAX_ENTRIES:
-            self.count("sitemap/over_limit", len(entries) - MAX_ENTRIES)
-            self.logger.warning("%d entries past the first %d skipped: %s", len(entries) - MAX_ENTRIES,
-                                MAX_ENTRIES, response.url)
-        for entry in entries[:MAX_ENTRIES]:
+        over = int(float(selector.xpath("count(/urlset/url)").get() or 0)) - MAX_ENTRIES
+        if over > 0:
+            self.count("sitemap/over_limit", over)
+            self.logger.warning("%d entries past the first %d skipped: %s", over, MAX_ENTRIES, response.url)
+        for entry in selector.xpath(f"/urlset/url[position() <= {MAX_ENTRIES}]"):
             loc = (entry.xpath("loc/text()").get() or "").strip()
             if not loc:
                 continue
