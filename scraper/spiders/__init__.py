@@ -265,8 +265,7 @@ class NewsSpider(scrapy.Spider):
             return None
 
     def read_xml(self, body: bytes, url: str) -> tuple[bool, Any]:
-        """(False, None), counted as a drop and logged, when a feed or sitemap declares a DTD or entities;
-        else (True, its lxml root, or None if it is not XML)."""
+        """(True, the lxml root or None if not XML); (False, None), a counted drop, if it declares a DTD."""
         try:
             return True, parse_xml(body)
         except HostileXML as exc:
