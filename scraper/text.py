@@ -95,7 +95,10 @@ def decode_html(body: bytes) -> str:
 
 def strip_invisible(text: str) -> str:
     """``text`` without controls, format characters and lone surrogates (see the module docstring)."""
-    return _ASCII_CONTROL.sub("", text) if text.isascii() else _INVISIBLE.sub("", text)
+    if text.isascii():
+        return _ASCII_CONTROL.sub("", text)
+    # Printable text holds no Cc, Cf or Cs character (nor a joiner): the common case, checked in C.
+    return text if text.isprintable() else _INVISIBLE.sub("", text)
 
 
 def _settle(step: Callable[[str], str | None], text: str) -> str | None:
