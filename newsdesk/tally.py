@@ -26,7 +26,9 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 #: ``newsdesk/dropped/`` reasons that count a refused page (a feed or sitemap), not an item.
-PAGE_DROPS = frozenset({"hostile_xml"})
+PAGE_DROPS = frozenset({"hostile_xml", "too_big"})
+#: ``newsdesk/dropped/`` reasons a spider counts for entries it never yields (no DropItem raised).
+SPIDER_DROPS = frozenset({"bad_feed_item"})
 
 #: Exceptions as Scrapy counts them (or a spider's errback sees them) → what to tell a person.
 NETWORK_ERRORS = {
@@ -103,7 +105,8 @@ class Tally:
         found = []
         if self.scraped != self.new + self.updated:
             found.append(f"{self.scraped} items written but {self.new} new + {self.updated} updated counted")
-        reasons = self.unchanged + sum(n for r, n in self.dropped.items() if r not in ("unfinished", "pipeline_error"))
+        reasons = self.unchanged + sum(n for r, n in self.dropped.items()
+                                       if r not in ("unfinished", "pipeline_error", *SPIDER_DROPS))
         if self.drops_raised != reasons:
             found.append(f"{self.drops_raised} items dropped but {reasons} drops counted with a reason")
         lost = self.dropped.get("unfinished", 0)

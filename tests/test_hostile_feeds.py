@@ -281,3 +281,40 @@ def test_a_json_feed_item_with_a_numeric_url_is_dropped_and_counted(sources: dic
     assert stat(spider, "dropped/bad_feed_item") == 2
     assert stat(spider, "feed_entries") == 2
     assert "2 feed entries dropped" in caplog.text and "url is int" in caplog.text and "tags is str" in caplog.text
+
+
+class _FeedSite(LoopbackSite):
+    """/feed.json: a JSON Feed with one bad item between two good ones; /bomb.xml.gz: a gzip bomb."""
+
+    def answer(self, path: str, headers: Any) -> tuple[int, dict[str, str], Any]:
+        if path == "/feed.json":
+            items = [{"id": "1", "url": self.url("/a/1"), "title": "First"}, {"id": "2", "url": 12345, "title": "Bad"},
+                     {"id": "3", "url": self.url("/a/3"), "title": "Third"}]
+            return 200, {"Content-Type": "application/feed+json"}, json.dumps(
+                {"version": JSON_FEED, "items": items}).encode()
+        if path == "/bomb.xml.gz":
+            return 200, {"Content-Type": "application/octet-stream"}, _zeros_gzip(LIMIT + MIB)
+        return 404, {}, b""
+
+
+@pytest.mark.e2e
+def test_a_crawl_counts_bad_feed_items_and_refused_bodies_and_its_numbers_add_up(home: Path) -> None:
+    with _FeedSite() as site:
+        home.mkdir(parents=True)
+        (home / "sources.toml").write_text(
+            f'[sources.bad-json]\nname = "j"\nspider = "feed"\nurls = ["{site.url("/feed.json")}"]\n'
+            'timezone = "UTC"\nschedule = "0 * * * *"\n[sources.bad-json.options]\nfollow = false\n'
+            f'[sources.bomb-sitemap]\nname = "b"\nspider = "sitemap"\nurls = ["{site.url("/bomb.xml.gz")}"]\n'
+            'timezone = "UTC"\nschedule = "0 * * * *"\n')
+        runs = [subprocess.run([sys.executable, "-m", "newsdesk", "crawl", source, "--home", str(home), "--no-ingest",
+                                "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"],
+                               capture_output=True, text=True, timeout=120, check=False)
+                for source in ("bad-json", "bomb-sitemap")]
+    feed, bomb = runs
+    assert feed.returncode == 0, feed.stdout + feed.stderr
+    assert "3 seen, 2 new" in feed.stdout and "1 bad feed item" in feed.stdout, feed.stdout
+    assert "do not add up" not in feed.stdout + bomb.stdout
+    assert "Traceback" not in feed.stderr + bomb.stderr
+    reports = [json.loads(p.read_text())["stats"] for p in (home / "runs").glob("*.json")]
+    assert sum(r.get("newsdesk/dropped/too_big", 0) for r in reports) == 1
+    assert not any(r.get("newsdesk/tally_mismatch") for r in reports)
