@@ -176,6 +176,20 @@ def test_the_limits_page_states_the_limits_in_the_code() -> None:
         assert f"`{counter}" in doc, counter
 
 
+def _write_sources(home: Path, *sources: tuple[str, str, str, str]) -> None:
+    """A home whose sources.toml holds ``(id, spider, url, options table body)`` sources."""
+    home.mkdir(parents=True)
+    (home / "sources.toml").write_text("".join(
+        f'[sources.{sid}]\nname = "{sid}"\nspider = "{spider}"\nurls = ["{url}"]\ntimezone = "UTC"\n'
+        f'schedule = "0 * * * *"\n[sources.{sid}.options]\n{options}\n' for sid, spider, url, options in sources))
+
+
+def _crawl(home: Path, source: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsdesk", "crawl", source, "--home", str(home), "--no-ingest",
+                           "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
 class _LoopSite(LoopbackSite):
     """/index.xml lists itself and /child.xml; /child.xml lists /index.xml again."""
 
@@ -193,14 +207,9 @@ class _LoopSite(LoopbackSite):
 @pytest.mark.e2e
 def test_a_self_listing_sitemap_index_is_fetched_once(home: Path) -> None:
     with _LoopSite() as site:
-        home.mkdir(parents=True)
-        (home / "sources.toml").write_text(
-            f'[sources.loop-sitemap]\nname = "loop"\nspider = "sitemap"\nurls = ["{site.url("/index.xml")}"]\n'
-            'timezone = "UTC"\nschedule = "0 * * * *"\n[sources.loop-sitemap.options]\nsince = ""\n')
+        _write_sources(home, ("loop-sitemap", "sitemap", site.url("/index.xml"), 'since = ""'))
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "newsdesk", "crawl", "loop-sitemap", "--home", str(home),
-                                 "--no-ingest", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"],
-                                capture_output=True, text=True, timeout=120, check=False)
+        result = _crawl(home, "loop-sitemap")
         elapsed = time.perf_counter() - started
     assert "Traceback" not in result.stderr, result.stderr
     assert site.requests.count("/index.xml") == 1 and site.requests.count("/child.xml") == 1
@@ -300,17 +309,9 @@ class _FeedSite(LoopbackSite):
 @pytest.mark.e2e
 def test_a_crawl_counts_bad_feed_items_and_refused_bodies_and_its_numbers_add_up(home: Path) -> None:
     with _FeedSite() as site:
-        home.mkdir(parents=True)
-        (home / "sources.toml").write_text(
-            f'[sources.bad-json]\nname = "j"\nspider = "feed"\nurls = ["{site.url("/feed.json")}"]\n'
-            'timezone = "UTC"\nschedule = "0 * * * *"\n[sources.bad-json.options]\nfollow = false\n'
-            f'[sources.bomb-sitemap]\nname = "b"\nspider = "sitemap"\nurls = ["{site.url("/bomb.xml.gz")}"]\n'
-            'timezone = "UTC"\nschedule = "0 * * * *"\n')
-        runs = [subprocess.run([sys.executable, "-m", "newsdesk", "crawl", source, "--home", str(home), "--no-ingest",
-                                "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"],
-                               capture_output=True, text=True, timeout=120, check=False)
-                for source in ("bad-json", "bomb-sitemap")]
-    feed, bomb = runs
+        _write_sources(home, ("bad-json", "feed", site.url("/feed.json"), "follow = false"),
+                       ("bomb-sitemap", "sitemap", site.url("/bomb.xml.gz"), ""))
+        feed, bomb = _crawl(home, "bad-json"), _crawl(home, "bomb-sitemap")
     assert feed.returncode == 0, feed.stdout + feed.stderr
     assert "3 seen, 2 new" in feed.stdout and "1 bad feed item" in feed.stdout, feed.stdout
     assert "do not add up" not in feed.stdout + bomb.stdout
