@@ -171,7 +171,7 @@ def test_a_last_updated_line_is_no_publication_time(tmp_path: Path) -> None:
 # --- feeds -----------------------------------------------------------------------------------
 
 def test_rss_extra_field_that_feedparser_knows_is_kept_as_text() -> None:
-    items, error = feedparser_entries(get_fixture("outlets", "jpost-headlines.rss"),
+    items, error, _ = feedparser_entries(get_fixture("outlets", "jpost-headlines.rss"),
                                       "https://www.jpost.com/rss/rssfeedsheadlines.aspx",
                                       {"extra_fields": ["Tags", "itemID"]})
     assert error is None
