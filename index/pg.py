@@ -53,7 +53,7 @@ VERSIONS = "newsdesk_record_versions"
 STATEMENT_TIMEOUT_MS = 5000
 BATCH = 500
 #: Fields that change on every fetch without the content changing: not part of the content hash.
-VOLATILE = ("fetched_at", "version")
+VOLATILE = ("fetched_at", "version", "capture", "capture_warc")
 
 SCHEMA_SQL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (

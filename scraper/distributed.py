@@ -505,6 +505,8 @@ def worker_settings(redis_url: str, worker_id: str, prefix: str = PREFIX) -> dic
         "ITEM_PIPELINES": pipelines,
         "EXTENSIONS": {**base.EXTENSIONS, "scraper.distributed.WorkerExtension": 600},
         "SPIDER_MIDDLEWARES": {"scraper.distributed.ClaimMiddleware": 1000},
+        # A worker's outbox files rotate within one process; its capture would need to follow them.
+        "NEWSDESK_CAPTURE": False,
     }
 
 

@@ -47,6 +47,10 @@ class NewsItem:
     extra: dict[str, Any] = field(default_factory=dict)  # custom fields a source names
     fingerprint: str | None = None  # hash of the normalized content
     version: int = 1
+    # The response this record was read from, in the run's WARC file (scraper.capture); None for
+    # records made before capture existed or from a source with `capture = false`.
+    capture: str | None = None  # its WARC-Record-ID, "<urn:uuid:…>"
+    capture_warc: str | None = None  # the WARC file, relative to <home>/archive/warc/: "YYYY/MM/<run-id>.warc.gz"
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready values (datetimes as ISO 8601 UTC)."""

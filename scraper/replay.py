@@ -5,6 +5,7 @@ One add-on, :class:`FixturesAddon` (``ADDONS``), switches the parts on from
 
     NEWSDESK_RECORD_DIR=<dir>    RecordMiddleware saves every response as downloaded
     NEWSDESK_REPLAY_DIR=<dir>    ReplayDownloadHandler answers http(s) from a fixture folder
+    NEWSDESK_REPLAY_WARC=<file>  … or from a run's WARC capture (``newsdesk reextract``)
     NEWSDESK_FROZEN_AT=<iso>     FrozenClock: ``now`` stands still at the recorded fetch time
     NEWSDESK_FOLLOW_LIMIT=<n>    FollowLimitMiddleware: follow at most n links per page
 
@@ -38,7 +39,9 @@ from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 from scrapy.settings import BaseSettings
 
+from scraper.capture import CAPTURE_META
 from scraper.fixtures import KEPT_HEADERS, Fixture, canonical, load_fixture
+from scraper.warcfile import WarcPage, WarcRun, warc_name
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +60,15 @@ class FixturesAddon:
             settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", FollowLimitMiddleware, LIMIT_PRIORITY)
         if settings.get("NEWSDESK_FROZEN_AT"):
             settings.set_in_component_priority_dict("EXTENSIONS", FrozenClock, 0)
-        if settings.get("NEWSDESK_REPLAY_DIR"):
+        if settings.get("NEWSDESK_REPLAY_DIR") or settings.get("NEWSDESK_REPLAY_WARC"):
             handlers = settings.getdict("DOWNLOAD_HANDLERS")
             handlers.update({scheme: f"{__name__}.ReplayDownloadHandler" for scheme in REPLAYED_SCHEMES})
             settings.set("DOWNLOAD_HANDLERS", handlers, priority="cmdline")
             # Nothing leaves the process, so the loopback guard has nothing to guard, and
             # politeness delays would only slow the replay (and need a running clock).
+            # A replay fetches nothing new, so it captures nothing.
             for name, value in (("NEWSDESK_OFFLINE", False), ("DOWNLOAD_DELAY", 0),
-                                ("AUTOTHROTTLE_ENABLED", False)):
+                                ("AUTOTHROTTLE_ENABLED", False), ("NEWSDESK_CAPTURE", False)):
                 settings.set(name, value, priority="cmdline")
 
 
@@ -142,16 +146,21 @@ def _decode(body: bytes, encodings: list[bytes]) -> tuple[bytes, bool]:
 # --- replay ----------------------------------------------------------------------------
 
 class ReplayDownloadHandler(BaseDownloadHandler):
-    """Answer every request from a fixture folder; a URL not recorded gets an empty 404."""
+    """Answer every request from a fixture folder or a WARC capture; a URL not recorded gets an empty 404.
+
+    A page served from a WARC carries its capture's id in the request's meta
+    (``CAPTURE_META``), so the records re-derived from it link to it.
+    """
 
     lazy = False
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         directory = crawler.settings.get("NEWSDESK_REPLAY_DIR")
-        if not directory:
-            raise NotConfigured("NEWSDESK_REPLAY_DIR is not set")
-        self.fixture: Fixture = load_fixture(Path(directory))
+        warc = crawler.settings.get("NEWSDESK_REPLAY_WARC")
+        if not directory and not warc:
+            raise NotConfigured("neither NEWSDESK_REPLAY_DIR nor NEWSDESK_REPLAY_WARC is set")
+        self.fixture: Fixture | WarcRun = load_fixture(Path(directory)) if directory else WarcRun.open(Path(warc))
         self.pages = self.fixture.lookup()
         self.served: list[str] = []
         self.unrecorded: list[str] = []
@@ -168,6 +177,9 @@ class ReplayDownloadHandler(BaseDownloadHandler):
             return Response(url=request.url, status=404, request=request, flags=["replay", "unrecorded"])
         self.served.append(page.url)
         self._stats()
+        if isinstance(page, WarcPage):
+            assert isinstance(self.fixture, WarcRun)
+            request.meta[CAPTURE_META] = (page.record_id, warc_name(self.fixture.run_id))
         headers = Headers()
         for name, value in page.headers.items():
             headers.setlist(name, value if isinstance(value, list) else [value])

@@ -69,6 +69,10 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scraper.middlewares.BackoffRetryMiddleware": 550,
     "scraper.middlewares.CharsetCheckMiddleware": 580,  # after decompression (590) on the way back
+    "scraper.capture.CaptureMiddleware": 960,  # at the downloader's edge: responses as served
+}
+SPIDER_MIDDLEWARES = {
+    "scraper.capture.CaptureLinkMiddleware": 960,
 }
 
 # newsdesk's own settings.
@@ -86,6 +90,8 @@ NEWSDESK_ALLOW_LOOPBACK = NEWSDESK_OFFLINE
 # A page decoded with at least this many U+FFFD (and this share of its text) lied about its charset.
 NEWSDESK_CHARSET_LIE_MIN = 8  # scraper.text.CHARSET_LIE_MIN
 NEWSDESK_CHARSET_LIE_RATIO = 0.001
+# Keep every fetched response in <home>/archive/warc/ (scraper.capture); a source's `capture = false` wins.
+NEWSDESK_CAPTURE = True
 # Freeze the start-up objects out of the garbage collector's sight (scraper.extensions.FreezeStartup).
 NEWSDESK_GC_FREEZE = True
 

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 SHIPPED = "sources.toml"
 _KNOWN_KEYS = {
     "spider", "name", "urls", "timezone", "schedule", "enabled", "language",
-    "dayfirst", "options",
+    "dayfirst", "options", "capture",
 }
 
 
@@ -182,6 +182,7 @@ class Source:
     language: str | None = None
     dayfirst: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    capture: bool = True  # keep fetched pages in the run's WARC file (scraper.capture)
 
     @property
     def kind(self) -> str:
@@ -237,7 +238,7 @@ def _build(source_id: str, table: dict[str, Any], origin: str) -> Source:
         raise SourceConfigError(f"{where}: 'timezone' {zone!r} is not an IANA zone name", "e.g. Europe/London or UTC",
                                 source_id=source_id, key="timezone") from None
     for key, kind in (("enabled", bool), ("dayfirst", bool), ("schedule", str), ("name", str),
-                      ("options", dict), ("language", str)):
+                      ("options", dict), ("language", str), ("capture", bool)):
         if key in table and not isinstance(table[key], kind):
             raise SourceConfigError(f"{where}: {key!r} must be a {kind.__name__}", source_id=source_id, key=key)
     parse_schedule(table.get("schedule", Source.schedule), where, source_id)
@@ -256,6 +257,7 @@ def _build(source_id: str, table: dict[str, Any], origin: str) -> Source:
         language=table.get("language"),
         dayfirst=table.get("dayfirst", False),
         options=dict(table.get("options", {})),
+        capture=table.get("capture", True),
     )
 
 

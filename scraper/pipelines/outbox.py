@@ -7,7 +7,9 @@ no faster, and would let a killed crawl lose the records still buffered if a
 source stopped listing them.)  The file is held under an exclusive
 ``flock`` while the crawl writes it, so ingest can tell a live file from one
 left by a killed crawl (the kernel releases the lock when the holder dies).  On
-close it is fsynced and renamed to ``<run-id>.jsonl``.
+close, the run's capture (:mod:`scraper.capture`) is fsynced first, so every
+record's WARC record is on disk before the record can be ingested; then the
+outbox file is fsynced and renamed to ``<run-id>.jsonl``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from scrapy.crawler import Crawler
 
 from newsdesk.home import Home
 from newsdesk.runid import new_run_id
+from scraper.capture import RunCapture
 from scraper.items import NewsItem
 from scraper.outcomes import ItemOutcomes
 
@@ -71,6 +74,7 @@ class OutboxPipeline:
         return item
 
     def close_spider(self) -> None:
+        RunCapture.of(self.crawler).close()
         if self.file is None:
             return
         self.file.flush()

@@ -1,0 +1,98 @@
+"""Capture: a crawl keeps every fetched response in its run's WARC file, and each record links to its response."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.helpers import FIXTURES, FixtureSite
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
+
+
+def newsdesk(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsdesk", *args, "--home", str(home)],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+class ServedSite(FixtureSite):
+    """The JPost fixtures, article pages gzip-encoded, with a header of our own; remembers what it sent."""
+
+    def __init__(self) -> None:
+        super().__init__(FIXTURES / "jpost")
+        self.sent: list[tuple[str, dict[str, str], bytes]] = []
+
+    def answer(self, path: str, headers: Any) -> Any:
+        status, sent_headers, body = super().answer(path, headers)
+        sent_headers = dict(sent_headers, **{"X-Served-For": "capture-test"})
+        if path.startswith("/breaking-news/") and status == 200:
+            body = gzip.compress(body, mtime=0)
+            sent_headers["Content-Encoding"] = "gzip"
+        self.sent.append((path, sent_headers, body))
+        return status, sent_headers, body
+
+
+def _archived(home: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted(home.glob("archive/*/*/*.jsonl.gz")):
+        with gzip.open(path, "rt") as fh:
+            records += [json.loads(line) for line in fh]
+    return records
+
+
+def _responses(warc: Path) -> dict[str, dict[str, Any]]:
+    """Every response record of a WARC file by record id: URL, headers, body as stored."""
+    found = {}
+    with open(warc, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_type == "response":
+                found[record.rec_headers.get_header("WARC-Record-ID")] = {
+                    "url": record.rec_headers.get_header("WARC-Target-URI"),
+                    "headers": dict(record.http_headers.headers),
+                    "status": int(record.http_headers.get_statuscode()),
+                    "body": record.raw_stream.read(),
+                }
+    return found
+
+
+@pytest.fixture
+def served_site() -> Any:
+    with ServedSite() as site:
+        yield site
+
+
+def test_a_crawl_keeps_every_response_as_served_and_each_record_names_its_capture(
+        home: Path, served_site: ServedSite) -> None:
+    result = newsdesk("crawl", "jpost-breaking", "--url", served_site.url("/breaking-news"), *FAST, home=home)
+    assert result.returncode == 0, result.stderr
+    warcs = list(home.glob("archive/warc/*/*/*.warc.gz"))
+    assert len(warcs) == 1
+    responses = _responses(warcs[0])
+    sent = [(p, h, b) for p, h, b in served_site.sent if p != "/robots.txt"]
+    assert len(sent) == len(responses) >= 16
+    by_url = {r["url"]: r for r in responses.values()}
+    for path, headers, body in sent:
+        stored = by_url[served_site.url(path)]
+        assert stored["body"] == body  # still gzip-encoded where the site encoded it
+        for name, value in headers.items():
+            assert stored["headers"][name] == value
+        assert stored["headers"]["Content-Length"] == str(len(body))
+    records = _archived(home)
+    assert len(records) == 16
+    list_page = served_site.url("/breaking-news")
+    read_from = []
+    for record in records:
+        assert record["capture_warc"] == str(warcs[0].relative_to(home / "archive" / "warc"))
+        article = by_url.get(record["url"])
+        # Read from its article page; from the list page if that failed (or it is the page's lead).
+        expected = record["url"] if article and article["status"] == 200 else list_page
+        assert responses[record["capture"]]["url"] == expected
+        read_from.append(expected)
+    assert 0 < read_from.count(list_page) < len(records)
