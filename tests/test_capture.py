@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from newsdesk.home import Home
+from scraper.sources import SourceConfigError, load_sources
+from stress.kill_test import kill_after, start_crawl
+from tests.generated_site import serve_generated
 from tests.helpers import FIXTURES, FixtureSite
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
@@ -96,3 +102,58 @@ def test_a_crawl_keeps_every_response_as_served_and_each_record_names_its_captur
         assert responses[record["capture"]]["url"] == expected
         read_from.append(expected)
     assert 0 < read_from.count(list_page) < len(records)
+
+
+def _warc_ids(path: Path) -> set[str]:
+    """The response record ids of a WARC file, read with warcio to its end (an error fails the test)."""
+    with open(path, "rb") as stream:
+        return {r.rec_headers.get_header("WARC-Record-ID") for r in ArchiveIterator(stream)
+                if r.rec_type == "response"}
+
+
+def _kill_when(crawl: subprocess.Popen[bytes], home: Home, records: int) -> bool:
+    """SIGKILL the crawl once its outbox holds ``records`` lines (and its WARC exists); False if it ended first."""
+    deadline = time.monotonic() + 60
+    while crawl.poll() is None and time.monotonic() < deadline:
+        parts = list(home.outbox.glob("*.jsonl.part")) if home.outbox.is_dir() else []
+        written = sum(p.read_bytes().count(b"\n") for p in parts)
+        if written >= records and list(home.root.glob("archive/warc/*/*/*.warc.gz")):
+            return kill_after(crawl, 0)
+        time.sleep(0.005)
+    return kill_after(crawl, 0)
+
+
+def test_a_crawl_killed_at_random_moments_never_leaves_a_record_without_its_capture(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    # Kill points: after a random number of records (0: as soon as the run's WARC file appears).
+    points = random.Random(23).sample(range(0, 60), 4)
+    with serve_generated(80, delay=0.05) as site:
+        url = site.url("/breaking-news")
+        for point in points:
+            crawl = start_crawl(home, url, {"CONCURRENT_REQUESTS_PER_DOMAIN": "4"})
+            assert _kill_when(crawl, home, point), f"the crawl ended before its kill after {point} records"
+    records = []
+    for path in home.outbox.glob("*.jsonl*"):
+        records += [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    assert records, "no kill landed after the first records"
+    ids = {p.relative_to(home.root / "archive" / "warc").as_posix(): _warc_ids(p)
+           for p in home.root.glob("archive/warc/*/*/*.warc.gz")}
+    for record in records:
+        assert record["capture"] in ids[record["capture_warc"]], record["key"]
+
+
+def test_a_source_with_capture_off_keeps_no_pages(home: Path, served_site: ServedSite) -> None:
+    home.mkdir()
+    (home / "sources.toml").write_text("[sources.jpost-breaking]\ncapture = false\n")
+    result = newsdesk("crawl", "jpost-breaking", "--url", served_site.url("/breaking-news"), *FAST, home=home)
+    assert result.returncode == 0, result.stderr
+    assert not list(home.glob("archive/warc/**/*.warc.gz"))
+    records = _archived(home)
+    assert len(records) == 16 and all(r["capture"] is None for r in records)
+
+
+def test_capture_must_be_true_or_false(tmp_path: Path) -> None:
+    user = tmp_path / "sources.toml"
+    user.write_text('[sources.jpost-breaking]\ncapture = "no"\n')
+    with pytest.raises(SourceConfigError, match="'capture' must be a bool"):
+        load_sources(user)
