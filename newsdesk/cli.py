@@ -366,6 +366,10 @@ cli.add_command(commands_scale.worker)
 cli.add_command(commands_scale.archive)
 cli.add_command(commands_index.optimize)  # index maintenance: merge segments
 
+from newsdesk import commands_capture  # noqa: E402  (re-deriving records from captured pages)
+
+cli.add_command(commands_capture.reextract)
+
 
 def main() -> None:
     """Console-script entry point."""

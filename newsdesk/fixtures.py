@@ -33,6 +33,7 @@ from scraper.fixtures import (
     PAGES, Fixture, FixtureError, Page, find_fixtures, load_expected, page_file, save_expected, stable,
 )
 from scraper.sources import Source, load_sources
+from scraper.warcfile import WarcRun
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +178,12 @@ def scratch_home(home: Home) -> Iterator[Home]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def crawl_start(home: Home, source: Source, start: str, *, replay: Fixture | None = None,
+def crawl_start(home: Home, source: Source, start: str, *, replay: Fixture | WarcRun | None = None,
                 record: bool = False, limit: int | None = None, settings: dict[str, str] | None = None) -> Run:
-    """Crawl one start URL in a scratch home: live (optionally recording) or replayed from ``replay``."""
+    """Crawl one start URL in a scratch home: live (optionally recording) or replayed from ``replay``.
+
+    :param replay: a fixture folder, or a run's WARC capture (``newsdesk reextract``).
+    """
     wanted = {"ADDONS": ADDON, **(settings or {})}
     if limit:
         wanted["NEWSDESK_FOLLOW_LIMIT"] = str(limit)
@@ -188,7 +192,7 @@ def crawl_start(home: Home, source: Source, start: str, *, replay: Fixture | Non
         if frozen is None:
             raise FixtureError(f"{replay.index_path}: start URL {start} has no recorded page",
                                hint=f"record it: newsdesk record {replay.source} --url {start} --update")
-        wanted.update(NEWSDESK_REPLAY_DIR=str(replay.directory.absolute()), NEWSDESK_FROZEN_AT=frozen)
+        wanted.update(replay.replay_settings(), NEWSDESK_FROZEN_AT=frozen)
     with scratch_home(home) as scratch:
         if record:
             wanted["NEWSDESK_RECORD_DIR"] = str(scratch.root / "recorded")

@@ -137,6 +137,10 @@ class Fixture:
         page = self.find(url)
         return page.fetched_at if page else None
 
+    def replay_settings(self) -> dict[str, str]:
+        """The crawl settings that replay this fixture."""
+        return {"NEWSDESK_REPLAY_DIR": str(self.directory.absolute())}
+
     def body(self, page: Page) -> bytes:
         """The saved body of a page (empty when it has no file)."""
         if page.file is None:

@@ -201,7 +201,7 @@ class WarcRun:
         with open(path, "rb") as stream:
             for offset, record in _records(stream, run):
                 if record.rec_type == "warcinfo":
-                    info = _parse_info(record.content_stream().read())
+                    info = _parse_info(record.raw_stream.read())
                     run.source, run.spider = info.get("source", ""), info.get("spider", "")
                     run.starts = json.loads(info.get("starts", "[]"))
                 elif record.rec_type == "response":
@@ -216,6 +216,11 @@ class WarcRun:
                         headers={k: v[0] if len(v) == 1 else v for k, v in grouped.items()},
                         offset=offset, record_id=record.rec_headers.get_header("WARC-Record-ID")))
         return run
+
+    @property
+    def index_path(self) -> Path:
+        """Where the replayed pages are listed (named in errors, like a fixture's index.json)."""
+        return self.path
 
     def lookup(self) -> dict[tuple[str, str], Page]:
         """(method, URL) and (method, canonical URL) → page; the last capture of a URL wins (a retry's answer)."""
@@ -243,8 +248,8 @@ def _records(stream: BinaryIO, run: WarcRun | None = None) -> Iterator[tuple[int
     records = ArchiveIterator(stream, check_digests=False)
     try:
         for record in records:
-            offset = records.get_record_offset()
-            yield offset, record
+            # Where the record starts (``get_record_offset()`` would read the record to its end first).
+            yield records.offset, record
     except (ArchiveLoadFailed, EOFError, zlib.error, ValueError) as exc:
         logger.warning("%s ends inside a record (%s): read up to its last whole record",
                        getattr(stream, "name", "capture"), exc)

@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
+from index.records import get_record
+from newsdesk.cli import cli
 from newsdesk.home import Home
 from scraper.sources import SourceConfigError, load_sources
 from stress.kill_test import kill_after, start_crawl
@@ -157,3 +160,54 @@ def test_capture_must_be_true_or_false(tmp_path: Path) -> None:
     user.write_text('[sources.jpost-breaking]\ncapture = "no"\n')
     with pytest.raises(SourceConfigError, match="'capture' must be a bool"):
         load_sources(user)
+
+
+def _reextract(home: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["reextract", *args, "--home", str(home)], catch_exceptions=False)
+
+
+def test_reextract_after_a_spider_rule_changes_gives_new_versions_for_exactly_the_affected_records(
+        home: Path, served_site: ServedSite) -> None:
+    crawled = newsdesk("crawl", "jpost-breaking", "--url", served_site.url("/breaking-news"), *FAST, home=home)
+    assert crawled.returncode == 0, crawled.stderr
+    before = {r["key"]: r for r in _archived(home)}
+
+    same = _reextract(home, "--json")
+    assert same.exit_code == 0, same.output
+    summary = json.loads(same.output)
+    assert summary["records"] == len(before) and summary["changed"] == 0 and summary["unchanged"] == len(before)
+
+    # The rule: the article body is now the headline element. Records whose body was read with the old
+    # rule (from their article page, or the list page's lead) change; ticker lines without a body do not.
+    (home / "sources.toml").write_text('[sources.jpost-breaking]\noptions = { article_body = "h1.article-title" }\n')
+    affected = {key for key, r in before.items() if r["body"]}
+    assert 0 < len(affected) < len(before)
+
+    dry = _reextract(home, "jpost-breaking", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"{len(affected)} would get a new version" in dry.output
+    assert f"  body: {len(affected)} changed" in dry.output
+    assert {r["key"]: r["version"] for r in _archived(home)} == {k: 1 for k in before}
+
+    done = _reextract(home, "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert {c["key"] for c in result["changes"]} == affected
+    assert result["by_field"] == {"body": len(affected)}
+    archived = _archived(home)
+    assert len(archived) == len(before) + len(affected)
+    for key in affected:
+        indexed = get_record(home / "index", key)
+        assert indexed["version"] == 2 and indexed["capture"] == before[key]["capture"]
+        assert indexed["body"] != before[key]["body"]
+    again = json.loads(_reextract(home, "--json").output)
+    assert again["changed"] == 0
+
+
+def test_reextract_names_an_unknown_source_and_a_missing_index(home: Path) -> None:
+    unknown = CliRunner().invoke(cli, ["reextract", "nope", "--home", str(home)])
+    assert unknown.exit_code == 2 and "unknown source 'nope'" in unknown.output
+    missing = CliRunner().invoke(cli, ["reextract", "--home", str(home)])
+    assert missing.exit_code != 0 and "Traceback" not in missing.output
+    bad = CliRunner().invoke(cli, ["reextract", "--since", "someday", "--home", str(home)])
+    assert bad.exit_code == 2 and "--since" in bad.output
