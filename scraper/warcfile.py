@@ -37,6 +37,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from newsdesk.runid import run_time
 from scraper.fixtures import Page, canonical
@@ -293,3 +294,26 @@ def find_capture(path: Path, record_id: str) -> Capture | None:
             if record.rec_type == "response" and record.rec_headers.get_header("WARC-Record-ID") == record_id:
                 return read_capture(path, offset)
     return None
+
+
+class CaptureMissing(NewsdeskError):
+    """A record has no captured page, or its capture is no longer on disk."""
+
+
+def record_capture(home: Home, record: dict[str, Any]) -> Capture:
+    """The captured response a record was read from; CaptureMissing saying why there is none."""
+    record_id, name = record.get("capture"), record.get("capture_warc")
+    if not record_id or not name:
+        raise CaptureMissing(f"{record.get('key')} has no captured page",
+                             "it was crawled before capture existed, or its source has capture = false")
+    root = warc_root(home).resolve()
+    path = (root / str(name)).resolve()
+    if not path.is_relative_to(root) or not path.name.endswith(SUFFIX):
+        raise CaptureMissing(f"{record.get('key')}: capture file {name!r} is not under {root}")
+    if not path.is_file():
+        raise CaptureMissing(f"{record.get('key')}: its capture {name} is no longer kept",
+                             "see [capture] keep_days and max_gb in config.toml")
+    found = find_capture(path, str(record_id))
+    if found is None:
+        raise CaptureMissing(f"{record.get('key')}: {name} holds no record {record_id}")
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import subprocess
 import sys
 import time
@@ -15,13 +16,16 @@ import pytest
 from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
+from index.ingest import ingest
 from index.records import get_record
 from newsdesk.cli import cli
 from newsdesk.home import Home
+from newsdesk.web.app import app_for
 from scraper.sources import SourceConfigError, load_sources
 from stress.kill_test import kill_after, start_crawl
 from tests.generated_site import serve_generated
 from tests.helpers import FIXTURES, FixtureSite
+from tests.records import record, write_outbox
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
 
@@ -64,6 +68,7 @@ def _responses(warc: Path) -> dict[str, dict[str, Any]]:
             if record.rec_type == "response":
                 found[record.rec_headers.get_header("WARC-Record-ID")] = {
                     "url": record.rec_headers.get_header("WARC-Target-URI"),
+                    "date": record.rec_headers.get_header("WARC-Date"),
                     "headers": dict(record.http_headers.headers),
                     "status": int(record.http_headers.get_statuscode()),
                     "body": record.raw_stream.read(),
@@ -77,10 +82,18 @@ def served_site() -> Any:
         yield site
 
 
-def test_a_crawl_keeps_every_response_as_served_and_each_record_names_its_capture(
-        home: Path, served_site: ServedSite) -> None:
-    result = newsdesk("crawl", "jpost-breaking", "--url", served_site.url("/breaking-news"), *FAST, home=home)
-    assert result.returncode == 0, result.stderr
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One crawl of the served site (for tests that only read its home): (home, site)."""
+    home = tmp_path_factory.mktemp("crawled") / "home"
+    with ServedSite() as site:
+        result = newsdesk("crawl", "jpost-breaking", "--url", site.url("/breaking-news"), *FAST, home=home)
+        assert result.returncode == 0, result.stderr
+    return home, site
+
+
+def test_a_crawl_keeps_every_response_as_served_and_each_record_names_its_capture(crawled: Any) -> None:
+    home, served_site = crawled
     warcs = list(home.glob("archive/warc/*/*/*.warc.gz"))
     assert len(warcs) == 1
     responses = _responses(warcs[0])
@@ -211,3 +224,39 @@ def test_reextract_names_an_unknown_source_and_a_missing_index(home: Path) -> No
     assert missing.exit_code != 0 and "Traceback" not in missing.output
     bad = CliRunner().invoke(cli, ["reextract", "--since", "someday", "--home", str(home)])
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_the_record_page_links_to_the_archived_page_served_sandboxed(crawled: Any) -> None:
+    home, site = crawled
+    client = app_for(home).test_client()
+    responses = _responses(next(home.glob("archive/warc/*/*/*.warc.gz")))
+    article = next(r for r in _archived(home) if responses[r["capture"]]["url"] == r["url"])
+    page = client.get("/record", query_string={"key": article["key"]})
+    assert page.status_code == 200
+    assert b'id="capture-link" href="/capture?key=' in page.data
+
+    shown = client.get("/capture", query_string={"key": article["key"]})
+    assert shown.status_code == 200 and shown.mimetype == "text/html"
+    csp = shown.headers["Content-Security-Policy"]
+    assert csp.startswith("sandbox; default-src 'none';") and "script" not in csp and "http" not in csp
+    served = next(gzip.decompress(b) for p, h, b in site.sent if site.url(p) == article["url"])
+    banner = re.search(rb'<div id="newsdesk-capture-banner"[^>]*>[^<]*</div>', shown.data).group(0)
+    assert shown.data.replace(banner, b"", 1) == served  # the page as served, gzip undone, with the banner
+    assert b"Archived by newsdesk: " + article["url"].encode() in banner
+    fetched = responses[article["capture"]]["date"]
+    assert f"as fetched {fetched}".encode() in banner
+
+
+def test_a_record_without_a_capture_or_whose_capture_is_gone_gets_a_404_saying_so(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    when = "2024-10-24T12:00:00+00:00"
+    gone = {**record("https://example.org/b", "Gone", when), "capture": "<urn:uuid:x>",
+            "capture_warc": "2024/10/gone.warc.gz"}
+    write_outbox(home.root, "20241024T120000Z-a", [record("https://example.org/a", "No capture", when), gone])
+    ingest(home)
+    client = app_for(home.root).test_client()
+    none = client.get("/capture", query_string={"key": "https://example.org/a"})
+    assert none.status_code == 404 and b"has no captured page" in none.data
+    removed = client.get("/capture", query_string={"key": "https://example.org/b"})
+    assert removed.status_code == 404 and b"is no longer kept" in removed.data
+    assert b"capture-link" not in client.get("/record", query_string={"key": "https://example.org/a"}).data

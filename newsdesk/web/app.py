@@ -27,6 +27,8 @@ from flask import Flask, Response, g, jsonify, render_template, request
 from index.search import Filters, SearchResult, marked_parts
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
+from newsdesk.web.capture import capture_response
+from scraper.warcfile import Capture, CaptureMissing, record_capture
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +148,18 @@ class Archive:
         return {"record": record, "versions": versions(self.home, record),
                 "duplicates": [m for m in members if m.get("key") != key]}
 
+    def capture(self, key: str) -> Capture:
+        """The page a record was read from, as captured in its run's WARC file."""
+        from index.records import get_record
+
+        record = get_record(self.home.index, key)
+        if record is None:
+            raise NotFound(f"no record with key {key!r}", "search for it instead")
+        try:
+            return record_capture(self.home, record)
+        except CaptureMissing as exc:
+            raise NotFound(str(exc), exc.hint) from None
+
     def saved(self) -> list[dict[str, Any]]:
         """Saved searches with their matches not yet shown (read only: nothing is marked shown)."""
         from index.watch import matches, saved_searches
@@ -244,10 +258,10 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
 
     @app.after_request
     def headers(response: Response) -> Response:
-        """Lock the pages down: no scripts, nothing from other origins, no framing."""
-        response.headers["Content-Security-Policy"] = (
+        """Lock the pages down: no scripts, nothing from other origins, no framing (a captured page: tighter)."""
+        response.headers.setdefault("Content-Security-Policy", (
             "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'none'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
@@ -350,6 +364,11 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
     def api_record_path(key: str) -> Response:
         """The same for ``/api/record/KEY`` (a key with ``?`` or ``#`` in it needs ``?key=``)."""
         return jsonify(archive.record(key))
+
+    @app.get("/capture")
+    def capture_page() -> Response:
+        """The archived page a record was read from, served from the WARC file, sandboxed."""
+        return capture_response(archive.capture(_key()))
 
     def _key() -> str:
         key = request.args.get("key", "")
