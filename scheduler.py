@@ -46,6 +46,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from newsdesk.alerts import after_ingest
+from newsdesk.captures import prune_captures
 from newsdesk.config import Config, load_config
 from newsdesk.crawl import CrawlOutcome, StopRequest, config_path, run_crawl, settle_orphans
 from newsdesk.errors import NewsdeskError
@@ -146,6 +147,7 @@ class Runner:
         history = RunHistory(self.home)
         keep = {run.run_id for run in history.running()}
         prune(self.home, self.config.keep_days, self.config.max_log_bytes, keep=keep)
+        prune_captures(self.home, self.config.capture_keep_days, self.config.capture_max_bytes)
         now = utcnow()
         for source_id, (_, plan) in schedule.items():
             last = history.last(source_id)

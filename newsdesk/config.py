@@ -167,6 +167,14 @@ class Config:
         return int(float(self.get("history", "max_log_mb")) * 1024 * 1024)
 
     @property
+    def capture_keep_days(self) -> float:
+        return float(self.get("capture", "keep_days"))
+
+    @property
+    def capture_max_bytes(self) -> int:
+        return int(float(self.get("capture", "max_gb")) * 1024 ** 3)
+
+    @property
     def alert_command(self) -> list[str]:
         """The alert command as an argument list (a string is split like a shell would)."""
         value = self.get("health", "alert_command")

@@ -32,6 +32,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsdesk.captures import prune_captures
 from newsdesk.config import Config, load_config
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy, is_locked
@@ -521,4 +522,5 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
             outcomes = [o for o in (f.result() for f in futures) if o is not None]
     keep = {run.run_id for run in RunHistory(home).running()}
     prune(home, config.keep_days, config.max_log_bytes, keep=keep)
+    prune_captures(home, config.capture_keep_days, config.capture_max_bytes)
     return outcomes

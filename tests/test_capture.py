@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,13 @@ from warcio.archiveiterator import ArchiveIterator
 
 from index.ingest import ingest
 from index.records import get_record
+from newsdesk.captures import prune_captures
 from newsdesk.cli import cli
+from newsdesk.config import ConfigError, load_config
 from newsdesk.home import Home
 from newsdesk.web.app import app_for
 from scraper.sources import SourceConfigError, load_sources
+from scraper.warcfile import WarcWriter, record_capture, warc_files, warc_name, warc_root
 from stress.kill_test import kill_after, start_crawl
 from tests.generated_site import serve_generated
 from tests.helpers import FIXTURES, FixtureSite
@@ -260,3 +264,55 @@ def test_a_record_without_a_capture_or_whose_capture_is_gone_gets_a_404_saying_s
     removed = client.get("/capture", query_string={"key": "https://example.org/b"})
     assert removed.status_code == 404 and b"is no longer kept" in removed.data
     assert b"capture-link" not in client.get("/record", query_string={"key": "https://example.org/a"}).data
+
+
+def _warc(home: Home, run_id: str, pages: int = 3) -> tuple[str, str]:
+    """A capture file of ``pages`` 20 kB responses for ``run_id``: (its relative name, its last record id)."""
+    name = warc_name(run_id)
+    writer = WarcWriter(warc_root(home) / name, {"run-id": run_id, "source": "jpost-breaking"})
+    noise = random.Random(run_id)
+    for n in range(pages):
+        body = bytes(noise.getrandbits(8) for _ in range(20_000))
+        last = writer.write(f"https://example.org/{run_id}/{n}", "GET", [], b"", 200, "HTTP/1.1",
+                            [("Content-Type", "text/html")], body)
+    writer.close()
+    return name, last
+
+
+def test_retention_removes_old_and_over_budget_captures_oldest_first_but_never_one_a_record_needs(
+        tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    runs = [f"202410{day:02d}T120000Z-jpost-breaking-00000{day}" for day in range(1, 7)]
+    names = {run: _warc(home, run) for run in runs}
+    when = "2024-10-24T12:00:00+00:00"
+    # Day 2's page is a record's only version; day 4's run is still in the outbox (not ingested yet).
+    needed = {**record("https://example.org/only", "Only version", when), "capture": names[runs[1]][1],
+              "capture_warc": names[runs[1]][0]}
+    write_outbox(home.root, "20241001T000000Z-seed", [needed])
+    ingest(home)
+    write_outbox(home.root, runs[3], [record("https://example.org/pending", "Pending", when)])
+    size = {run: (warc_root(home) / names[run][0]).stat().st_size for run in runs}
+    now = datetime(2024, 10, 10, tzinfo=timezone.utc)
+
+    nothing = prune_captures(home, keep_days=0, max_bytes=0, now=now)
+    assert nothing.removed == [] and nothing.total == sum(size.values())
+
+    # keep_days = 6.4 (before 3 October 14:24): days 1-3 are past it; day 2 is needed.
+    aged = prune_captures(home, keep_days=6.4, max_bytes=0, now=now)
+    assert aged.removed == [names[runs[0]][0], names[runs[2]][0]] and aged.kept_needed == 1
+    # A budget of three files: the oldest of the rest go (day 4 is needed, so day 5 goes and day 6 stays).
+    budget = prune_captures(home, keep_days=0, max_bytes=size[runs[1]] + size[runs[3]] + size[runs[5]], now=now)
+    assert budget.removed == [names[runs[4]][0]]
+    left = sorted(p.name for p in warc_files(home))
+    assert left == sorted(Path(names[r][0]).name for r in (runs[1], runs[3], runs[5]))
+    assert record_capture(home, needed).url == f"https://example.org/{runs[1]}/2"
+
+
+def test_capture_limits_in_config_are_checked(tmp_path: Path) -> None:
+    user = tmp_path / "config.toml"
+    user.write_text("[capture]\nkeep_days = 30\nmax_gb = 1.5\n")
+    config = load_config(user)
+    assert config.capture_keep_days == 30 and config.capture_max_bytes == int(1.5 * 1024 ** 3)
+    user.write_text('[capture]\nmax_gb = "lots"\n')
+    with pytest.raises(ConfigError, match=r"\[capture\] max_gb must be a number"):
+        load_config(user)
