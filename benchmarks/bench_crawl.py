@@ -17,6 +17,13 @@ newsdesk without it.  Those two comparisons are like for like: they are what
 newsdesk's own work costs.
 
     python -m benchmarks.bench_crawl [--pages 500] [--runs 3]
+
+``--capture-cost`` measures what keeping every page in WARC (``scraper.capture``)
+costs instead: ``newsdesk crawl`` with capture on and off, alternating, on a site
+whose article links answer with generated article pages (``--articles``), and the
+capture files' size per 1,000 articles:
+
+    python -m benchmarks.bench_crawl --capture-cost --pages 40 --per-page 25 --runs 3
 """
 
 from __future__ import annotations
@@ -72,10 +79,30 @@ def list_page(n: int, per_page: int, archive: Archive) -> bytes:
             '<section class="breaking-news">' + "\n".join(rows) + "</section></body></html>").encode()
 
 
-def serve(pages: int, per_page: int, port_file: Path) -> None:
-    """Serve the site until killed (runs in its own process)."""
+def article_page(path: str, archive: Archive) -> bytes:
+    """An article page in the JPost layout: a 600–900-word story inside a page's usual furniture."""
+    rng = random.Random(path)
+    words = archive.text(rng.randint(10, 14))
+    title = " ".join([words[0].capitalize()] + words[1:])
+    paragraphs = "".join(f"<p>{archive.sentences(rng.randint(60, 90))}</p>\n" for _ in range(10))
+    menu = "".join(f'<li><a href="/section/{n}">{" ".join(archive.text(2)).title()}</a></li>' for n in range(120))
+    head = "".join(f'<meta property="og:tag{n}" content="{" ".join(archive.text(6))}">\n' for n in range(30))
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + title + "</title>\n" + head
+            + "</head><body><nav><ul>" + menu + "</ul></nav>"
+            f'<h1 class="article-title">{title}</h1>'
+            '<div class="author">By <span class="article-reporter">REUTERS</span></div>'
+            '<div class="article-subline-name">10/24/2024 07:13 PM</div>'
+            f'<section class="article-body-container"><div class="article-inner-content">{paragraphs}</div>'
+            "</section><footer><ul>" + menu + "</ul></footer></body></html>").encode()
+
+
+def serve(pages: int, per_page: int, port_file: Path, articles: bool = False) -> None:
+    """Serve the site until killed (runs in its own process); ``articles``: article links answer 200."""
     archive = Archive(seed=5)
     site = {f"/list/{n}": list_page(n, per_page, archive) for n in range(pages)}
+    if articles:
+        site.update({f"/breaking-news/item-{n}-{i}": article_page(f"{n}-{i}", archive)
+                     for n in range(pages) for i in range(per_page)})
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -130,7 +157,8 @@ def run_bare(workdir: Path, urls_file: Path, freeze: bool = False) -> tuple[floa
     return seconds, items, cpu
 
 
-def run_newsdesk(workdir: Path, urls: list[str], freeze: bool = True) -> tuple[float, int, float, float]:
+def run_newsdesk(workdir: Path, urls: list[str], freeze: bool = True, capture: bool = True,
+                 ingest: bool = True) -> tuple[float, int, float, float]:
     """Wall seconds, items and CPU seconds of ``newsdesk crawl --no-ingest``, and CPU seconds of the ingest."""
     home = workdir / "nd-home"
     shutil.rmtree(home, ignore_errors=True)
@@ -143,7 +171,7 @@ def run_newsdesk(workdir: Path, urls: list[str], freeze: bool = True) -> tuple[f
     exe = shutil.which("newsdesk", path=str(Path(sys.executable).parent)) or "newsdesk"
     env = {k: v for k, v in os.environ.items() if k != "NEWSDESK_OFFLINE"}
     env["NEWSDESK_ALLOW_PRIVATE"] = "1"  # the site is on loopback, which the address guard refuses by default
-    set_args = [*settings_args(), "-s", f"NEWSDESK_GC_FREEZE={freeze}"]
+    set_args = [*settings_args(), "-s", f"NEWSDESK_GC_FREEZE={freeze}", "-s", f"NEWSDESK_CAPTURE={capture}"]
     started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([exe, "crawl", "bench-list", "--no-ingest", "-q", "--home", str(home), *set_args],
                    env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -151,8 +179,10 @@ def run_newsdesk(workdir: Path, urls: list[str], freeze: bool = True) -> tuple[f
     items = sum(1 for path in (home / "outbox").glob("*.jsonl") for _ in path.open())
     if not items:
         raise SystemExit(f"newsdesk crawl wrote no records: see the log in {home / 'logs'}")
-    ingest = run_phase("new", home, items)  # in a process of its own; CPU counts its worker processes
-    return seconds, items, cpu, ingest["cpu_seconds"]
+    if not ingest:
+        return seconds, items, cpu, 0.0
+    phase = run_phase("new", home, items)  # in a process of its own; CPU counts its worker processes
+    return seconds, items, cpu, phase["cpu_seconds"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,16 +192,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-page", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3, help="alternating runs of each; medians reported")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR / "crawl")
+    parser.add_argument("--articles", action="store_true", help="article links answer 200 with an article page")
+    parser.add_argument("--capture-cost", action="store_true",
+                        help="newsdesk with capture on and off instead (implies --articles)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.articles = args.articles or args.capture_cost
     if args.serve:
-        serve(args.pages, args.per_page, Path(args.serve))
+        serve(args.pages, args.per_page, Path(args.serve), args.articles)
         return
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     port_file = args.workdir / "port"
     server = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_crawl", "--pages", str(args.pages),
-                               "--per-page", str(args.per_page), "--serve", str(port_file)])
+                               "--per-page", str(args.per_page), "--serve", str(port_file),
+                               *(["--articles"] if args.articles else [])])
     try:
         for _ in range(600):
             if port_file.exists() and port_file.read_text():
@@ -182,7 +217,11 @@ def main(argv: list[str] | None = None) -> None:
         urls_file = args.workdir / "urls.txt"
         urls_file.write_text("\n".join(urls) + "\n")
         print(f"machine: {machine()}\nrevision: {git_revision()}\n"
-              f"site: {args.pages} list pages × {args.per_page} items, article links 404\n")
+              f"site: {args.pages} list pages × {args.per_page} items, "
+              f"article links {'answer article pages' if args.articles else '404'}\n")
+        if args.capture_cost:
+            capture_cost(args.workdir, urls, args.runs)
+            return
         runs: dict[str, list[tuple[float, int, float]]] = {label: [] for label in CRAWLERS}
         ingest_cpu: list[float] = []
         for _ in range(args.runs):
@@ -219,6 +258,37 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.terminate()
         server.wait()
+
+
+def capture_cost(workdir: Path, urls: list[str], runs: int) -> None:
+    """Print the crawl-speed and disk cost of capture: newsdesk with it on and off, alternating."""
+    took: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
+    warc_bytes, page_bytes = [], 0
+    for _ in range(runs):
+        for capture in (True, False):
+            seconds, items, cpu, _ = run_newsdesk(workdir, urls, capture=capture, ingest=False)
+            took[capture].append((seconds, items, cpu))
+            if capture:
+                warcs = list((workdir / "nd-home" / "archive" / "warc").glob("*/*/*.warc.gz"))
+                warc_bytes.append(sum(p.stat().st_size for p in warcs))
+    archive = Archive(seed=5)
+    sample = [article_page(f"0-{i}", archive) for i in range(20)]
+    page_bytes = sum(len(p) for p in sample) // len(sample)
+    items = took[True][0][1]
+    wall = {c: statistics.median(r[0] for r in rs) for c, rs in took.items()}
+    cpu = {c: statistics.median(r[2] for r in rs) for c, rs in took.items()}
+    print("| newsdesk crawl --no-ingest | wall s (median) | CPU s (median) | items |\n|---|---|---|---|")
+    for capture in (True, False):
+        print(f"| capture {'on' if capture else 'off'} | {wall[capture]:.1f} | {cpu[capture]:.1f} | {items} |")
+    for capture, rs in took.items():
+        print(f"runs, capture {'on' if capture else 'off'}: wall {[round(r[0], 1) for r in rs]} s, "
+              f"CPU {[round(r[2], 1) for r in rs]} s")
+    print(f"\ncost of capture: wall {100 * (wall[True] / wall[False] - 1):+.1f} %, "
+          f"CPU {100 * (cpu[True] / cpu[False] - 1):+.1f} %")
+    per_thousand = statistics.median(warc_bytes) / items * 1000
+    print(f"WARC per 1,000 articles (with their share of list pages and request records): "
+          f"{per_thousand / 1024 ** 2:.1f} MB; article pages average {page_bytes / 1024:.0f} KB as served "
+          f"(uncompressed), so the capture keeps {per_thousand / 1000 / page_bytes:.0%} of what was downloaded")
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 WARC_VERSION = "1.1"
 SOFTWARE = "newsdesk/0.1 (warcio)"
 SUFFIX = ".warc.gz"
-#: zlib level of each record's gzip member: level 9 (warcio's own) costs twice the CPU for 2 % less disk.
-GZIP_LEVEL = 6
+#: zlib level of each record's gzip member: warcio's own 9 (or the usual 6) costs the crawl twice the
+#: compression time for a few per cent less disk (measured in benchmarks/README.md, "Capture").
+GZIP_LEVEL = 3
 #: Response headers that describe the transfer, not the body: a replayed body is already whole.
 TRANSFER_HEADERS = ("transfer-encoding",)
 
