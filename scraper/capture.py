@@ -57,11 +57,8 @@ class RunCapture:
 
     @classmethod
     def of(cls, crawler: Crawler) -> RunCapture:
-        """The crawler's capture, made on first use."""
-        capture = _CAPTURES.get(crawler)
-        if capture is None:
-            capture = _CAPTURES[crawler] = cls(crawler)
-        return capture
+        """The crawler's capture, made on first use (asked for twice a crawl: by the middleware and the outbox)."""
+        return _CAPTURES.setdefault(crawler, cls(crawler))
 
     def open(self) -> WarcWriter | None:
         """The writer (None when this crawl's source does not capture)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -38,6 +39,15 @@ def get_fixture(*parts: str) -> bytes:
 
 def load_expected(*parts: str) -> Any:
     return json.loads(FIXTURES.joinpath(*parts).read_text(encoding="utf-8"))
+
+
+def archived_records(home: Path) -> list[dict[str, Any]]:
+    """Every record in a home's archive files, in run order."""
+    records = []
+    for path in sorted(home.glob("archive/*/*/*.jsonl.gz")):
+        with gzip.open(path, "rt") as fh:
+            records += [json.loads(line) for line in fh]
+    return records
 
 
 def stable(record: dict[str, Any]) -> dict[str, Any]:

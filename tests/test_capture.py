@@ -28,7 +28,7 @@ from scraper.sources import SourceConfigError, load_sources
 from scraper.warcfile import WarcWriter, record_capture, warc_files, warc_name, warc_root
 from stress.kill_test import kill_after, start_crawl
 from tests.generated_site import serve_generated
-from tests.helpers import FIXTURES, FixtureSite
+from tests.helpers import FIXTURES, FixtureSite, archived_records
 from tests.records import record, write_outbox
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
@@ -54,14 +54,6 @@ class ServedSite(FixtureSite):
             sent_headers["Content-Encoding"] = "gzip"
         self.sent.append((path, sent_headers, body))
         return status, sent_headers, body
-
-
-def _archived(home: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted(home.glob("archive/*/*/*.jsonl.gz")):
-        with gzip.open(path, "rt") as fh:
-            records += [json.loads(line) for line in fh]
-    return records
 
 
 def _responses(warc: Path) -> dict[str, dict[str, Any]]:
@@ -110,7 +102,7 @@ def test_a_crawl_keeps_every_response_as_served_and_each_record_names_its_captur
         for name, value in headers.items():
             assert stored["headers"][name] == value
         assert stored["headers"]["Content-Length"] == str(len(body))
-    records = _archived(home)
+    records = archived_records(home)
     assert len(records) == 16
     list_page = served_site.url("/breaking-news")
     read_from = []
@@ -168,7 +160,7 @@ def test_a_source_with_capture_off_keeps_no_pages(home: Path, served_site: Serve
     result = newsdesk("crawl", "jpost-breaking", "--url", served_site.url("/breaking-news"), *FAST, home=home)
     assert result.returncode == 0, result.stderr
     assert not list(home.glob("archive/warc/**/*.warc.gz"))
-    records = _archived(home)
+    records = archived_records(home)
     assert len(records) == 16 and all(r["capture"] is None for r in records)
 
 
@@ -187,7 +179,7 @@ def test_reextract_after_a_spider_rule_changes_gives_new_versions_for_exactly_th
         home: Path, served_site: ServedSite) -> None:
     crawled = newsdesk("crawl", "jpost-breaking", "--url", served_site.url("/breaking-news"), *FAST, home=home)
     assert crawled.returncode == 0, crawled.stderr
-    before = {r["key"]: r for r in _archived(home)}
+    before = {r["key"]: r for r in archived_records(home)}
 
     same = _reextract(home, "--json")
     assert same.exit_code == 0, same.output
@@ -204,14 +196,14 @@ def test_reextract_after_a_spider_rule_changes_gives_new_versions_for_exactly_th
     assert dry.exit_code == 0, dry.output
     assert f"{len(affected)} would get a new version" in dry.output
     assert f"  body: {len(affected)} changed" in dry.output
-    assert {r["key"]: r["version"] for r in _archived(home)} == {k: 1 for k in before}
+    assert {r["key"]: r["version"] for r in archived_records(home)} == {k: 1 for k in before}
 
     done = _reextract(home, "--json")
     assert done.exit_code == 0, done.output
     result = json.loads(done.output)
     assert {c["key"] for c in result["changes"]} == affected
     assert result["by_field"] == {"body": len(affected)}
-    archived = _archived(home)
+    archived = archived_records(home)
     assert len(archived) == len(before) + len(affected)
     for key in affected:
         indexed = get_record(home / "index", key)
@@ -234,7 +226,7 @@ def test_the_record_page_links_to_the_archived_page_served_sandboxed(crawled: An
     home, site = crawled
     client = app_for(home).test_client()
     responses = _responses(next(home.glob("archive/warc/*/*/*.warc.gz")))
-    article = next(r for r in _archived(home) if responses[r["capture"]]["url"] == r["url"])
+    article = next(r for r in archived_records(home) if responses[r["capture"]]["url"] == r["url"])
     page = client.get("/record", query_string={"key": article["key"]})
     assert page.status_code == 200
     assert b'id="capture-link" href="/capture?key=' in page.data
@@ -316,3 +308,15 @@ def test_capture_limits_in_config_are_checked(tmp_path: Path) -> None:
     user.write_text('[capture]\nmax_gb = "lots"\n')
     with pytest.raises(ConfigError, match=r"\[capture\] max_gb must be a number"):
         load_config(user)
+
+
+def test_the_warc_passes_warcios_own_check_and_index(crawled: Any) -> None:
+    home, _ = crawled
+    warc = str(next(home.glob("archive/warc/*/*/*.warc.gz")))
+    warcio = [sys.executable, "-c", "from warcio.cli import main; main()"]
+    checked = subprocess.run([*warcio, "check", "-v", warc], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    indexed = subprocess.run([*warcio, "index", "-f", "warc-type,warc-target-uri,http:status", warc],
+                             capture_output=True, text=True, check=True)
+    kinds = [json.loads(line)["warc-type"] for line in indexed.stdout.splitlines()]
+    assert kinds[0] == "warcinfo" and kinds.count("response") == kinds.count("request") >= 16

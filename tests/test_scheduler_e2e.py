@@ -7,7 +7,6 @@ caught mid-run deterministically.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -30,6 +29,7 @@ from newsdesk.home import Home
 from newsdesk.runs import RunHistory, RunRecord
 from scraper.sources import get_source
 from tests.helpers import FIXTURES, ROOT, FixtureSite, load_expected, only_source, serve, wait_for
+from tests.helpers import archived_records as archived
 
 pytestmark = pytest.mark.e2e
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
@@ -103,14 +103,6 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, s
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     return proc.returncode, err
-
-
-def archived(home: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted(home.glob("archive/*/*/*.jsonl.gz")):
-        with gzip.open(path, "rt") as handle:
-            records += [json.loads(line) for line in handle]
-    return records
 
 
 def indexed(home: Path) -> set[tuple[str, str]]:
