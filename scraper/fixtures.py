@@ -40,7 +40,7 @@ EXPECTED = "expected.json"
 PAGES = "pages"
 
 #: Record fields that depend on when a run happens, not on the pages: never compared.
-VOLATILE = ("fetched_at",)
+VOLATILE = ("fetched_at", "capture", "capture_warc")
 
 #: Response headers worth keeping (besides Content-Type, kept in its own field):
 #: they change what Scrapy or a spider does with the response.
