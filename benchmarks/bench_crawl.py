@@ -19,11 +19,12 @@ newsdesk's own work costs.
     python -m benchmarks.bench_crawl [--pages 500] [--runs 3]
 
 ``--capture-cost`` measures what keeping every page in WARC (``scraper.capture``)
-costs instead: ``newsdesk crawl`` with capture on and off, alternating, on a site
-whose article links answer with generated article pages (``--articles``), and the
-capture files' size per 1,000 articles:
+costs instead: ``newsdesk crawl`` with capture on and off, alternating, and the
+capture files' size; with ``--articles`` the article links answer with generated
+article pages (per 1,000 articles), without it they are the 404s above (the
+worst case: many small responses):
 
-    python -m benchmarks.bench_crawl --capture-cost --pages 40 --per-page 25 --runs 3
+    python -m benchmarks.bench_crawl --capture-cost --articles --pages 40 --per-page 25 --runs 3
 """
 
 from __future__ import annotations
@@ -193,11 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="alternating runs of each; medians reported")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR / "crawl")
     parser.add_argument("--articles", action="store_true", help="article links answer 200 with an article page")
-    parser.add_argument("--capture-cost", action="store_true",
-                        help="newsdesk with capture on and off instead (implies --articles)")
+    parser.add_argument("--capture-cost", action="store_true", help="newsdesk with capture on and off instead")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.articles = args.articles or args.capture_cost
     if args.serve:
         serve(args.pages, args.per_page, Path(args.serve), args.articles)
         return
@@ -220,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
               f"site: {args.pages} list pages × {args.per_page} items, "
               f"article links {'answer article pages' if args.articles else '404'}\n")
         if args.capture_cost:
-            capture_cost(args.workdir, urls, args.runs)
+            capture_cost(args.workdir, urls, args.runs, args.articles)
             return
         runs: dict[str, list[tuple[float, int, float]]] = {label: [] for label in CRAWLERS}
         ingest_cpu: list[float] = []
@@ -260,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         server.wait()
 
 
-def capture_cost(workdir: Path, urls: list[str], runs: int) -> None:
+def capture_cost(workdir: Path, urls: list[str], runs: int, articles: bool) -> None:
     """Print the crawl-speed and disk cost of capture: newsdesk with it on and off, alternating."""
     took: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
     warc_bytes, page_bytes = [], 0
@@ -286,9 +285,11 @@ def capture_cost(workdir: Path, urls: list[str], runs: int) -> None:
     print(f"\ncost of capture: wall {100 * (wall[True] / wall[False] - 1):+.1f} %, "
           f"CPU {100 * (cpu[True] / cpu[False] - 1):+.1f} %")
     per_thousand = statistics.median(warc_bytes) / items * 1000
-    print(f"WARC per 1,000 articles (with their share of list pages and request records): "
-          f"{per_thousand / 1024 ** 2:.1f} MB; article pages average {page_bytes / 1024:.0f} KB as served "
-          f"(uncompressed), so the capture keeps {per_thousand / 1000 / page_bytes:.0%} of what was downloaded")
+    print(f"WARC per 1,000 items (with their share of list pages and request records): "
+          f"{per_thousand / 1024 ** 2:.2f} MB ({statistics.median(warc_bytes) / 1024 ** 2:.1f} MB in all)")
+    if articles:
+        print(f"article pages average {page_bytes / 1024:.0f} KB as served (uncompressed): the capture keeps "
+              f"{per_thousand / 1000 / page_bytes:.0%} of an article's size")
 
 
 if __name__ == "__main__":

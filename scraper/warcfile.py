@@ -99,12 +99,12 @@ class WarcWriter:
         builder = self._build()
         target = url.split("#", 1)[0]
         response = builder.create_warc_record(
-            target, "response", payload=io.BytesIO(body),
+            target, "response", payload=io.BytesIO(body), length=len(body),
             http_headers=StatusAndHeaders(f"{status} {_reason(status)}", response_headers, protocol=protocol),
         )
         path = target.split("://", 1)[-1].partition("/")[2]
         request = builder.create_warc_record(
-            target, "request", payload=io.BytesIO(request_body),
+            target, "request", payload=io.BytesIO(request_body), length=len(request_body),
             http_headers=StatusAndHeaders(f"{method} /{path}", request_headers, protocol=protocol,
                                           is_http_request=True),
         )
@@ -140,8 +140,12 @@ def _member(record: Any) -> bytes:
     """One record as its own gzip member."""
     plain = io.BytesIO()
     WARCWriter(plain, gzip=False, warc_version=WARC_VERSION).write_record(record)
-    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-    return packer.compress(plain.getvalue()) + packer.flush()
+    data = plain.getvalue()
+    # Window and hash table sized to the record (zlib's defaults for one of 32 kB or more): setting up
+    # the default ones took longer than compressing a small record.
+    window = max(9, min(zlib.MAX_WBITS, len(data).bit_length()))
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, window + 16, max(1, window - 7))
+    return packer.compress(data) + packer.flush()
 
 
 def _reason(status: int) -> str:
