@@ -263,6 +263,7 @@ def capture_cost(workdir: Path, urls: list[str], runs: int, articles: bool) -> N
     """Print the crawl-speed and disk cost of capture: newsdesk with it on and off, alternating."""
     took: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
     warc_bytes, page_bytes = [], 0
+    own: list[float] = []  # the capture's own CPU (measured inside the crawl) over the crawl's CPU
     for _ in range(runs):
         for capture in (True, False):
             seconds, items, cpu, _ = run_newsdesk(workdir, urls, capture=capture, ingest=False)
@@ -270,6 +271,8 @@ def capture_cost(workdir: Path, urls: list[str], runs: int, articles: bool) -> N
             if capture:
                 warcs = list((workdir / "nd-home" / "archive" / "warc").glob("*/*/*.warc.gz"))
                 warc_bytes.append(sum(p.stat().st_size for p in warcs))
+                report = json.loads(next((workdir / "nd-home" / "runs").glob("*.json")).read_text())
+                own.append(report["stats"]["newsdesk/capture/cpu_seconds"] / cpu)
     archive = Archive(seed=5)
     sample = [article_page(f"0-{i}", archive) for i in range(20)]
     page_bytes = sum(len(p) for p in sample) // len(sample)
@@ -284,6 +287,10 @@ def capture_cost(workdir: Path, urls: list[str], runs: int, articles: bool) -> N
               f"CPU {[round(r[2], 1) for r in rs]} s")
     print(f"\ncost of capture: wall {100 * (wall[True] / wall[False] - 1):+.1f} %, "
           f"CPU {100 * (cpu[True] / cpu[False] - 1):+.1f} %")
+    share = statistics.median(own)
+    print(f"the capture's own CPU inside the crawl (newsdesk/capture/cpu_seconds): {100 * share:.1f} % of the crawl's "
+          f"CPU, runs {[round(100 * s, 1) for s in own]} %: capture makes the crawl's work "
+          f"{100 * share / (1 - share):+.1f} %")
     per_thousand = statistics.median(warc_bytes) / items * 1000
     print(f"WARC per 1,000 items (with their share of list pages and request records): "
           f"{per_thousand / 1024 ** 2:.2f} MB ({statistics.median(warc_bytes) / 1024 ** 2:.1f} MB in all)")

@@ -21,6 +21,7 @@ says ``capture = false``.  The file format and the write order:
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -54,6 +55,7 @@ class RunCapture:
         self.writer: WarcWriter | None = None
         self.name = ""
         self.off = False
+        self.cpu = 0.0  # seconds this process spent capturing (the run report's newsdesk/capture/cpu_seconds)
 
     @classmethod
     def of(cls, crawler: Crawler) -> RunCapture:
@@ -91,6 +93,7 @@ class RunCapture:
         assert stats is not None
         stats.set_value("newsdesk/capture/records", self.writer.records)
         stats.set_value("newsdesk/capture/bytes", self.writer.bytes)
+        stats.set_value("newsdesk/capture/cpu_seconds", round(self.cpu, 3))
         logger.info("capture: %d WARC records, %d bytes in %s", self.writer.records, self.writer.bytes, self.name)
 
 
@@ -110,6 +113,7 @@ class CaptureMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if urlsplit(response.url).path == "/robots.txt":
             return response
+        started = time.process_time()
         writer = self.capture.open()
         if writer is None:
             return response
@@ -120,6 +124,7 @@ class CaptureMiddleware:
             response_headers=_header_list(response.headers), body=response.body,
         )
         request.meta[CAPTURE_META] = (record_id, self.capture.name)
+        self.capture.cpu += time.process_time() - started
         return response
 
 
