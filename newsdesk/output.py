@@ -25,7 +25,7 @@ FORMATS = ("table", "json", "jsonl", "csv")
 #: Record fields in the order NewsItem declares them (scraper/items.py, kept in step by a test).
 RECORD_FIELDS = ("key", "url", "source", "kind", "title", "summary", "body", "byline", "authors", "agency",
                  "published", "published_raw", "published_tz", "updated", "updated_raw", "fetched_at",
-                 "language", "section", "tags", "extra", "fingerprint", "version")
+                 "language", "section", "tags", "extra", "fingerprint", "version", "capture", "capture_warc")
 EXTRA_FIELDS = ("dupgroup", "snippet", "score", "duplicates")
 TIME_FIELDS = ("published", "updated", "fetched_at")
 
