@@ -15,8 +15,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
-#: Fields that depend on when a test runs, not on the page.
-VOLATILE = ("fetched_at",)
+#: Fields that depend on when a test runs, not on the page (the capture names the run's WARC record).
+VOLATILE = ("fetched_at", "capture", "capture_warc")
 
 
 def postgres_reason(url: str) -> str:

@@ -28,7 +28,7 @@ from scraper.spiders.feed import FeedSpider, read_feed
 from scraper.spiders.listpage import ListPageSpider
 from scraper.spiders.sitemap import SitemapSpider, window
 from scraper.xmlsafety import inflate
-from tests.helpers import FIXTURES, get_fixture, load_expected
+from tests.helpers import FIXTURES, VOLATILE, get_fixture, load_expected, stable
 
 OUTLETS = FIXTURES / "outlets"
 NOW = "2024-10-24T22:00:00Z"
@@ -58,11 +58,11 @@ def _expected_name(page: str) -> str:
 
 
 def _without_fetch_time(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "fetched_at"}
+    return stable(record)
 
 
 def _merged_fields(record: dict[str, Any]) -> dict[str, Any]:
-    left_out = ("fetched_at", "fingerprint", "byline", "language", "body")
+    left_out = (*VOLATILE, "fingerprint", "byline", "language", "body")
     kept = {k: v for k, v in record.items() if k not in left_out}
     kept["extra"] = {k: v for k, v in record["extra"].items() if k != "listed_byline"}
     return kept
