@@ -370,6 +370,10 @@ from newsdesk import commands_capture  # noqa: E402  (re-deriving records from c
 
 cli.add_command(commands_capture.reextract)
 
+from newsdesk import commands_demo  # noqa: E402  (an offline first look: saved pages, crawled and searched)
+
+cli.add_command(commands_demo.demo)
+
 
 def main() -> None:
     """Console-script entry point."""

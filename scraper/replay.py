@@ -64,10 +64,11 @@ class FixturesAddon:
             handlers = settings.getdict("DOWNLOAD_HANDLERS")
             handlers.update({scheme: f"{__name__}.ReplayDownloadHandler" for scheme in REPLAYED_SCHEMES})
             settings.set("DOWNLOAD_HANDLERS", handlers, priority="cmdline")
-            # Nothing leaves the process, so the loopback guard has nothing to guard, and
-            # politeness delays would only slow the replay (and need a running clock).
-            # A replay fetches nothing new, so it captures nothing.
-            for name, value in (("NEWSDESK_OFFLINE", False), ("DOWNLOAD_DELAY", 0),
+            # Nothing leaves the process, so the loopback guard and the address guard have
+            # nothing to guard (the latter would resolve every host: a DNS lookup, slow or
+            # failing offline), and politeness delays would only slow the replay (and need
+            # a running clock).  A replay fetches nothing new, so it captures nothing.
+            for name, value in (("NEWSDESK_OFFLINE", False), ("NEWSDESK_ALLOW_PRIVATE", True), ("DOWNLOAD_DELAY", 0),
                                 ("AUTOTHROTTLE_ENABLED", False), ("NEWSDESK_CAPTURE", False)):
                 settings.set(name, value, priority="cmdline")
 
