@@ -419,7 +419,7 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
     def api_index() -> Response:
         """The API's routes, for a person poking at it."""
         routes = sorted(str(r) for r in app.url_map.iter_rules() if str(r).startswith("/api/"))
-        return jsonify({"routes": routes, "docs": "README.md, section 'Web app'"})
+        return jsonify({"routes": routes, "docs": "docs/web.md"})
 
     @app.template_filter("tojson_pretty")
     def tojson_pretty(value: Any) -> str:
