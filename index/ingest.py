@@ -60,6 +60,10 @@ TEXT_FIELDS = ("url", "source", "kind", "title", "summary", "body", "byline", "a
 LIST_FIELDS = ("authors", "tags")
 
 
+#: How a long job reports how far it is: (units done, units in all); the CLI draws it.
+Progress = Callable[[int, int], None]
+
+
 class IngestBusy(NewsdeskError):
     """Another ingest or reindex held the index lock for longer than we waited."""
 
@@ -394,7 +398,7 @@ class Upserter:
 
 
 def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[str, str] | None = None,
-                procs: int = 1, parallel_min: int | None = None) -> None:
+                procs: int = 1, parallel_min: int | None = None, progress: Progress | None = None) -> None:
     """Write every record of ``files`` into an empty index: one segment per worker, no merges.
 
     A first pass counts each key, so the records of a key met more than once are
@@ -404,6 +408,7 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
     :param procs: worker processes (``new_writer``); the index ends with that many segments.
     :param parallel_min: fewer records than this (default ``PARALLEL_MIN``) are written by one
         writer in this process.
+    :param progress: called with (files done, files in all) after each file.
     :raises IndexDamaged: if the committed index does not hold every document written
         (a worker process died): the caller keeps the old index.
     """
@@ -439,6 +444,8 @@ def build_fresh(ix: Any, files: list[Path], result: IngestResult, groups: dict[s
                     writer.add_document(**document(pending.pop(key)))
                     written += 1
             result.files += 1
+            if progress is not None:
+                progress(result.files, len(files))
         for record in pending.values():  # only if two keys shared a hash
             writer.add_document(**document(record))
             written += 1
@@ -563,8 +570,11 @@ def finish_swap(home: Home) -> None:
         logger.warning("finished an interrupted index swap in %s", home.root)
 
 
-def ingest(home: Home, wait: float = 120.0) -> IngestResult:
-    """Ingest every ready outbox file; idempotent, safe to run at any time."""
+def ingest(home: Home, wait: float = 120.0, progress: Progress | None = None) -> IngestResult:
+    """Ingest every ready outbox file; idempotent, safe to run at any time.
+
+    :param progress: called with (files done, files in all) after each file.
+    """
     result = IngestResult()
     home.ensure(home.root)
     try:
@@ -587,6 +597,8 @@ def ingest(home: Home, wait: float = 120.0) -> IngestResult:
                     if rejects:
                         result.quarantine_files.append(_quarantine(home, path, rejects))
                     result.files += 1
+                    if progress is not None:
+                        progress(result.files, len(files))
                 upserter.commit()  # the index holds them: now the archive may take the files
                 result.after = after
             except BaseException:
@@ -609,10 +621,12 @@ def archive_files(home: Home) -> Iterator[Path]:
     return iter(sorted(home.archive.glob("*/*/*.jsonl.gz"), key=lambda p: p.name))
 
 
-def reindex(home: Home, wait: float = 120.0, procs: int | None = None) -> IngestResult:
+def reindex(home: Home, wait: float = 120.0, procs: int | None = None,
+            progress: Progress | None = None) -> IngestResult:
     """Rebuild the index from the archive into a fresh directory, then swap it in.
 
     :param procs: worker processes writing segments in parallel (default: ``writer_procs()``).
+    :param progress: called with (archive files done, files in all) after each file.
     """
     result = IngestResult()
     home.ensure(home.root)
@@ -629,7 +643,7 @@ def reindex(home: Home, wait: float = 120.0, procs: int | None = None) -> Ingest
                     # One segment, the fastest to open and search; near-duplicate groups live in
                     # state/, not in the archive, so they are written back as the records go in.
                     build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state),
-                                procs=procs or writer_procs())
+                                procs=procs or writer_procs(), progress=progress)
                 finally:
                     ix.close()
             except BaseException:

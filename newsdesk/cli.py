@@ -64,6 +64,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     """
     from newsdesk.config import load_config
     from newsdesk.crawl import StopRequest, config_path, run_crawls
+    from newsdesk.progress import CrawlProgress
     from scraper.sources import load_sources
 
     where = resolve_home(home)
@@ -89,7 +90,8 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     config = load_config(config_path(where))
     stop = StopRequest(grace=0.0, kill_after=config.kill_timeout)
     outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
-                          trigger="cron" if quiet else "manual", config=config, stop=stop)
+                          trigger="cron" if quiet else "manual", config=config, stop=stop,
+                          progress=CrawlProgress.for_stream(sys.stderr, quiet=quiet))
     for outcome in outcomes:
         if not quiet or outcome.problem:
             click.echo(outcome.describe(), err=not outcome.ok)
@@ -110,8 +112,10 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
 def _run_ingest(where: Home, quiet: bool) -> None:
     from index.ingest import ingest as do_ingest
     from newsdesk.alerts import after_ingest
+    from newsdesk.progress import Meter
 
-    result = do_ingest(where)
+    with Meter.for_stream("ingest", sys.stderr, quiet=quiet) as meter:
+        result = do_ingest(where, progress=meter)
     if not quiet:
         click.echo(f"ingest: {result.records} records from {result.files} files "
                    f"({result.new} new, {result.updated} updated in the index)")
@@ -160,8 +164,10 @@ def reindex(home: Path | None, procs: int | None) -> None:
         newsdesk reindex --home ~/newsdesk-data
     """
     from index.ingest import reindex as do_reindex
+    from newsdesk.progress import Meter
 
-    result = do_reindex(resolve_home(home), procs=procs)
+    with Meter.for_stream("reindex", sys.stderr) as meter:
+        result = do_reindex(resolve_home(home), procs=procs, progress=meter)
     click.echo(f"reindex: {result.records} records from {result.files} archive files "
                f"into {result.new} items")
 

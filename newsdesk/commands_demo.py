@@ -137,8 +137,10 @@ def demo(home: Path | None) -> None:
                " others answer 404, as an article taken down would: their records keep what the listing said)")
 
     from index.ingest import ingest
+    from newsdesk.progress import Meter
 
-    result = ingest(where)
+    with Meter.for_stream("ingest", sys.stderr) as meter:
+        result = ingest(where, progress=meter)
     click.echo(f"ingest: {result.records} records from {result.files} files "
                f"({result.new} new, {result.updated} updated in the index)")
     totals = [_print_hits(where, query) for query in DEMO_QUERIES]

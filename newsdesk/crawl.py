@@ -495,8 +495,11 @@ def config_path(home: Home) -> Path:
 def run_crawls(home: Home, sources: list[Source], url: str | None = None,
                settings: dict[str, str] | None = None, parallel: int = 2, *,
                trigger: str = "manual", config: Config | None = None,
-               stop: StopRequest | None = None) -> list[CrawlOutcome]:
+               stop: StopRequest | None = None, progress: Any = None) -> list[CrawlOutcome]:
     """Crawl several sources, ``parallel`` at a time; outcomes in the order given.
+
+    :param progress: told ``started(source_id)`` and ``ended(outcome)`` around each crawl
+        (:class:`newsdesk.progress.CrawlProgress`: the live lines on a terminal).
 
     On SIGINT/SIGTERM (``stop``) no further source starts and the running ones
     are stopped cleanly (a second signal forces them); the sources that never
@@ -511,7 +514,13 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
     def one(source: Source) -> CrawlOutcome | None:
         if stop.requested:  # asked to stop before this source's turn: it does not start
             return None
-        return run_crawl(home, source, url, merged, config.crawl_timeout, trigger=trigger, stop=stop, config=config)
+        if progress is not None:
+            progress.started(source.id)
+        outcome = run_crawl(home, source, url, merged, config.crawl_timeout, trigger=trigger, stop=stop,
+                            config=config)
+        if progress is not None:
+            progress.ended(outcome)
+        return outcome
 
     with _stop_on_signals(stop):
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:

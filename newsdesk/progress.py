@@ -87,14 +87,14 @@ def _count(n: int, word: str) -> str:
 
 
 class Meter:
-    """A job's progress: ``advance(n)`` as work gets done; a bar appears on a terminal after a while.
+    """A job's progress bar: call it with (done, total) as work gets done; it appears after a while.
 
-    Use as a context manager; the bar (if shown) is closed on exit.
+    On a terminal only, and only once the job has run :func:`bar_after` seconds;
+    use as a context manager, so the bar (if shown) is closed on exit.
     """
 
-    def __init__(self, label: str, total: int, stream: IO[str] | None, after: float | None = None) -> None:
+    def __init__(self, label: str, stream: IO[str] | None, after: float | None = None) -> None:
         self.label = label
-        self.total = max(0, total)
         self.stream = stream  # None: silent
         self.after = bar_after() if after is None else after
         self.began = time.monotonic()
@@ -102,22 +102,21 @@ class Meter:
         self.bar: Any = None
 
     @classmethod
-    def for_stream(cls, label: str, total: int, stream: IO[str], quiet: bool = False) -> Meter:
-        return cls(label, total, stream if not quiet and _is_tty(stream) else None)
+    def for_stream(cls, label: str, stream: IO[str], quiet: bool = False) -> Meter:
+        """Live on ``stream`` if it is a terminal and the command is not quiet; silent otherwise."""
+        return cls(label, stream if not quiet and _is_tty(stream) else None)
 
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        if self.stream is None or not self.total:
+    def __call__(self, done: int, total: int) -> None:
+        if self.stream is None or total <= 0:
             return
         if self.bar is None:
             if time.monotonic() - self.began < self.after:
                 return
-            self.bar = click.progressbar(length=self.total, label=self.label, file=self.stream, show_eta=True,
+            self.bar = click.progressbar(length=total, label=self.label, file=self.stream, show_eta=True,
                                          show_pos=True)
             self.bar.__enter__()
-            self.bar.update(self.done)
-            return
-        self.bar.update(n)
+        self.bar.update(max(0, done - self.done))
+        self.done = done
 
     def __enter__(self) -> Meter:
         return self
@@ -127,10 +126,3 @@ class Meter:
         if self.bar is not None:
             self.bar.__exit__(kind, value, tb)
             self.bar = None
-
-
-class Silent(Meter):
-    """A meter that shows nothing (the default of library calls)."""
-
-    def __init__(self) -> None:
-        super().__init__("", 0, None)
