@@ -76,7 +76,7 @@ class SchedulerBusy(NewsdeskError):
 
 def scheduler_lock_path(home: Home) -> Path:
     """The lock a running scheduler holds for its whole life."""
-    return home.locks / "scheduler.lock"
+    return home.lock("scheduler")
 
 
 def plans(home: Home, config: Config, now: datetime | None = None) -> dict[str, tuple[Source, Plan]]:

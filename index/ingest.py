@@ -552,7 +552,7 @@ def _fsync_dir(path: Path) -> None:
 
 def index_lock(home: Home, wait: float) -> FileLock:
     """The lock every index writer takes; waits up to ``wait`` seconds."""
-    return FileLock(home.locks / "index.lock", wait=wait)
+    return FileLock(home.lock("index"), wait=wait)
 
 
 def finish_swap(home: Home) -> None:

@@ -314,7 +314,7 @@ def deliver(home: Home, url: str, wait: float = 60.0) -> DeliverResult:
     result = DeliverResult()
     home.ensure(home.root)
     try:
-        with FileLock(home.locks / "deliver.lock", wait=wait):
+        with FileLock(home.lock("deliver"), wait=wait):
             ingest_view = IngestResult()
             files = pending_files(home, ingest_view)
             result.skipped_live = ingest_view.skipped_live

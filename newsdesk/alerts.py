@@ -417,7 +417,7 @@ class DeliveryLog:
 
     def __init__(self, home: Home) -> None:
         self.home = home
-        self.path = home.state / "alerts.sqlite"
+        self.path = home.alerts_db
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -550,7 +550,7 @@ def notify(home: Home, config: Config, messages: Iterable[Message] = (), extra: 
             report.queued += 1
             logger.info("alert: %s (%d channel%s)", message.title, len(to), "s" if len(to) != 1 else "")
     try:
-        with FileLock(home.locks / "alerts.lock", wait=LOCK_WAIT):
+        with FileLock(home.lock("alerts"), wait=LOCK_WAIT):
             _send_due(home, config, log, report)
     except LockBusy:
         logger.warning("alerts: another process is still sending; the new ones go out after the next ingest")
@@ -614,7 +614,7 @@ def watch_messages(home: Home, config: Config, now: datetime) -> list[Message]:
 def after_ingest(home: Home) -> Report:
     """Send the saved searches' new matches (and retry failed deliveries); called after every ingest."""
     try:
-        config = load_config(home.root / "config.toml")
+        config = load_config(home.config_file)
     except NewsdeskError as exc:
         logger.warning("%s; alerts are kept until it is fixed", exc)
         return Report()

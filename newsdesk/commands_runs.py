@@ -62,7 +62,7 @@ def runs(source_id: str | None, limit: int, as_json: bool, home: Path | None) ->
     from newsdesk.runs import RunHistory
 
     where = resolve_home(home)
-    if not (where.state / "runs.sqlite").exists():
+    if not where.runs_db.exists():
         if as_json:
             click.echo("[]")
         else:
@@ -96,7 +96,7 @@ def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
     from scheduler import scheduler_lock_path
     from scraper.sources import load_sources
 
-    has_history = (where.state / "runs.sqlite").exists()
+    has_history = where.runs_db.exists()
     if has_history:
         settle_orphans(where)
     history = RunHistory(where)

@@ -265,7 +265,7 @@ class StopRequest:
 
 def source_lock_path(home: Home, source_id: str) -> Path:
     """The lock a crawl of ``source_id`` holds while it runs."""
-    return home.locks / f"crawl-{source_id}.lock"
+    return home.lock(f"crawl-{source_id}")
 
 
 def lock_holder(path: Path) -> str:
@@ -435,7 +435,7 @@ def settle_orphans(home: Home) -> list[str]:
     A run whose source lock is still held is really running (an orphaned crawl
     finishing on its own) and is left alone.  Returns the run ids settled.
     """
-    if not (home.state / "runs.sqlite").exists():
+    if not home.runs_db.exists():
         return []
     history = RunHistory(home)
     settled = []
@@ -489,7 +489,7 @@ def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
 
 def config_path(home: Home) -> Path:
     """The user's config file in a home (see :mod:`newsdesk.config`)."""
-    return home.root / "config.toml"
+    return home.config_file
 
 
 def run_crawls(home: Home, sources: list[Source], url: str | None = None,

@@ -131,6 +131,36 @@ class Home:
         """The user's sources.toml: overrides the shipped sources key by key."""
         return self.root / "sources.toml"
 
+    @property
+    def config_file(self) -> Path:
+        """The user's config.toml: overrides newsdesk's shipped settings key by key."""
+        return self.root / "config.toml"
+
+    # The SQLite files of state/: each belongs to one module, named here so no one else spells them out.
+    @property
+    def runs_db(self) -> Path:
+        """Run history (newsdesk.runs)."""
+        return self.state / "runs.sqlite"
+
+    @property
+    def alerts_db(self) -> Path:
+        """Problems and the alerts delivered for them (newsdesk.alerts)."""
+        return self.state / "alerts.sqlite"
+
+    @property
+    def seen_db(self) -> Path:
+        """Keys and fingerprints already delivered (scraper.seen)."""
+        return self.state / "seen.sqlite"
+
+    @property
+    def crawl_db(self) -> Path:
+        """Conditional-request validators and sitemap state (scraper.crawlstate)."""
+        return self.state / "crawl.sqlite"
+
+    def lock(self, name: str) -> Path:
+        """The lock file ``name`` ("index", "scheduler", "crawl-<source>", …) under locks/."""
+        return self.locks / f"{name}.lock"
+
     def ensure(self, *dirs: Path) -> None:
         """Create the named directories (or the root), with a clear error if impossible."""
         for directory in dirs or (self.root,):

@@ -159,7 +159,7 @@ def _write(home: Home, records: list[dict[str, Any]]) -> IngestResult:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, final)
-    store = SeenStore.open(home.state / "seen.sqlite")
+    store = SeenStore.open(home.seen_db)
     try:
         for record in records:
             store.mark(record["key"], record.get("fingerprint") or "", record["version"])

@@ -162,7 +162,7 @@ class RunHistory:
 
     def __init__(self, home: Home) -> None:
         self.home = home
-        self.path = home.state / "runs.sqlite"
+        self.path = home.runs_db
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -321,7 +321,7 @@ def prune(home: Home, keep_days: float, max_log_bytes: int, now: datetime | None
     keep = keep or set()
     removed = {"runs": 0, "reports": 0, "logs": 0}
     if keep_days > 0:
-        removed["runs"] = RunHistory(home).prune(cutoff) if (home.state / "runs.sqlite").exists() else 0
+        removed["runs"] = RunHistory(home).prune(cutoff) if home.runs_db.exists() else 0
         for mtime, _, path in _files_by_age(home.runs, "*.json"):
             if mtime < cutoff.timestamp() and path.stem not in keep:
                 path.unlink(missing_ok=True)
