@@ -41,7 +41,7 @@ from index.query import parse_query
 from index.records import version_order
 from index.schema import keyword_value, make_analyzer, make_schema
 from index.search import Filters, Hit, QueryError, SearchResult, check_page, filter_values, make_snippet, text_of
-from index.timeline import BY, Timeline, tally
+from index.timeline import BY, Timeline, tally, window
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy
@@ -615,7 +615,7 @@ def timeline(url: str, text: str, *, filters: Filters | None = None, by: str = "
         return conn.execute(f"SELECT published FROM {TABLE} WHERE {where}", found_where.params).fetchall()
 
     result = Timeline(by=by, query=where)
-    return tally(result, (moment for (moment,) in _run(url, timeout_ms, work)), zone)
+    return tally(result, (moment for (moment,) in _run(url, timeout_ms, work)), zone, window(filters))
 
 
 def history(url: str, key: str) -> list[dict[str, Any]]:

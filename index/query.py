@@ -84,6 +84,9 @@ def _check_text(text: str) -> None:
     if len(longest) > MAX_WORD_CHARS:
         raise QueryError(f"invalid query: a word of {len(longest)} characters (at most {MAX_WORD_CHARS})",
                          "search for shorter words")
+    if text.count('"') % 2:
+        raise QueryError("invalid query: a quote (\") is not closed",
+                         'close the phrase ("north korea troops"), or leave the quote out')
     depth = deepest = 0
     for char in _outside_quotes(text):
         if char == "(":

@@ -1,8 +1,8 @@
 """Counts of matching records per hour, day or week: when a story broke and how it grew.
 
 Buckets are hours, days or ISO weeks (starting Monday) of the user's zone;
-empty buckets between the first and the last match are included, so a chart
-shows the gaps.  Times are read from the ``published`` column, not from the
+empty buckets over the asked window are included, so a chart shows the gaps:
+from ``since`` (else the first match) to ``until`` (else the last match).  Times are read from the ``published`` column, not from the
 stored records, so a timeline over many matches stays cheap.
 """
 
@@ -81,11 +81,23 @@ def timeline(index_dir: Path, text: str, *, filters: Filters | None = None, by: 
             moments = [from_micros(column[docnum]) for docnum in searcher.docs_for_query(q)]
     finally:
         ix.close()
-    return tally(Timeline(by=by, query=str(q)), moments, zone)
+    return tally(Timeline(by=by, query=str(q)), moments, zone, window(filters))
 
 
-def tally(result: Timeline, moments: Iterable[datetime | None], zone: tzinfo) -> Timeline:
-    """Fill ``result`` with the count of ``moments`` per bucket (None counts as undated)."""
+def window(filters: Filters | None) -> tuple[datetime | None, datetime | None]:
+    """The span a timeline is asked about: ``since`` and ``until`` (None where not given)."""
+    if filters is None:
+        return None, None
+    return filters.since, filters.until
+
+
+def tally(result: Timeline, moments: Iterable[datetime | None], zone: tzinfo,
+          asked: tuple[datetime | None, datetime | None] = (None, None)) -> Timeline:
+    """Fill ``result`` with the count of ``moments`` per bucket (None counts as undated).
+
+    :param asked: the window asked for; its empty buckets are shown too (when they
+        number at most MAX_BUCKETS; a wider window shows the matches' span).
+    """
     counts: dict[datetime, int] = {}
     for moment in moments:
         result.total += 1
@@ -94,6 +106,16 @@ def tally(result: Timeline, moments: Iterable[datetime | None], zone: tzinfo) ->
             continue
         start = _floor(moment, result.by, zone)
         counts[start] = counts.get(start, 0) + 1
+    ends = list(counts)
+    if asked[0] is not None and (counts or asked[1] is not None):
+        ends.append(_floor(asked[0], result.by, zone))
+    if asked[1] is not None and (counts or asked[0] is not None):
+        ends.append(_floor(asked[1], result.by, zone))
+    if len(ends) > len(counts):
+        padded = _span(min(ends), max(ends), result.by, zone)
+        if len(padded) <= MAX_BUCKETS:
+            result.buckets = [(start, counts.get(start, 0)) for start in padded]
+            return result
     if counts:
         starts = _span(min(counts), max(counts), result.by, zone)
         if len(starts) > MAX_BUCKETS:

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from newsdesk import __version__, commands_index
-from newsdesk.cliutils import Group, home_option, resolve_home, settings_option
+from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, settings_option, source_option
 from newsdesk.commands_extract import extract
 from newsdesk.commands_scale import archive_option, resolve_archive
 from newsdesk.home import Home
@@ -71,9 +71,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     where.ensure()
     sources = load_sources(where.sources_file)
     if source_ids:
-        unknown = [s for s in source_ids if s not in sources]
-        if unknown:
-            raise click.UsageError(f"unknown source {unknown[0]!r} (known: {', '.join(sources)})")
+        check_sources(where, source_ids)
         chosen = [sources[s] for s in source_ids]
     else:
         chosen = [s for s in sources.values() if s.enabled]
@@ -212,7 +210,7 @@ def sources(as_json: bool, home: Path | None) -> None:
 @click.option("--since", help="At or after this time: 2024-10-01, 2024-10-01T12:00, 2h, 3d, 1w, today, yesterday.")
 @click.option("--until", help="At or before this time; a bare day (or today/yesterday) includes the whole day.")
 @click.option("--on", "on_day", metavar="DAY", help="Only this day, in --tz: 2024-10-24, today, yesterday.")
-@click.option("--source", "sources_", multiple=True, help="Only this source (repeatable: any of them).")
+@source_option()
 @click.option("--agency", "agencies", multiple=True, help="Only this wire agency, e.g. Reuters (repeatable).")
 @click.option("--author", "authors", multiple=True, help="Only this author, full name (repeatable).")
 @click.option("--kind", "kinds", multiple=True, help="Only this kind: breaking, article, feed, sitemap (repeatable).")
@@ -257,6 +255,7 @@ def search(query: str, since: str | None, until: str | None, on_day: str | None,
     chosen = output.parse_fields(fields)
     since_at, until_at = resolve_range(since, until, on_day, zone)
     where = resolve_home(home)
+    check_sources(where, sources_, indexed=not archive)
     filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
                       kinds=kinds)
     archive_url = resolve_archive(archive, home)

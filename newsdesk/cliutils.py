@@ -91,3 +91,38 @@ def settings_option(help_text: str) -> Callable[[F], F]:
     """``-s/--set NAME=VALUE`` (repeatable): Scrapy settings, passed on as a dict."""
     return click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
                         callback=_parse_settings, help=help_text)
+
+
+def source_option(help_text: str = "Only this source (repeatable: any of them).") -> Callable[[F], F]:
+    """``--source ID`` (repeatable), as the tuple ``sources_``; check it with :func:`check_sources`."""
+    return click.option("--source", "sources_", multiple=True, metavar="SOURCE", help=help_text)
+
+
+def check_sources(where: Home, source_ids: tuple[str, ...] | list[str], indexed: bool = False) -> None:
+    """Refuse a source id that is not configured in ``where``: one line with "did you mean …", exit 2.
+
+    Every command that takes a source name calls this before doing anything else with it.
+    :param indexed: also accept a source the index holds records of (a search may ask
+        for a source since removed from sources.toml); looked up only for an id not configured.
+    """
+    if not source_ids:
+        return
+    from scraper.sources import load_sources, unknown_source
+
+    known = list(load_sources(where.sources_file))
+    missing = [s for s in source_ids if s not in known]
+    if missing and indexed:
+        known += [s for s in _indexed_sources(where) if s not in known]
+        missing = [s for s in missing if s not in known]
+    if missing:
+        raise unknown_source(missing[0], known)
+
+
+def _indexed_sources(where: Home) -> list[str]:
+    """The sources the index holds records of (none when there is no index yet)."""
+    from index.search import search
+
+    try:
+        return list(search(where.index, "", limit=1, facets=True).facets.get("source", {}))
+    except NewsdeskError:
+        return []

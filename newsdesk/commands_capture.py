@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from newsdesk.cliutils import home_option, resolve_home
+from newsdesk.cliutils import check_sources, home_option, resolve_home
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ def reextract(source_ids: tuple[str, ...], since: str | None, dry_run: bool, as_
     from newsdesk.timeparse import parse_user_time, user_zone
 
     where = resolve_home(home)
+    check_sources(where, source_ids)
     start = parse_user_time(since, user_zone(tz_name), option="--since") if since else None
     result = run(where, list(source_ids) or None, since=start, dry_run=dry_run)
     if as_json:

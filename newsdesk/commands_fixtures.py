@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from newsdesk.cliutils import home_option, resolve_home
+from newsdesk.cliutils import check_sources, home_option, resolve_home
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ def record(source_id: str, root: Path, url: str | None, limit: int | None, updat
 
     if url and not url.startswith(("http://", "https://")):
         raise click.UsageError(f"--url must be an http(s) URL, not {url!r}")
-    result = do_record(resolve_home(home), source_id, root, url=url, limit=limit, update=update,
+    where = resolve_home(home)
+    check_sources(where, [source_id])
+    result = do_record(where, source_id, root, url=url, limit=limit, update=update,
                        settings=_settings(settings))
     for line in result.describe(update):
         click.echo(line)
@@ -94,7 +96,9 @@ def check(source_ids: tuple[str, ...], root: Path, live: bool, as_json: bool, se
     """
     from newsdesk.fixtures import check as do_check
 
-    results = do_check(resolve_home(home), root, list(source_ids), live=live, settings=_settings(settings))
+    where = resolve_home(home)
+    check_sources(where, source_ids)
+    results = do_check(where, root, list(source_ids), live=live, settings=_settings(settings))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     else:

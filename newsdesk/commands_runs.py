@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from newsdesk.cliutils import home_option, resolve_home, settings_option
+from newsdesk.cliutils import check_sources, home_option, resolve_home, settings_option
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 @click.command()
-@click.option("--source", "source_id", help="Only this source's runs.")
+@click.option("--source", "source_id", metavar="SOURCE", help="Only this source's runs.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True, help="Newest runs shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of runs.")
 @home_option
@@ -62,6 +62,7 @@ def runs(source_id: str | None, limit: int, as_json: bool, home: Path | None) ->
     from newsdesk.runs import RunHistory
 
     where = resolve_home(home)
+    check_sources(where, [source_id] if source_id else [])
     if not where.runs_db.exists():
         if as_json:
             click.echo("[]")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from newsdesk.cliutils import Group, home_option, resolve_home, settings_option
+from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, settings_option
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def worker(redis_url: str | None, archive: str | None, sources_: tuple[str, ...]
     from newsdesk.worker import run_worker
 
     where = resolve_home(home)
+    check_sources(where, sources_)
     redis_url = resolve_redis(redis_url, home)
     if not redis_url:
         raise click.UsageError("no Redis given: use --redis redis://host:6379/0 or [scale] redis in config.toml")

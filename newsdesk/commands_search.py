@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
-from newsdesk.cliutils import Group, home_option, resolve_home
+from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, source_option
 from newsdesk.commands_scale import archive_option, resolve_archive
+from newsdesk.output import plural
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def describe_after_ingest(after: Any) -> list[str]:
 def _filter_options(func: Any) -> Any:
     """--source/--agency/--author/--kind, shared by timeline and watch add."""
     for option in reversed([
-        click.option("--source", "sources_", multiple=True, help="Only this source (repeatable: any of them)."),
+        source_option(),
         click.option("--agency", "agencies", multiple=True, help="Only this wire agency, e.g. Reuters (repeatable)."),
         click.option("--author", "authors", multiple=True, help="Only this author, full name (repeatable)."),
         click.option("--kind", "kinds", multiple=True, help="Only this kind of record (repeatable)."),
@@ -59,14 +60,19 @@ def _bar(count: int, top: int) -> str:
 @click.option("--on", "on_day", metavar="DAY", help="Only this day, in --tz (use with --by hour).")
 @_filter_options
 @click.option("--tz", "tz_name", help="Zone of the buckets and of typed dates (default: local).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: buckets with UTC start, local label, count.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
+              help="Output format (default: table, a bar chart). Each bucket: UTC start, local label, count.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @archive_option
 @home_option
 def timeline(query: str, by: str, since: str | None, until: str | None, on_day: str | None,
              sources_: tuple[str, ...], agencies: tuple[str, ...], authors: tuple[str, ...],
-             kinds: tuple[str, ...], tz_name: str | None, as_json: bool, archive: str | None,
+             kinds: tuple[str, ...], tz_name: str | None, fmt: str | None, as_json: bool, archive: str | None,
              home: Path | None) -> None:
     """Count matches per hour, day or week, as a bar chart: when a story broke and how it grew.
+
+    Empty buckets over the asked window are shown too: from --since (else the
+    first match) to --until (else the last match).
 
     Example:
 
@@ -79,8 +85,12 @@ def timeline(query: str, by: str, since: str | None, until: str | None, on_day: 
     from index.timeline import timeline as run_timeline
     from newsdesk.timeparse import resolve_range, user_zone
 
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError("--json and --format disagree; use one of them")
+    fmt = "json" if as_json else (fmt or "table")
     zone = user_zone(tz_name)
     since_at, until_at = resolve_range(since, until, on_day, zone)
+    check_sources(resolve_home(home), sources_, indexed=not archive)
     filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
                       kinds=kinds)
     archive_url = resolve_archive(archive, home)
@@ -90,12 +100,22 @@ def timeline(query: str, by: str, since: str | None, until: str | None, on_day: 
         result = pg_timeline(archive_url, query, filters=filters, by=by, zone=zone)
     else:
         result = run_timeline(resolve_home(home).index, query, filters=filters, by=by, zone=zone)
-    if as_json:
-        click.echo(json.dumps({
-            "query": query, "by": by, "total": result.total, "undated": result.undated,
-            "buckets": [{"start": start.astimezone(timezone.utc).isoformat(), "label": label(start, by),
-                         "count": count} for start, count in result.buckets],
-        }, indent=2, ensure_ascii=False))
+    buckets = [{"start": start.astimezone(timezone.utc).isoformat(), "label": label(start, by), "count": count}
+               for start, count in result.buckets]
+    if fmt == "json":
+        click.echo(json.dumps({"query": query, "by": by, "total": result.total, "undated": result.undated,
+                               "buckets": buckets}, indent=2, ensure_ascii=False))
+        return
+    if fmt == "jsonl":
+        for bucket in buckets:
+            click.echo(json.dumps(bucket, ensure_ascii=False))
+    elif fmt == "csv":
+        from newsdesk.output import render_csv
+
+        click.echo(render_csv(buckets, ["start", "label", "count"]), nl=False)
+    if fmt != "table":
+        click.echo(f"{plural(result.total, 'match')}" + (f", {result.undated} without a date" if result.undated
+                                                           else ""), err=True)
         return
     if not result.total:
         click.echo("no matches", err=True)
@@ -106,7 +126,7 @@ def timeline(query: str, by: str, since: str | None, until: str | None, on_day: 
         bar = click.style(_bar(count, top), fg="cyan") if count else ""
         click.echo(f"{label(start, by):<{width}}  {count:>5}  {bar}".rstrip())
     undated = f", {result.undated} without a date" if result.undated else ""
-    click.echo(f"{result.total} matches{undated}", err=True)
+    click.echo(f"{plural(result.total, 'match')}{undated}", err=True)
 
 
 # --- watch -----------------------------------------------------------------------------
@@ -149,6 +169,7 @@ def watch_add(name: str, query: str, sources_: tuple[str, ...], agencies: tuple[
     from newsdesk.alerts import check_url
 
     where = resolve_home(home)
+    check_sources(where, sources_, indexed=True)
     shown = [check_url(url) for url in notify]
     saved = add(where.state, SavedSearch(name=name, query=query, sources=list(sources_), agencies=list(agencies),
                                          authors=list(authors), kinds=list(kinds), notify=list(notify),

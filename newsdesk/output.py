@@ -30,6 +30,15 @@ EXTRA_FIELDS = ("dupgroup", "snippet", "score", "duplicates")
 TIME_FIELDS = ("published", "updated", "fetched_at")
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 match``, ``2 matches``, ``0 pages``: a count and its noun (``many`` for irregular plurals)."""
+    if count == 1:
+        return f"{count} {word}"
+    if many is None:
+        many = word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"{count} {many}"
+
+
 class FieldsError(NewsdeskError):
     """``--fields`` names a field that does not exist."""
 

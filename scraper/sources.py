@@ -10,6 +10,7 @@ is one line naming the file, its line, the source and the key.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import tomllib
@@ -40,6 +41,29 @@ class SourceConfigError(NewsdeskError):
         super().__init__(message, hint)
         self.source_id = source_id
         self.key = key
+
+
+class UnknownSource(SourceConfigError):
+    """A source id that is not configured: a usage mistake (exit 2), with the nearest known ids."""
+
+    exit_code = 2
+
+
+def unknown_source(source_id: str, known: list[str]) -> UnknownSource:
+    """The error for ``source_id``: "did you mean …" when a known id is close, else the known ids."""
+    close = difflib.get_close_matches(source_id, known, n=3, cutoff=0.6)
+    if close:
+        hint = "did you mean " + " or ".join(repr(c) for c in close) + "? (`newsdesk sources` lists them)"
+    else:
+        hint = f"known sources: {', '.join(known) or 'none'} (`newsdesk sources`)"
+    return UnknownSource(f"unknown source {source_id!r}", hint, source_id=source_id)
+
+
+def check_source_ids(source_ids: list[str] | tuple[str, ...], sources: dict[str, Source]) -> None:
+    """UnknownSource for the first of ``source_ids`` that ``sources`` does not hold."""
+    for source_id in source_ids:
+        if source_id not in sources:
+            raise unknown_source(source_id, list(sources))
 
 
 _HEADER = re.compile(r'^\s*\[\s*sources\s*\.\s*"?([^"\]]+?)"?\s*\]')
@@ -318,10 +342,7 @@ def load_sources(user_file: Path | None = None) -> dict[str, Source]:
 
 
 def get_source(source_id: str, user_file: Path | None = None) -> Source:
-    """One source by id; SourceConfigError naming the known ids if absent."""
+    """One source by id; UnknownSource (with "did you mean …") if absent."""
     sources = load_sources(user_file)
-    try:
-        return sources[source_id]
-    except KeyError:
-        known = ", ".join(sources) or "none"
-        raise SourceConfigError(f"unknown source {source_id!r} (known: {known})") from None
+    check_source_ids([source_id], sources)
+    return sources[source_id]

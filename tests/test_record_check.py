@@ -381,7 +381,7 @@ def test_a_broken_index_is_a_usage_error(tmp_path: Path, index: str, message: st
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["check", "no-such-source"], "no fixtures for source 'no-such-source'"),
+        (["check", "no-such-source"], "unknown source 'no-such-source'"),
         (["check", "--dir", "/nonexistent/fixtures"], "does not exist"),
         (["record", "no-such-source"], "unknown source"),
         (["record", "jpost-breaking", "--url", "ftp://example.org/"], "http(s)"),

@@ -29,12 +29,13 @@ def run(home: Path, *args: str) -> click.testing.Result:
 
 
 def test_days_with_gaps_and_bars(home: Path) -> None:
-    result = run(home, "korea", "--since", "2024-10-19", "--tz", "UTC")
+    result = run(home, "korea", "--since", "2024-10-19", "--until", "2024-10-25", "--tz", "UTC")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("2024-10-20 Sun      1  █")
-    assert [line[:10] for line in lines] == [f"2024-10-{d}" for d in range(20, 25)]
-    assert lines[1].rstrip() == "2024-10-21 Mon      0"
+    assert lines[0].rstrip() == "2024-10-19 Sat      0"  # the asked window, empty days included
+    assert lines[1].startswith("2024-10-20 Sun      1  █")
+    assert [line[:10] for line in lines] == [f"2024-10-{d}" for d in range(19, 26)]
+    assert lines[2].rstrip() == "2024-10-21 Mon      0"
     assert "2 matches" in result.stderr
 
 
@@ -43,7 +44,8 @@ def test_hours_on_one_day_in_tz(home: Path) -> None:
     counts = {b["label"]: b["count"] for b in data["buckets"]}
     # 05:10Z and 05:40Z are 08:xx in Israel; 16:25Z is 19:25.
     assert counts["2024-10-24 08:00"] == 2 and counts["2024-10-24 19:00"] == 1
-    assert data["buckets"][0]["start"] == "2024-10-24T05:00:00+00:00"  # UTC in JSON
+    assert data["buckets"][0]["start"] == "2024-10-23T21:00:00+00:00"  # the day's first hour, in UTC in JSON
+    assert len(data["buckets"]) == 24
     assert sum(counts.values()) == data["total"] == 6
 
 

@@ -130,7 +130,9 @@ def test_a_script_title_renders_as_text(client: Any) -> None:
 def test_the_typed_query_is_escaped_too(client: Any) -> None:
     page = client.get("/", query_string={"q": '"><script>alert(1)</script>', "since": "<b>x"}).get_data(as_text=True)
     assert "<script" not in page.lower() and "<b>x" not in page
-    assert client.get("/", query_string={"q": '"><script>alert(1)</script>'}).status_code == 200
+    assert client.get("/", query_string={"q": '""><script>alert(1)</script>'}).status_code == 200
+    unclosed = client.get("/", query_string={"q": '"><script>alert(1)</script>'})  # a quote left open: 400
+    assert unclosed.status_code == 400 and "<script" not in unclosed.get_data(as_text=True).lower()
 
 
 def test_only_http_links_leave_the_page(client: Any) -> None:
