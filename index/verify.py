@@ -21,6 +21,7 @@ from index.ingest import (
     INDEX_NAME,
     IngestBusy,
     IngestResult,
+    Progress,
     _merge,
     archive_files,
     index_lock,
@@ -72,14 +73,21 @@ class VerifyReport:
         return out
 
 
-def archived_records(home: Home, result: IngestResult | None = None) -> dict[str, dict[str, Any]]:
-    """Every key's current record, folded from the archive in run order as ingest folds it."""
+def archived_records(home: Home, result: IngestResult | None = None,
+                     progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """Every key's current record, folded from the archive in run order as ingest folds it.
+
+    :param progress: called with (archive files read, files in all) after each file.
+    """
     result = result or IngestResult()
     current: dict[str, dict[str, Any]] = {}
-    for path in archive_files(home):
+    files = list(archive_files(home))
+    for done, path in enumerate(files, 1):
         for record in read_records(path, result):
             key = record["key"]
             current[key] = _merge(current[key], record) if key in current else record
+        if progress is not None:
+            progress(done, len(files))
     return current
 
 
@@ -116,11 +124,14 @@ def _compare(report: VerifyReport, expected: dict[str, dict[str, Any]],
     report.extra = [key for key in actual if key not in expected]
 
 
-def verify(home: Home) -> VerifyReport:
-    """Compare the archive with the index; changes nothing."""
+def verify(home: Home, progress: Progress | None = None) -> VerifyReport:
+    """Compare the archive with the index; changes nothing.
+
+    :param progress: told how far the read of the archive is (its larger half of the work).
+    """
     report = VerifyReport()
     result = IngestResult()
-    expected = archived_records(home, result)
+    expected = archived_records(home, result, progress)
     report.bad_lines = result.bad_lines
     if home.outbox.is_dir():
         report.waiting = sum(1 for p in home.outbox.iterdir() if p.name.endswith((".jsonl", ".jsonl.part")))

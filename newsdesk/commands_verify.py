@@ -32,8 +32,11 @@ def verify(repair: bool, show: int, home: Path | None) -> None:
     from index.verify import repair as do_repair
     from index.verify import verify as do_verify
 
+    from newsdesk.progress import Meter
+
     where = resolve_home(home)
-    report = do_repair(where) if repair else do_verify(where)
+    with Meter.for_stream("verify", sys.stderr) as meter:
+        report = do_repair(where) if repair else do_verify(where, progress=meter)
     for line in report.lines(show):
         click.echo(line)
     if report.ok:

@@ -1,4 +1,4 @@
-"""Progress on a terminal only: crawl lines per source, bars for ingest and reindex.
+"""Progress on a terminal only: crawl lines per source, bars for ingest, reindex and verify.
 
 The commands run as a user runs them, in a subprocess whose stdout and stderr
 are a pseudo-terminal (``pty``), or pipes for the "nothing when piped" side.
@@ -71,7 +71,7 @@ def piped(args: list[str], after: str = "0") -> subprocess.CompletedProcess[str]
                           env=env(after), timeout=120, stdin=subprocess.DEVNULL)
 
 
-def test_crawl_ingest_reindex_on_a_terminal(tmp_path: Path) -> None:
+def test_crawl_ingest_reindex_verify_on_a_terminal(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     code, out = on_terminal(crawl_args(home))
     assert code == 0, out
@@ -81,6 +81,9 @@ def test_crawl_ingest_reindex_on_a_terminal(tmp_path: Path) -> None:
     assert "meridian-news: 2 seen, 2 new" in out  # the summary is still there
     code, out = on_terminal(["reindex", "--home", str(home)])
     assert code == 0 and re.search(r"reindex .*1/1", out), out
+    code, out = on_terminal(["verify", "--home", str(home)])
+    assert code == 0 and re.search(r"verify .*1/1", out), out
+    assert "verify: the index agrees with the archive" in out
 
 
 def test_a_quick_job_shows_no_bar(tmp_path: Path) -> None:
@@ -101,8 +104,9 @@ def test_nothing_when_piped_or_quiet(tmp_path: Path) -> None:
     code, out = on_terminal([*crawl_args(home), "--quiet"])
     assert code == 0
     assert out.strip() == ""  # quiet and healthy: nothing at all, on a terminal too
-    done = piped(["reindex", "--home", str(home)])
-    assert done.returncode == 0 and "1/1" not in done.stdout + done.stderr
+    for command in ("reindex", "verify"):
+        done = piped([command, "--home", str(home)])
+        assert done.returncode == 0 and "1/1" not in done.stdout + done.stderr
 
 
 class FakeTerminal(io.StringIO):
