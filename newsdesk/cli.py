@@ -18,7 +18,7 @@ import click
 from newsdesk import __version__, commands_index
 from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, settings_option, source_option
 from newsdesk.commands_extract import extract
-from newsdesk.commands_scale import archive_option, resolve_archive
+from newsdesk.commands_scale import archive_option, chosen_archive
 from newsdesk.home import Home
 
 logger = logging.getLogger(__name__)
@@ -243,8 +243,6 @@ def search(query: str, since: str | None, until: str | None, on_day: str | None,
         newsdesk search "north korea troops" --since 3d --source jpost-breaking --agency Reuters --facets
     """
     from index.search import Filters
-    from index.search import explain as explain_query
-    from index.search import search as run_search
     from newsdesk import output
     from newsdesk.timeparse import resolve_range, user_zone
 
@@ -258,25 +256,11 @@ def search(query: str, since: str | None, until: str | None, on_day: str | None,
     check_sources(where, sources_, indexed=not archive)
     filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
                       kinds=kinds)
-    archive_url = resolve_archive(archive, home)
+    backend = chosen_archive(archive, home)
     if explain:
-        if archive_url:
-            from index.pg import explain_sql
-
-            click.echo(f"postgresql: WHERE {explain_sql(query)}")
-            return
-        click.echo("\n".join(explain_query(where.index, query, filters)))
+        click.echo("\n".join(backend.explain(query, filters)))
         return
-    if archive_url:
-        from index.pg import search as pg_search
-
-        result = pg_search(archive_url, query, since=since_at, until=until_at, sources=list(sources_),
-                           agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
-                           facets=facets, collapse=collapse)
-    else:
-        result = run_search(where.index, query, since=since_at, until=until_at, sources=list(sources_),
-                            agencies=agencies, authors=authors, kinds=kinds, sort=sort, limit=limit, page=page,
-                            facets=facets, collapse=collapse)
+    result = backend.search(query, filters, sort=sort, limit=limit, page=page, facets=facets, collapse=collapse)
     rows = [output.hit_dict(h, chosen) for h in result.hits]
     if fmt == "json":
         if facets:

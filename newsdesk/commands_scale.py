@@ -8,6 +8,7 @@ PostgreSQL client libraries come with ``pip install 'newsdesk[scale]'``.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from pathlib import Path
 
 import click
@@ -37,6 +38,13 @@ def resolve_archive(option: str | None, home: Path | None) -> str | None:
         return archive_url(option)
     config = load_config(config_path(resolve_home(home)))
     return archive_url(None, str(config.get("scale", "archive")))
+
+
+def chosen_archive(option: str | None, home: Path | None) -> Any:
+    """The archive a reading command uses (index.archive): PostgreSQL when one is given, else the local index."""
+    from index.archive import open_archive
+
+    return open_archive(resolve_home(home), resolve_archive(option, home))
 
 
 def resolve_redis(option: str | None, home: Path | None) -> str | None:

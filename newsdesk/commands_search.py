@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, source_option
-from newsdesk.commands_scale import archive_option, resolve_archive
+from newsdesk.commands_scale import archive_option, chosen_archive
 from newsdesk.output import plural
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,6 @@ def timeline(query: str, by: str, since: str | None, until: str | None, on_day: 
 
     from index.search import Filters
     from index.timeline import label
-    from index.timeline import timeline as run_timeline
     from newsdesk.timeparse import resolve_range, user_zone
 
     if as_json and fmt not in (None, "json"):
@@ -93,13 +92,7 @@ def timeline(query: str, by: str, since: str | None, until: str | None, on_day: 
     check_sources(resolve_home(home), sources_, indexed=not archive)
     filters = Filters(since=since_at, until=until_at, sources=sources_, agencies=agencies, authors=authors,
                       kinds=kinds)
-    archive_url = resolve_archive(archive, home)
-    if archive_url:
-        from index.pg import timeline as pg_timeline
-
-        result = pg_timeline(archive_url, query, filters=filters, by=by, zone=zone)
-    else:
-        result = run_timeline(resolve_home(home).index, query, filters=filters, by=by, zone=zone)
+    result = chosen_archive(archive, home).timeline(query, filters, by=by, zone=zone)
     buckets = [{"start": start.astimezone(timezone.utc).isoformat(), "label": label(start, by), "count": count}
                for start, count in result.buckets]
     if fmt == "json":

@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from newsdesk.cliutils import home_option, resolve_home
-from newsdesk.commands_scale import archive_option, resolve_archive
+from newsdesk.cliutils import home_option
+from newsdesk.commands_scale import archive_option, chosen_archive
 from newsdesk.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
@@ -28,21 +28,11 @@ class RecordNotFound(NewsdeskError):
     """No record has this key."""
 
 
-def record_history(key: str, archive_url: str | None, home: Path | None) -> list[dict[str, Any]]:
-    """Every version of ``key``, oldest first, current last; RecordNotFound if there is none."""
-    if archive_url:
-        from index.pg import history
-
-        found = history(archive_url, key)
-    else:
-        from index.records import get_record
-        from index.records import history as local_history
-
-        where = resolve_home(home)
-        record = get_record(where.index, key)
-        found = local_history(where, record) if record is not None else []
+def record_history(key: str, archive: Any) -> list[dict[str, Any]]:
+    """Every version of ``key`` in ``archive`` (index.archive), oldest first, current last; RecordNotFound if none."""
+    found = archive.history(key)
     if not found:
-        raise RecordNotFound(f"no record with key {key!r}" + (" in the PostgreSQL archive" if archive_url else ""),
+        raise RecordNotFound(f"no record with key {key!r} in {archive.name}",
                              "find its key with `newsdesk search WORDS --fields key,title`")
     return found
 
@@ -101,7 +91,7 @@ def show(key: str, as_json: bool, archive: str | None, home: Path | None) -> Non
     """
     from index.records import changes
 
-    versions = record_history(key, resolve_archive(archive, home), home)
+    versions = record_history(key, chosen_archive(archive, home))
     steps = [{"from": _label(old), "to": _label(new), "fields": changes(old, new)}
              for old, new in zip(versions, versions[1:])]
     if as_json:
