@@ -112,8 +112,10 @@ def check_sources(where: Home, source_ids: tuple[str, ...] | list[str], indexed:
     known = list(load_sources(where.sources_file))
     missing = [s for s in source_ids if s not in known]
     if missing and indexed:
+        # A search's --source ignores case, as its other field filters do (`source:WIRE-B` finds wire-b).
         known += [s for s in _indexed_sources(where) if s not in known]
-        missing = [s for s in missing if s not in known]
+        folded = {s.casefold() for s in known}
+        missing = [s for s in missing if s.casefold() not in folded]
     if missing:
         raise unknown_source(missing[0], known)
 
