@@ -104,6 +104,13 @@ def test_demo_end_to_end_offline(tmp_path: Path) -> None:
     assert f"newsdesk serve --home {homes[0]}" in out
     # piped: no progress lines
     assert "▸" not in done.stderr and "✓" not in done.stderr
+    # every next command printed is one the CLI accepts
+    from tests.test_docs_commands import _commands_in, check_parses
+
+    shown = [args for line in out.split("\n") if line.startswith("  newsdesk ") for args in _commands_in(line)]
+    assert len(shown) == 4
+    for args in shown:
+        check_parses(args)
     # the printed next command works on that home
     again = subprocess.run([sys.executable, "-m", "newsdesk", "search", "north korea", "--home", str(homes[0])],
                            env=guarded_env(tmp_path), capture_output=True, text=True, timeout=60)
