@@ -90,8 +90,9 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
                           trigger="cron" if quiet else "manual", config=config, stop=stop,
                           progress=CrawlProgress.for_stream(sys.stderr, quiet=quiet))
+    offline = len(outcomes) > 1 and all(o.status == "unreachable" for o in outcomes)
     for outcome in outcomes:
-        if not quiet or outcome.problem:
+        if (not quiet or outcome.problem) and not offline:  # offline: one line at the end says it all
             click.echo(outcome.describe(), err=not outcome.ok)
             for alert in outcome.alerts:
                 click.echo(f"alert: {alert}", err=True)
@@ -101,6 +102,10 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
             click.echo(f"stopped on request: {not_started} sources not started", err=True)
     if not no_ingest and not stop.urgent.is_set():  # a second Ctrl-C: the outbox waits for the next ingest
         _run_ingest(where, quiet)
+    if offline:
+        causes = sorted({o.network_problem or "not fetched" for o in outcomes})
+        click.echo(f"no source could be reached ({len(outcomes)} sources: {', '.join(causes)}): "
+                   "this machine may be offline; each run's log is in `newsdesk runs`", err=True)
     if stop.requested:
         sys.exit(130)
     if not all(o.ok for o in outcomes):

@@ -64,6 +64,7 @@ class CrawlOutcome:
     stopped: bool = False  # we told it to stop (shutdown)
     timed_out: bool = False
     alerts: list[str] = field(default_factory=list)
+    unresolved: str = ""  # not crawled: no start page's host resolves, while the network looks down
 
     def stat(self, name: str) -> int:
         return stat(self.stats, name)
@@ -120,6 +121,8 @@ class CrawlOutcome:
             return "timeout"
         if self.stopped:
             return "stopped"
+        if self.unresolved:
+            return "unreachable"
         if not self.stats:
             return "failed"
         page = self.page_failure
@@ -134,6 +137,8 @@ class CrawlOutcome:
     @property
     def network_problem(self) -> str | None:
         """One line when nothing could be downloaded: why, in plain words."""
+        if self.unresolved:
+            return NETWORK_ERRORS["DNSLookupError"]
         if self.stat("downloader/response_count") > 0:
             return None
         kinds = [k.rsplit(".", 1)[-1] for k in counted(self.stats, "downloader/exception_type_count/")]
@@ -161,6 +166,8 @@ class CrawlOutcome:
         """One line for a person."""
         if self.skipped:
             return f"{self.source}: skipped: {self.skipped}"
+        if self.unresolved:
+            return f"{self.source}: could not reach the site ({self.unresolved}; not crawled); see {self.log_file}"
         if self.timed_out:
             return f"{self.source}: stopped after the crawl timeout; see {self.log_file}"
         if self.stopped and not self.stats:
@@ -492,6 +499,53 @@ def config_path(home: Home) -> Path:
     return home.config_file
 
 
+def unresolved_hosts(source: Source, resolver: str = "") -> str:
+    """Why none of ``source``'s start hosts resolves ("DNS lookup failed for a, b"), or "" if one does.
+
+    :param resolver: a dotted path to a function host → addresses that raises
+        ``socket.gaierror`` (the crawl's NEWSDESK_RESOLVER); default the system's.
+    Anything but a plain "does not resolve" (a guard, a bad URL) counts as resolving: the crawl decides.
+    """
+    import importlib
+    import socket
+
+    if resolver:
+        module, _, name = resolver.rpartition(".")
+        resolve = getattr(importlib.import_module(module), name)
+    else:
+        def resolve(host: str) -> Any:
+            return socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    hosts = list(dict.fromkeys(urlsplit(u).hostname or "" for u in source.urls))
+    if not hosts or "" in hosts:
+        return ""
+    for host in hosts:
+        try:
+            resolve(host)
+            return ""
+        except socket.gaierror:
+            continue
+        except Exception:  # noqa: BLE001  (not a DNS answer: let the crawl find out)
+            return ""
+    return f"DNS lookup failed for {', '.join(hosts)}"
+
+
+def _not_crawled(home: Home, source: Source, why: str, trigger: str, config: Config) -> CrawlOutcome:
+    """Record a run of a source whose hosts do not resolve, without starting a crawl."""
+    run_id = new_run_id(source.id)
+    home.ensure(home.root, home.logs)
+    log_file = home.logs / f"{run_id}.log"
+    log_file.write_text(f"{utcnow().isoformat()} not crawled: {why}; the crawls before it could not "
+                        "resolve their hosts either (the machine seems offline)\n", encoding="utf-8")
+    outcome = CrawlOutcome(source=source.id, run_id=run_id, exit_code=1, log_file=log_file, unresolved=why)
+    history = RunHistory(home)
+    history.start(run_id, source.id, trigger, log_file)
+    record(history, outcome)
+    from newsdesk.health import evaluate_run
+
+    outcome.alerts = [a.message for a in evaluate_run(home, config, run_id)]
+    return outcome
+
+
 def run_crawls(home: Home, sources: list[Source], url: str | None = None,
                settings: dict[str, str] | None = None, parallel: int = 2, *,
                trigger: str = "manual", config: Config | None = None,
@@ -504,6 +558,11 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
     On SIGINT/SIGTERM (``stop``) no further source starts and the running ones
     are stopped cleanly (a second signal forces them); the sources that never
     started have no outcome.
+
+    Offline: once a crawl has ended because its host did not resolve (and none
+    has reached its site), a source none of whose hosts resolves either is
+    recorded as unreachable without starting Scrapy for it (a process start
+    costs seconds; a failed lookup, milliseconds).
     """
     config = config or load_config(config_path(home))
     merged = {**config.crawl_settings, **(settings or {})}
@@ -511,13 +570,23 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
     # Crawls run in their own sessions, so Ctrl-C reaches only us: pass it on as a clean stop.
     stop = stop or StopRequest(grace=0.0, kill_after=config.kill_timeout)
 
+    dns_down: list[bool] = []  # one entry per ended crawl: True when its host did not resolve
+
     def one(source: Source) -> CrawlOutcome | None:
         if stop.requested:  # asked to stop before this source's turn: it does not start
             return None
         if progress is not None:
             progress.started(source.id)
-        outcome = run_crawl(home, source, url, merged, config.crawl_timeout, trigger=trigger, stop=stop,
-                            config=config)
+        why = ""
+        if url is None and dns_down and all(dns_down):
+            why = unresolved_hosts(source, str(merged.get("NEWSDESK_RESOLVER") or ""))
+        if why:
+            outcome = _not_crawled(home, source, why, trigger, config)
+        else:
+            outcome = run_crawl(home, source, url, merged, config.crawl_timeout, trigger=trigger, stop=stop,
+                                config=config)
+        dns_down.append(outcome.status == "unreachable"
+                        and outcome.network_problem == NETWORK_ERRORS["DNSLookupError"])
         if progress is not None:
             progress.ended(outcome)
         return outcome

@@ -10,7 +10,8 @@
   or more requests to one host wait for robots.txt, the third and later got
   ``None`` (allow everything) from the shared Deferred.
 * :class:`BackoffRetryMiddleware` — Scrapy's retries (5xx, timeouts; never
-  4xx), each retry waiting exponentially longer.
+  4xx, never a name that does not resolve), each retry waiting exponentially
+  longer.
 * :class:`CharsetCheckMiddleware` — a page whose declared charset lied (many
   U+FFFD after decoding, or UTF-8 bytes labelled as another charset) is
   counted, logged and, when its bytes read cleanly in UTF-8, the charset its
@@ -32,12 +33,15 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
+from scrapy import exceptions as scrapy_exceptions
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import load_object
 from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
 
 from scraper.text import CHARSET_LIE_MIN, CHARSET_LIE_RATIO, charset_lie
 
@@ -85,6 +89,12 @@ class OfflineGuardMiddleware:
         return None
 
 
+#: A host name that does not resolve: retrying within the run does not help (offline, or a typo).
+DNS_FAILURES: tuple[type[Exception], ...] = (
+    DNSLookupError, *((scrapy_exceptions.CannotResolveHostError,)  # Scrapy 2.14+ wraps DNSLookupError
+                      if hasattr(scrapy_exceptions, "CannotResolveHostError") else ()))
+
+
 def system_resolve(host: str) -> list[str]:
     """Every address the system resolver gives for ``host`` (blocking; run it in a thread)."""
     return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
@@ -111,19 +121,22 @@ class AddressGuardMiddleware:
     Allowed: hosts in NEWSDESK_ALLOWED_HOSTS (``crawl --url`` puts its host
     there), every host if NEWSDESK_ALLOW_PRIVATE or the source's option
     ``allow_private = true``, loopback addresses if NEWSDESK_ALLOW_LOOPBACK.
-    A host that does not resolve passes: the download then fails and is
-    reported as a DNS error.
+    A host that does not resolve is a DNS error at once (DNSLookupError, not
+    retried): the download is never tried.  NEWSDESK_RESOLVER names the
+    resolver (a function host → addresses; default :func:`system_resolve`).
     """
 
     def __init__(self, crawler: Crawler, resolver: Resolver = system_resolve) -> None:
         settings = crawler.settings
         self.crawler = crawler
-        self.resolver = resolver
+        named = settings.get("NEWSDESK_RESOLVER")
+        self.resolver = load_object(named) if named else resolver
         self.allowed_hosts = {h.strip().lower().strip("[]") for h in settings.getlist("NEWSDESK_ALLOWED_HOSTS")
                               if h.strip()}
         self.allow_private = settings.getbool("NEWSDESK_ALLOW_PRIVATE")
         self.allow_loopback = settings.getbool("NEWSDESK_ALLOW_LOOPBACK")
         self.cache: dict[str, list[str]] = {}
+        self.unresolved: dict[str, str] = {}  # host → why it did not resolve
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
@@ -141,6 +154,8 @@ class AddressGuardMiddleware:
         return bool(options.get("allow_private"))
 
     async def _addresses(self, host: str) -> list[str]:
+        if host in self.unresolved:
+            raise DNSLookupError(self.unresolved[host])
         if host in self.cache:
             return self.cache[host]
         if is_loopback_host(host) or host.endswith(".localhost"):  # RFC 6761: never leaves the machine
@@ -156,6 +171,11 @@ class AddressGuardMiddleware:
                     addresses = await maybe_deferred_to_future(deferToThread(self.resolver, host))
                 else:
                     addresses = self.resolver(host)
+            except socket.gaierror as exc:  # the name does not resolve: offline, or no such host
+                assert self.crawler.stats is not None
+                self.crawler.stats.inc_value("newsdesk/dns_failed")
+                self.unresolved[host] = f"DNS lookup failed for {host}: {exc.strerror or exc}"
+                raise DNSLookupError(self.unresolved[host]) from None
             except (OSError, UnicodeError):
                 addresses = []
         if len(self.cache) > 10000:
@@ -237,6 +257,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return await self._wait(super().process_response(request, response))
 
     async def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:  # type: ignore[override]
+        if isinstance(exception, DNS_FAILURES):
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("newsdesk/dns_not_retried")
+            return None  # the name does not resolve: asking again in a few seconds does not help
         return await self._wait(super().process_exception(request, exception))
 
 

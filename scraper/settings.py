@@ -85,6 +85,8 @@ NEWSDESK_OFFLINE = os.environ.get("NEWSDESK_OFFLINE", "") not in ("", "0")
 # `options.allow_private = true`, or by `crawl --url` (which allows its own host).
 NEWSDESK_ALLOWED_HOSTS: list[str] = []
 NEWSDESK_ALLOW_PRIVATE = os.environ.get("NEWSDESK_ALLOW_PRIVATE", "") not in ("", "0")
+# The address guard's resolver (a dotted path to a function host -> addresses); empty: the system's.
+NEWSDESK_RESOLVER = ""
 # Loopback only: on under NEWSDESK_OFFLINE (where nothing else is reachable anyway).
 NEWSDESK_ALLOW_LOOPBACK = NEWSDESK_OFFLINE
 # A page decoded with at least this many U+FFFD (and this share of its text) lied about its charset.
