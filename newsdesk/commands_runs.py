@@ -94,7 +94,7 @@ def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
     from newsdesk.locks import is_locked
     from newsdesk.runs import RunHistory
     from newsdesk.schedules import plan_for
-    from scheduler import scheduler_lock_path
+    from newsdesk.scheduling import scheduler_lock_path
     from scraper.sources import load_sources
 
     has_history = where.runs_db.exists()
@@ -208,8 +208,8 @@ def schedule(settings: dict[str, str], redis_url: str | None, home: Path | None)
 
         newsdesk schedule --home /var/lib/newsdesk
     """
-    import scheduler
+    from newsdesk import scheduling
 
     from newsdesk.commands_scale import resolve_redis
 
-    sys.exit(scheduler.run(resolve_home(home).root, settings, resolve_redis(redis_url, home)))
+    sys.exit(scheduling.run(resolve_home(home).root, settings, resolve_redis(redis_url, home)))

@@ -415,7 +415,7 @@ def test_alerts_config_mistakes_are_one_line(tmp_path: Path) -> None:
 
 
 def test_the_scheduler_sends_after_its_ingest(tmp_path: Path, receiver: Receiver) -> None:
-    from scheduler import Runner
+    from newsdesk.scheduling import Runner
 
     home = tmp_path / "home"
     configure(home, urls=[receiver.url])

@@ -313,25 +313,25 @@ def test_dates_in_the_future_are_counted_in_the_summary_and_the_health_check() -
 def test_a_scheduled_run_skipped_because_the_last_still_runs_is_in_the_history(home: Path) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    import scheduler
+    from newsdesk import scheduling
     from newsdesk.config import load_config
 
     setup_home(home, '[sources.slow]\nspider = "jpost_breaking"\nurls = ["http://127.0.0.1:9/"]\n'
                      'schedule = "every 1h"\n')
     release, running = threading.Event(), threading.Event()
 
-    class SlowRunner(scheduler.Runner):
+    class SlowRunner(scheduling.Runner):
         def run(self, source: Any) -> None:
             running.set()
             release.wait(20)
 
     where = Home(home)
     config = load_config(None)
-    sched = scheduler.build_scheduler(where, BackgroundScheduler, config=config, runner=SlowRunner(where, config))
+    sched = scheduling.build_scheduler(where, BackgroundScheduler, config=config, runner=SlowRunner(where, config))
     sched.start()
     try:
         assert running.wait(10)  # the catch-up run is going
-        sched.get_job("slow").modify(next_run_time=scheduler.utcnow())  # and the next one comes due
+        sched.get_job("slow").modify(next_run_time=scheduling.utcnow())  # and the next one comes due
         wait_for(lambda: history(home), what="the skip recorded")
     finally:
         release.set()

@@ -15,7 +15,7 @@ import time_machine
 from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 
-import scheduler
+from newsdesk import scheduling
 from newsdesk import crawl
 from newsdesk.cli import cli
 from newsdesk.config import ConfigError, load_config
@@ -43,7 +43,7 @@ def started(sched: BackgroundScheduler) -> BackgroundScheduler:
 # --- schedules and job settings ------------------------------------------------------
 
 def test_one_job_per_enabled_source_with_the_settings_that_matter(tmp_path: Path) -> None:
-    sched = started(scheduler.build_scheduler(Home(tmp_path), BackgroundScheduler, now=NOW))
+    sched = started(scheduling.build_scheduler(Home(tmp_path), BackgroundScheduler, now=NOW))
     try:
         jobs = {j.id: j for j in sched.get_jobs()}
         enabled = {s.id for s in load_sources().values() if s.enabled}
@@ -60,14 +60,14 @@ def test_one_job_per_enabled_source_with_the_settings_that_matter(tmp_path: Path
 def test_disabled_sources_get_no_job(tmp_path: Path) -> None:
     enabled = [s.id for s in load_sources().values() if s.enabled]
     (tmp_path / "sources.toml").write_text("".join(f"[sources.{i}]\nenabled = false\n" for i in enabled))
-    assert [j.id for j in scheduler.build_scheduler(Home(tmp_path), now=NOW).get_jobs()] == ["_housekeeping"]
+    assert [j.id for j in scheduling.build_scheduler(Home(tmp_path), now=NOW).get_jobs()] == ["_housekeeping"]
 
 
 @pytest.mark.parametrize("bad", ["every now and then", "every 0m", "every 5 fortnights", "61 * * * *", "* * * *"])
 def test_bad_schedule_names_the_source(tmp_path: Path, bad: str) -> None:
     (tmp_path / "sources.toml").write_text(f'[sources.jpost-breaking]\nschedule = "{bad}"\n')
     with pytest.raises(SourceConfigError, match=r"\[sources.jpost-breaking\] schedule") as caught:
-        scheduler.build_scheduler(Home(tmp_path), now=NOW)
+        scheduling.build_scheduler(Home(tmp_path), now=NOW)
     assert isinstance(caught.value, ScheduleError) and caught.value.hint
 
 
@@ -91,7 +91,7 @@ def test_cron_reads_crontab_weekdays_and_the_source_zone() -> None:
 
 def test_configured_zone_overrides_the_sources(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[schedule]\ntimezone = "Europe/London"\n')
-    sched = started(scheduler.build_scheduler(Home(tmp_path), BackgroundScheduler, now=NOW))
+    sched = started(scheduling.build_scheduler(Home(tmp_path), BackgroundScheduler, now=NOW))
     try:
         assert str(sched.get_job("jpost-breaking").trigger.timezone) == "Europe/London"
     finally:
@@ -115,8 +115,8 @@ def test_catch_up_on_start_when_the_last_good_run_is_older_than_an_interval(
     if last_ok_ago is not None:
         _run(history, "r1", NOW - last_ok_ago)
     _run(history, "r2", NOW - timedelta(minutes=2), status="failed")  # a failure does not count as caught up
-    runner = scheduler.Runner(home, CONFIG)
-    sched = started(scheduler.build_scheduler(home, BackgroundScheduler, runner=runner, now=NOW))
+    runner = scheduling.Runner(home, CONFIG)
+    sched = started(scheduling.build_scheduler(home, BackgroundScheduler, runner=runner, now=NOW))
     try:
         job = sched.get_job("jpost-breaking")
         assert (job.next_run_time == NOW) is catch_up
@@ -319,22 +319,22 @@ def test_sigterm_handed_to_another_thread_still_stops_the_scheduler_promptly(tmp
     enabled = [s.id for s in load_sources().values() if s.enabled]
     (tmp_path / "sources.toml").write_text("".join(f"[sources.{i}]\nenabled = false\n" for i in enabled))
     home, config = Home(tmp_path), load_config(None)
-    runner = scheduler.Runner(home, config)
-    sched = scheduler.build_scheduler(home, config=config, runner=runner, now=NOW)
+    runner = scheduling.Runner(home, config)
+    sched = scheduling.build_scheduler(home, config=config, runner=runner, now=NOW)
     sender = threading.Thread(target=lambda: (time.sleep(0.5), signal.pthread_kill(threading.get_ident(), signal.SIGTERM)))
     start = time.monotonic()
     sender.start()
-    assert scheduler._serve(sched, runner, config) == 0
+    assert scheduling._serve(sched, runner, config) == 0
     assert time.monotonic() - start < 5
     assert runner.stop.requested and not sched.running
 
 
 def test_a_second_scheduler_on_the_same_home_is_refused(tmp_path: Path) -> None:
     home = Home(tmp_path)
-    with FileLock(scheduler.scheduler_lock_path(home)):
+    with FileLock(scheduling.scheduler_lock_path(home)):
         start = time.monotonic()
-        with pytest.raises(scheduler.SchedulerBusy, match="already running"):
-            scheduler.run(tmp_path)
+        with pytest.raises(scheduling.SchedulerBusy, match="already running"):
+            scheduling.run(tmp_path)
         assert time.monotonic() - start < 5
 
 
