@@ -23,8 +23,10 @@ import gzip
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
+import struct
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from whoosh import index as whoosh_index
 
+from index import integrity
+from index.integrity import Damage, IndexDamaged, check_open, damaged
 from index.schema import SCHEMA_VERSION, PlainCodec, make_schema, to_document
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
@@ -91,8 +95,7 @@ class IngestResult:
     after: AfterIngest | None = None  # near-duplicate groups and saved-search matches
 
 
-class IndexDamaged(NewsdeskError):
-    """The index's files cannot be read (a disk fault, or files changed by hand)."""
+OPEN_ATTEMPTS = 5  # a commit can remove the files an open was about to read: look again, this often
 
 
 def open_index(path: Path, create: bool = False) -> Any:
@@ -101,17 +104,28 @@ def open_index(path: Path, create: bool = False) -> Any:
     IndexMissing if absent, IndexOutdated if built by another schema version,
     IndexDamaged if unreadable.
     """
-    try:
-        if whoosh_index.exists_in(path, indexname=INDEX_NAME):
-            marker = path / "SCHEMA_VERSION"
-            version = marker.read_text().strip() if marker.exists() else "1"
-            if version != str(SCHEMA_VERSION):
-                raise IndexOutdated(f"the index in {path} has schema version {version}, this newsdesk needs "
-                                    f"{SCHEMA_VERSION}", "run `newsdesk reindex` to rebuild it from the archive")
-            return whoosh_index.open_dir(path, indexname=INDEX_NAME)
-    except (OSError, ValueError, IndexError, EOFError, whoosh_index.IndexError) as exc:
-        raise IndexDamaged(f"the index in {path} cannot be read ({type(exc).__name__}: {exc})",
-                           "run `newsdesk verify --repair` to rebuild it from the archive") from None
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            check_open(path)  # before Whoosh reads the TOC: a flipped bit there can unpickle anything
+            if whoosh_index.exists_in(path, indexname=INDEX_NAME):
+                marker = path / "SCHEMA_VERSION"
+                version = marker.read_text().strip() if marker.exists() else "1"
+                if version != str(SCHEMA_VERSION):
+                    raise IndexOutdated(f"the index in {path} has schema version {version}, this newsdesk needs "
+                                        f"{SCHEMA_VERSION}", "run `newsdesk reindex` to rebuild it from the archive")
+                return whoosh_index.open_dir(path, indexname=INDEX_NAME)
+            break
+        except FileNotFoundError as exc:
+            # A commit in another process or thread removed the generation (or a merged segment's
+            # files) between finding it and opening it: the next look finds the new one.
+            if attempt + 1 < OPEN_ATTEMPTS:
+                continue
+            raise damaged(path, exc) from None
+        except Damage as exc:
+            raise damaged(path, str(exc)) from None
+        except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError, ImportError, EOFError,
+                pickle.UnpicklingError, struct.error, whoosh_index.IndexError) as exc:
+            raise damaged(path, exc) from None
     if not create:
         raise IndexMissing(f"no index in {path} yet", "run `newsdesk crawl` (or `newsdesk ingest`) first")
     path.mkdir(parents=True, exist_ok=True)
@@ -141,13 +155,24 @@ def new_writer(ix: Any, procs: int = 1) -> Any:
     (``index.workers.CleanWorkersWriter``), each writing its own segment, and the segments are
     committed side by side (``multisegment``: no merge of their postings).  Each
     worker has its own posting buffer of ``LIMIT_MB``.
+
+    Its ``commit`` ends by writing the index's checksums (``index.integrity.record``).
     """
     settings = {"limitmb": LIMIT_MB, "codec": PlainCodec(), "compound": False}
     if procs > 1:
         from index.workers import CleanWorkersWriter  # (not imported by the search path)
 
-        return CleanWorkersWriter(ix, procs=procs, multisegment=True, batchsize=JOB_DOCS, **settings)
-    return ix.writer(**settings)
+        writer = CleanWorkersWriter(ix, procs=procs, multisegment=True, batchsize=JOB_DOCS, **settings)
+    else:
+        writer = ix.writer(**settings)
+    commit = writer.commit
+
+    def commit_and_record(*args: Any, **kwargs: Any) -> None:
+        commit(*args, **kwargs)
+        integrity.record(ix)
+
+    writer.commit = commit_and_record
+    return writer
 
 
 def _type_name(value: Any) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from whoosh import query
 
 from index.ingest import open_index
+from index.integrity import guarded
 from index.schema import item_time
 from index.search import GROUP_FIELD
 from newsdesk.home import Home
@@ -34,6 +35,7 @@ SHORT = 160  # a text up to this long is shown whole, old and new; a longer one 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
+@guarded
 def get_record(index_dir: Path, key: str) -> dict[str, Any] | None:
     """The indexed record with this key, or None."""
     ix = open_index(index_dir)
@@ -45,6 +47,7 @@ def get_record(index_dir: Path, key: str) -> dict[str, Any] | None:
         ix.close()
 
 
+@guarded
 def current_records(index_dir: Path, keys: list[str]) -> dict[str, dict[str, Any]]:
     """The indexed (current) record of each of ``keys`` that is in the index."""
     ix = open_index(index_dir)
@@ -60,6 +63,7 @@ def current_records(index_dir: Path, keys: list[str]) -> dict[str, dict[str, Any
         ix.close()
 
 
+@guarded
 def group_members(index_dir: Path, group: str, limit: int = MAX_GROUP) -> list[dict[str, Any]]:
     """The records of one near-duplicate group, oldest first."""
     ix = open_index(index_dir)

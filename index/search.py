@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from whoosh import collectors, highlight, query, sorting
 from whoosh.searching import Results
 
 from index.ingest import open_index
+from index.integrity import Damage, check_open, damaged, guarded
 from index.query import MAX_QUERY_CHARS, SEARCH_FIELDS, QueryError, parse_query, run_limited
 from index.schema import keyword_value
 from index.timequery import TIME, newest_in_range, time_range
@@ -317,44 +319,68 @@ def _duplicates(searcher: Any, q: query.Query, rep: dict[str, Any]) -> list[dict
     return [r for r in (_record(m) for m in members) if r["key"] != rep["key"]]
 
 
-_open: dict[Path, tuple[int, Any]] = {}  # index dir → (its inode, a searcher kept open for the next search)
-_open_lock = threading.Lock()
+class _Opened:
+    """One thread's searchers: index dir → (its inode, a searcher kept open for the next search)."""
+
+    def __init__(self) -> None:
+        self.by_dir: dict[Path, tuple[int | None, Any]] = {}
+
+
+class _ThreadSearchers(threading.local):
+    def __init__(self) -> None:
+        self.open = _Opened()
+        with _every_lock:
+            _every.add(self.open)
+
+
+# A Whoosh searcher is not safe to share between threads: its readers seek and read shared
+# file objects, so two threads at once get each other's bytes (zlib.error, UnpicklingError,
+# struct.error: the web server's 500s).  Each thread keeps its own, dropped when the thread ends.
+_every: weakref.WeakSet[_Opened] = weakref.WeakSet()  # every live thread's searchers, for close_searchers
+_every_lock = threading.Lock()
+_local = _ThreadSearchers()
 
 
 def _searcher(index_dir: Path) -> Any:
-    """This process's searcher of the index, reopened only when a commit changed it.
+    """This thread's searcher of the index, reopened only when a commit changed it.
 
     Reopening is cheap (the segments' files are read in place), and Whoosh's own
     ``Searcher.refresh`` can count a reused segment twice, so a changed index
     (new generation, or a new directory after ``reindex``) is opened afresh.
     """
     key = Path(index_dir).resolve()
-    with _open_lock:
-        inode, searcher = _open.get(key, (None, None))
+    mine = _local.open.by_dir
+    inode, searcher = mine.get(key, (None, None))
+    try:
+        current: int | None = key.stat().st_ino
+    except OSError:
+        current = None
+    if searcher is not None:
         try:
-            current = key.stat().st_ino
-        except OSError:
-            current = None
-        if searcher is not None:
-            try:
-                if inode == current and searcher.up_to_date():
-                    return searcher
-            except Exception:  # files removed under us: open afresh
-                logger.debug("reopening the index at %s", key, exc_info=True)
+            if inode == current and searcher.up_to_date():
+                check_open(key)  # files damaged since it was opened (a few stat calls and the TOC's CRC)
+                return searcher
+        except Damage as exc:
+            del mine[key]
             searcher.close()
-            del _open[key]
-        ix = open_index(key)
-        searcher = ix.searcher()
-        _open[key] = (key.stat().st_ino, searcher)
-        return searcher
+            raise damaged(key, str(exc)) from None
+        except Exception:  # files removed under us: open afresh
+            logger.debug("reopening the index at %s", key, exc_info=True)
+        del mine[key]
+        searcher.close()
+    searcher = open_index(key).searcher()
+    mine[key] = (current, searcher)
+    return searcher
 
 
 def close_searchers() -> None:
-    """Close the searchers kept open (before a reindex swaps the directory, or at exit)."""
-    with _open_lock:
-        for _inode, searcher in _open.values():
+    """Close the searchers every thread keeps open (at exit, or before the index directory is swapped)."""
+    with _every_lock:
+        opened = list(_every)
+    for searchers in opened:
+        for _inode, searcher in list(searchers.by_dir.values()):
             searcher.close()
-        _open.clear()
+        searchers.by_dir.clear()
 
 
 def check_page(sort: str, limit: int, page: int) -> None:
@@ -370,6 +396,7 @@ def check_page(sort: str, limit: int, page: int) -> None:
                          "narrow the search with words or dates instead of paging deeper")
 
 
+@guarded
 def search(
     index_dir: Path,
     text: str,

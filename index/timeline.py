@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from index.ingest import open_index
+from index.integrity import guarded
 from index.schema import from_micros
 from index.search import Filters, QueryError, query_for
 
@@ -68,6 +69,7 @@ def _span(first: datetime, last: datetime, by: str, zone: tzinfo) -> list[dateti
     return starts
 
 
+@guarded
 def timeline(index_dir: Path, text: str, *, filters: Filters | None = None, by: str = "day",
              zone: tzinfo = timezone.utc) -> Timeline:
     """Count the records matching ``text`` and ``filters`` per ``by`` bucket of ``zone``."""

@@ -30,6 +30,8 @@ from index.ingest import (
     read_records,
     reindex,
 )
+from index import integrity
+from index.integrity import check_full
 from index.schema import to_document
 from newsdesk.home import Home
 from newsdesk.locks import LockBusy
@@ -50,6 +52,7 @@ class VerifyReport:
     unreadable_index: str = ""  # why the index could not be read, if it could not
     bad_lines: int = 0  # archive lines that are not records (torn or corrupt)
     waiting: int = 0  # outbox files not yet ingested (not a difference)
+    checksums_current: bool = True  # CHECKSUMS.json describes the newest commit (else --repair writes it)
     repaired: int = 0
 
     @property
@@ -68,6 +71,9 @@ class VerifyReport:
                 out.append(f"{len(keys)} {label}: {sample}")
         if self.bad_lines:
             out.append(f"{self.bad_lines} unreadable archive lines skipped")
+        if not self.checksums_current and not self.unreadable_index:
+            out.append("the index's checksums are older than its last commit (every file was read instead); "
+                       "`newsdesk verify --repair` writes them")
         if self.waiting:
             out.append(f"{self.waiting} outbox files waiting for ingest (run `newsdesk ingest`)")
         return out
@@ -145,20 +151,49 @@ def verify(home: Home, progress: Progress | None = None) -> VerifyReport:
         report.archived = len(expected)
         return report
     try:
-        actual = indexed_records(ix)
+        damage = check_full(home.index) if integrity.current(home.index) else read_everything(ix)
+        actual = {} if damage else indexed_records(ix)
     except Exception as exc:
-        report.unreadable_index = f"{type(exc).__name__}: {exc}"
-        report.archived = len(expected)
-        return report
+        damage = f"{type(exc).__name__}: {exc}"
     finally:
         ix.close()
+    if damage:
+        report.unreadable_index = damage
+        report.archived = len(expected)
+        return report
+    report.checksums_current = integrity.current(home.index)
     _compare(report, expected, actual)
     return report
+
+
+def read_everything(ix: Any) -> str:
+    """Why some posting list or stored record of the index cannot be read, or "" (every byte is read)."""
+    try:
+        with ix.reader() as reader:
+            for leaf, _offset in reader.leaf_readers():
+                for fieldname, text in leaf.all_terms():
+                    for _ in leaf.postings(fieldname, text).all_ids():
+                        pass
+                for name in (n for n in leaf.schema.names() if leaf.has_column(n)):
+                    list(leaf.column_reader(name, translate=False))
+                for docnum in range(leaf.doc_count_all()):
+                    leaf.stored_fields(docnum)
+    except Exception as exc:  # what a damaged file raises varies: every kind is damage here
+        return f"{type(exc).__name__}: {exc}"
+    return ""
 
 
 def repair(home: Home, wait: float = 120.0) -> VerifyReport:
     """Make the index agree with the archive; returns what was found (``repaired`` counts fixes)."""
     report = verify(home)
+    if report.ok and not report.checksums_current:
+        with index_lock(home, wait):
+            ix = open_index(home.index)
+            try:
+                integrity.record(ix)
+            finally:
+                ix.close()
+        report.checksums_current = True
     if report.ok:
         return report
     if report.unreadable_index:

@@ -6,16 +6,51 @@ the CLI nothing at start-up.
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
 from newsdesk.cliutils import home_option, resolve_home
+from newsdesk.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: How a slow or stalled client is bounded (waitress's own settings; docs/limits.md).
+CHANNEL_TIMEOUT = 30  # seconds a connection may sit idle (a request half sent, or none) before it is closed
+CLEANUP_INTERVAL = 5  # seconds between checks for such connections
+CONNECTION_LIMIT = 1000  # connections open at once; past it new ones wait in the listen backlog
+MAX_REQUEST_HEADER = 65536  # bytes of request line + headers
+MAX_REQUEST_BODY = 1024  # bytes of body (the server takes only GET and HEAD)
+
+
+class PortUnavailable(NewsdeskError):
+    """The address to serve on is taken (or not ours to take): a usage mistake, exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, host: str, port: int, exc: OSError) -> None:
+        why = {errno.EADDRINUSE: f"port {port} on {host} is already in use",
+               errno.EACCES: f"port {port} on {host} needs privileges to be bound",
+               errno.EADDRNOTAVAIL: f"{host} is not an address of this machine (port {port})"}
+        what = why.get(exc.errno or 0, f"port {port} on {host} cannot be bound ({exc.strerror or exc})")
+        super().__init__(f"{what}: pick another with --port (or --port 0 for any free one)")
+
+
+def make_server(app: Any, host: str, port: int, threads: int = 4, **overrides: Any) -> Any:
+    """The waitress server ``serve`` runs: ``threads`` workers, slow clients bounded as above."""
+    from waitress import create_server
+
+    settings: dict[str, Any] = {
+        "threads": threads, "ident": "newsdesk", "channel_timeout": CHANNEL_TIMEOUT,
+        "cleanup_interval": CLEANUP_INTERVAL, "connection_limit": CONNECTION_LIMIT,
+        "max_request_header_size": MAX_REQUEST_HEADER, "max_request_body_size": MAX_REQUEST_BODY,
+    }
+    settings.update(overrides)
+    return create_server(app, host=host, port=port, **settings)
 
 
 @click.command()
@@ -36,15 +71,16 @@ def serve(host: str, port: int, tz_name: str | None, threads: int, home: Path | 
 
         newsdesk serve --port 8080 --tz Asia/Jerusalem
     """
-    from waitress import create_server
-
     from newsdesk.web.app import create_app
 
     where = resolve_home(home)
     app = create_app(where, tz_name)
     if host not in LOOPBACK:
         click.echo(f"warning: serving on {host}: anyone who can reach it can read the archive", err=True)
-    server = create_server(app, host=host, port=port, threads=threads, ident="newsdesk")
+    try:
+        server = make_server(app, host, port, threads)
+    except OSError as exc:
+        raise PortUnavailable(host, port, exc) from None
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"newsdesk: serving {where.root} on http://{shown}:{server.effective_port}/ (Ctrl-C stops)", err=True)
     try:

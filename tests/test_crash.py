@@ -270,7 +270,7 @@ def test_verify_repairs_a_lost_or_unreadable_index(tmp_path: Path) -> None:
         toc.write_bytes(b"garbage")
     for command in (["search", "crash"], ["ingest"]):
         damaged = CliRunner().invoke(cli, [*command, "--home", str(home.root)])
-        assert damaged.exit_code == 1 and "cannot be read" in damaged.output, damaged.output
+        assert damaged.exit_code == 1 and "is damaged" in damaged.output, damaged.output
         assert "verify --repair" in damaged.output and damaged.exception is None or isinstance(
             damaged.exception, SystemExit)
     result = CliRunner().invoke(cli, ["verify", "--home", str(home.root)])

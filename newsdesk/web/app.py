@@ -284,9 +284,9 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
     @app.errorhandler(NewsdeskError)
     def user_error(exc: NewsdeskError) -> Response:
         """A user's mistake (bad query, date, zone, parameter): 400 with the CLI's message and hint."""
-        from index.ingest import IndexMissing
+        from index.ingest import IndexDamaged, IndexMissing
 
-        status = 404 if isinstance(exc, NotFound) else 503 if isinstance(exc, IndexMissing) else 400
+        status = 404 if isinstance(exc, NotFound) else 503 if isinstance(exc, (IndexMissing, IndexDamaged)) else 400
         return _error(status, str(exc), exc.hint)
 
     @app.errorhandler(404)
