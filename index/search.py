@@ -35,6 +35,7 @@ from index.schema import keyword_value
 from index.timequery import TIME, newest_in_range, time_range
 from index.vectorized import top_docs
 from newsdesk.errors import NewsdeskError
+from scraper.items import FIELD_NAMES
 
 __all__ = ["MAX_QUERY_CHARS", "SEARCH_FIELDS", "QueryError", "parse_query", "search", "build_query"]
 
@@ -75,6 +76,19 @@ class Hit:
     def plain_snippet(self) -> str:
         """The snippet without term marks, for JSON and CSV."""
         return unmark(self.snippet)
+
+    def to_dict(self, fields: Sequence[str] | None = None) -> dict[str, Any]:
+        """The hit as one flat dict: every record field (or ``fields``), snippet, score, duplicates."""
+        data: dict[str, Any] = {name: self.record.get(name) for name in FIELD_NAMES}
+        data.update({k: v for k, v in self.record.items() if k not in data})
+        data["snippet"] = self.plain_snippet
+        data["score"] = None if self.score is None else round(self.score, 4)
+        if self.duplicates:
+            data["duplicates"] = [{k: d.get(k) for k in ("key", "url", "source", "title", "published")}
+                                  for d in self.duplicates]
+        if fields:
+            return {name: data.get(name) for name in fields}
+        return data
 
 
 @dataclass

@@ -53,7 +53,7 @@ from newsdesk.config import Config, load_config
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy
-from newsdesk.output import local_time
+from newsdesk.timeparse import local_time
 from newsdesk.runs import AlertRecord
 from newsdesk.sqlite import connect_wal
 from newsdesk.timeparse import user_zone

@@ -266,7 +266,7 @@ def search(query: str, since: str | None, until: str | None, on_day: str | None,
         click.echo("\n".join(backend.explain(query, filters)))
         return
     result = backend.search(query, filters, sort=sort, limit=limit, page=page, facets=facets, collapse=collapse)
-    rows = [output.hit_dict(h, chosen) for h in result.hits]
+    rows = [h.to_dict(chosen) for h in result.hits]
     if fmt == "json":
         if facets:
             payload: Any = {"total": result.total, "page": result.page, "pages": result.pages, "hits": rows,

@@ -12,7 +12,6 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -24,10 +23,6 @@ logger = logging.getLogger(__name__)
 def _when(moment: datetime | None) -> str:
     """A time in this machine's zone, for tables."""
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -87,58 +82,6 @@ def runs(source_id: str | None, limit: int, as_json: bool, home: Path | None) ->
                    f"{r.log_file or r.message}")
 
 
-def source_status(where: Any, config: Any, now: datetime) -> dict[str, Any]:
-    """Every source's last run, next run and health, plus whether a scheduler runs."""
-    from newsdesk.crawl import settle_orphans
-    from newsdesk.health import check_run, check_stale
-    from newsdesk.locks import is_locked
-    from newsdesk.runs import RunHistory
-    from newsdesk.schedules import plan_for
-    from newsdesk.scheduling import scheduler_lock_path
-    from scraper.sources import load_sources
-
-    has_history = where.runs_db.exists()
-    if has_history:
-        settle_orphans(where)
-    history = RunHistory(where)
-    lock = scheduler_lock_path(where)
-    running = is_locked(lock)
-    pid = lock.read_text().strip() if running else None
-    window = max(int(config.data["health"]["window"]), int(config.data["health"]["failed_runs"])) * 3
-    rows = []
-    origin = str(where.sources_file) if where.sources_file.exists() else "(shipped) scraper/sources.toml"
-    for source in load_sources(where.sources_file).values():
-        plan = plan_for(source, config.schedule_timezone or None, config.jitter, now, origin)
-        finished = history.runs(source.id, limit=window, finished=True) if has_history else []
-        finished = [r for r in finished if r.status != "skipped"]  # a skip says nothing of the source's health
-        current = [r for r in history.running() if r.source == source.id] if has_history else []
-        last = finished[0] if finished else None
-        alerts = check_run(last, finished[1:], config) if last else []
-        newest = current[-1] if current else last
-        stale = check_stale(source.id, newest, plan.interval, config, now) if source.enabled else None
-        if stale:
-            alerts.append(stale)
-        rows.append({
-            "source": source.id,
-            "enabled": source.enabled,
-            "schedule": source.schedule,
-            "timezone": plan.zone,
-            "interval_seconds": plan.interval.total_seconds(),
-            "last_run": last.to_json() if last else None,
-            "running": current[-1].to_json() if current else None,
-            "next_run": _iso(plan.next_run(now, newest.started if newest else None)) if source.enabled else None,
-            "health": ("failed" if last and last.failed else "alert" if alerts
-                       else "ok" if last else "unknown"),
-            "alerts": [a.to_json() for a in alerts],
-        })
-    from index.ingest import quarantined_records
-
-    set_aside, files = quarantined_records(where)
-    return {"scheduler": {"running": running, "pid": int(pid) if pid and pid.isdigit() else None},
-            "sources": rows,
-            "quarantine": {"records": set_aside, "files": files, "directory": str(where.quarantine)}}
-
-
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @home_option
@@ -156,6 +99,7 @@ def status(as_json: bool, home: Path | None) -> None:
     from newsdesk.config import load_config
     from newsdesk.crawl import config_path
     from newsdesk.runs import utcnow
+    from newsdesk.status import source_status
 
     where = resolve_home(home)
     config = load_config(config_path(where))

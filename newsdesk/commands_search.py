@@ -231,7 +231,7 @@ def watch_show(name: str, new_only: bool, tz_name: str | None, as_json: bool, ho
     """
     from index.records import current_records
     from index.watch import get, matches
-    from newsdesk.output import local_time
+    from newsdesk.timeparse import local_time
     from newsdesk.timeparse import user_zone
 
     zone = user_zone(tz_name)
@@ -303,7 +303,7 @@ def watch_deliveries(status: str | None, limit: int, tz_name: str | None, as_jso
     from dataclasses import asdict
 
     from newsdesk.alerts import DeliveryLog
-    from newsdesk.output import local_time
+    from newsdesk.timeparse import local_time
     from newsdesk.timeparse import user_zone
 
     zone = user_zone(tz_name)

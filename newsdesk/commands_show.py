@@ -44,9 +44,9 @@ def _value(value: Any) -> str:
 
 
 def _field_lines(record: dict[str, Any]) -> list[str]:
-    from newsdesk.output import RECORD_FIELDS
+    from scraper.items import FIELD_NAMES
 
-    names = [*RECORD_FIELDS, *(n for n in record if n not in RECORD_FIELDS)]
+    names = [*FIELD_NAMES, *(n for n in record if n not in FIELD_NAMES)]
     lines = []
     for name in names:
         value = record.get(name)

@@ -12,20 +12,20 @@ import io
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 import click
 
 from newsdesk.errors import NewsdeskError
+from newsdesk.timeparse import local_time
+from scraper.items import FIELD_NAMES
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("table", "json", "jsonl", "csv")
-#: Record fields in the order NewsItem declares them (scraper/items.py, kept in step by a test).
-RECORD_FIELDS = ("key", "url", "source", "kind", "title", "summary", "body", "byline", "authors", "agency",
-                 "published", "published_raw", "published_tz", "updated", "updated_raw", "fetched_at",
-                 "language", "section", "tags", "extra", "fingerprint", "version", "capture", "capture_warc")
+#: Record fields in the order NewsItem declares them.
+RECORD_FIELDS = FIELD_NAMES
 EXTRA_FIELDS = ("dupgroup", "snippet", "score", "duplicates")
 TIME_FIELDS = ("published", "updated", "fetched_at")
 
@@ -56,31 +56,6 @@ def parse_fields(text: str | None) -> list[str] | None:
         raise FieldsError(f"unknown field {unknown[0]!r}" if unknown else "--fields names no field",
                           f"fields: {', '.join(known)}")
     return names
-
-
-def hit_dict(hit: Any, fields: Sequence[str] | None = None) -> dict[str, Any]:
-    """A hit as one flat dict: every record field (or ``fields``), snippet, score, duplicates."""
-    record = hit.record
-    data: dict[str, Any] = {name: record.get(name) for name in RECORD_FIELDS}
-    data.update({k: v for k, v in record.items() if k not in data})
-    data["snippet"] = hit.plain_snippet
-    data["score"] = None if hit.score is None else round(hit.score, 4)
-    if hit.duplicates:
-        data["duplicates"] = [{k: d.get(k) for k in ("key", "url", "source", "title", "published")}
-                              for d in hit.duplicates]
-    if fields:
-        return {name: data.get(name) for name in fields}
-    return data
-
-
-def local_time(iso: str | None, zone: tzinfo) -> str:
-    """An ISO time shown in ``zone`` to the minute, or a blank of the same width."""
-    if not iso:
-        return f"{'(no date)':<16}"
-    try:
-        return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    except (TypeError, ValueError):
-        return f"{str(iso)[:16]:<16}"
 
 
 def styled_snippet(snippet: str, bold: bool = False) -> str:
@@ -123,7 +98,7 @@ def render_table(hits: list[Any], zone: tzinfo, fields: Sequence[str] | None) ->
         record = hit.record
         if fields:
             values = [local_time(record.get(f), zone) if f in TIME_FIELDS else
-                      (styled_snippet(hit.snippet) if f == "snippet" else _cell(hit_dict(hit, [f])[f]))
+                      (styled_snippet(hit.snippet) if f == "snippet" else _cell(hit.to_dict([f])[f]))
                       for f in fields]
             lines.append("  ".join(values))
         else:

@@ -157,3 +157,13 @@ def resolve_range(since: str | None, until: str | None, on: str | None,
     since_at = parse_user_time(since, zone, option="--since") if since else None
     until_at = parse_user_time(until, zone, end=True, option="--until") if until else None
     return since_at, until_at
+
+
+def local_time(iso: str | None, zone: tzinfo) -> str:
+    """An ISO time shown in ``zone`` to the minute, or a blank of the same width."""
+    if not iso:
+        return f"{'(no date)':<16}"
+    try:
+        return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return f"{str(iso)[:16]:<16}"

@@ -175,7 +175,7 @@ class Archive:
 
     def sources(self) -> dict[str, Any]:
         """What ``newsdesk status --json`` prints: each source's last run, next run and health."""
-        from newsdesk.commands_runs import source_status
+        from newsdesk.status import source_status
         from newsdesk.config import load_config
         from newsdesk.crawl import config_path
         from newsdesk.runs import utcnow
@@ -204,10 +204,9 @@ def timeline_json(result: Any, q: str) -> dict[str, Any]:
 
 def search_json(result: SearchResult, facets: bool) -> dict[str, Any]:
     """A page of hits as ``newsdesk search --json --facets`` prints it (``facets`` only if asked)."""
-    from newsdesk.output import hit_dict
 
     payload: dict[str, Any] = {"total": result.total, "page": result.page, "pages": result.pages,
-                               "hits": [hit_dict(h) for h in result.hits]}
+                               "hits": [h.to_dict() for h in result.hits]}
     if facets:
         payload["facets"] = result.facets
     return payload
@@ -230,7 +229,7 @@ def _zone_name(name: str | None, zone: tzinfo) -> str:
 
 def create_app(home: Home, tz_name: str | None = None) -> Flask:
     """The web app over ``home``; times shown (and typed dates read) in ``tz_name`` (default: local)."""
-    from newsdesk.output import local_time
+    from newsdesk.timeparse import local_time
     from newsdesk.timeparse import user_zone
 
     default_zone = user_zone(tz_name)  # an unknown zone fails here, before serving
@@ -349,10 +348,10 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
     def record_page() -> str:
         """Every field of one record, its versions and its near-duplicates."""
         data = archive.record(_key())
-        from newsdesk.output import RECORD_FIELDS
+        from scraper.items import FIELD_NAMES
 
         record = data["record"]
-        fields = [*RECORD_FIELDS, *(k for k in record if k not in RECORD_FIELDS)]
+        fields = [*FIELD_NAMES, *(k for k in record if k not in FIELD_NAMES)]
         return render_template("record.html", fields=fields, **data)
 
     @app.get("/api/record")
