@@ -182,6 +182,8 @@ class Capture:
     headers: list[tuple[str, str]]
     body: bytes  # as served (content-encoding kept)
     content: bytes  # the body decoded (chunking and content-encoding undone)
+    offset: int = 0  # where its record starts in the WARC file (``warcio extract FILE OFFSET``)
+    warc: Path | None = None  # the WARC file
 
     @property
     def content_type(self) -> str:
@@ -210,7 +212,7 @@ class WarcRun:
                     info = _parse_info(record.raw_stream.read())
                     run.source, run.spider = info.get("source", ""), info.get("spider", "")
                     run.starts = json.loads(info.get("starts", "[]"))
-                elif record.rec_type == "response":
+                elif record.rec_type == "response" and record.http_headers is not None:  # None: torn
                     headers = [(k, v) for k, v in record.http_headers.headers if k.lower() not in TRANSFER_HEADERS]
                     grouped: dict[str, list[str]] = {}
                     for name, value in headers:
@@ -250,17 +252,38 @@ class WarcRun:
 
 
 def _records(stream: BinaryIO, run: WarcRun | None = None) -> Iterator[tuple[int, Any]]:
-    """(offset, record) of every whole record; a truncated tail ends the iteration (logged)."""
+    """(offset, record) of every whole record; a truncated tail ends the iteration (logged).
+
+    warcio reads a record the file ends inside of without complaint, its
+    block just shorter than its Content-Length: once the caller is done with
+    a record, the rest of it is read, and a short one is the torn tail (of a
+    crawl killed in mid-write): it ends the iteration, and a page
+    :meth:`WarcRun.open` took from it is taken back.
+    """
     records = ArchiveIterator(stream, check_digests=False)
+    torn = -1  # where the torn record starts
     try:
         for record in records:
             # Where the record starts (``get_record_offset()`` would read the record to its end first).
-            yield records.offset, record
-    except (ArchiveLoadFailed, EOFError, zlib.error, ValueError) as exc:
+            offset = records.offset
+            yield offset, record
+            records.read_to_end()
+            missing = getattr(record.raw_stream, "limit", None)
+            if missing != 0 or not (record.rec_headers.get_header("Content-Length") or "").isdigit():
+                torn = offset
+                raise EOFError(f"the record at byte {offset} is cut short"
+                               + (f" by {missing} of its {record.length} bytes" if missing else ""))
+        if run is not None and records.offset < os.fstat(stream.fileno()).st_size:
+            # The start of a gzip member too short to give a byte, or the end of one whose record is whole.
+            raise EOFError(f"bytes after the last whole record, from byte {records.offset}")
+    # warcio raises AttributeError on a file that ends inside a record's WARC headers.
+    except (ArchiveLoadFailed, EOFError, zlib.error, ValueError, AttributeError) as exc:
         logger.warning("%s ends inside a record (%s): read up to its last whole record",
                        getattr(stream, "name", "capture"), exc)
         if run is not None:
             run.complete = False
+            if torn >= 0:
+                run.pages = [p for p in run.pages if p.offset < torn]
 
 
 def _parse_info(text: bytes) -> dict[str, str]:
@@ -280,6 +303,9 @@ def read_capture(path: Path, offset: int) -> Capture | None:
             if record.rec_type != "response":
                 return None
             body = record.raw_stream.read()
+            if getattr(record.raw_stream, "limit", None) != 0:
+                logger.warning("%s: the response at byte %d is cut short (a torn tail)", path, offset)
+                return None
             # A second reader for the decoded content (warcio decodes chunking and gzip/deflate/br).
             stream.seek(offset)
             decoded = next(iter(ArchiveIterator(stream, check_digests=False)))
@@ -288,7 +314,7 @@ def read_capture(path: Path, offset: int) -> Capture | None:
                            fetched_at=record.rec_headers.get_header("WARC-Date"),
                            status=int(record.http_headers.get_statuscode() or 0),
                            headers=list(record.http_headers.headers), body=body,
-                           content=decoded.content_stream().read())
+                           content=decoded.content_stream().read(), offset=offset, warc=path)
     return None
 
 

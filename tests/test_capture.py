@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import random
 import re
 import subprocess
 import sys
 import time
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from index.ingest import ingest
 from index.records import get_record
@@ -25,7 +28,7 @@ from newsdesk.config import ConfigError, load_config
 from newsdesk.home import Home
 from newsdesk.web.app import app_for
 from scraper.sources import SourceConfigError, load_sources
-from scraper.warcfile import WarcWriter, record_capture, warc_files, warc_name, warc_root
+from scraper.warcfile import WarcRun, WarcWriter, read_capture, record_capture, warc_files, warc_name, warc_root
 from stress.kill_test import kill_after, start_crawl
 from tests.generated_site import serve_generated
 from tests.helpers import FIXTURES, FixtureSite, archived_records
@@ -116,11 +119,39 @@ def test_a_crawl_keeps_every_response_as_served_and_each_record_names_its_captur
     assert 0 < read_from.count(list_page) < len(records)
 
 
+def _whole_records(data: bytes) -> list[tuple[int, int, str, str]]:
+    """(offset, length, type, record id) of each whole record, read with warcio alone.
+
+    warcio yields the record a file ends inside of too, only shorter (or
+    fails on one cut inside its headers): a record is whole when its block is
+    as long as its Content-Length says.  Reading stops at the first that is not.
+    """
+    found = []
+    records = ArchiveIterator(io.BytesIO(data))
+    try:
+        for record in records:
+            offset = records.offset
+            records.read_to_end()
+            if getattr(record.raw_stream, "limit", None) != 0 or \
+                    not (record.rec_headers.get_header("Content-Length") or "").isdigit():
+                break
+            found.append((offset, records.get_record_length(), record.rec_type,
+                          record.rec_headers.get_header("WARC-Record-ID")))
+    except (ArchiveLoadFailed, AttributeError):  # warcio on a record cut inside its headers
+        pass
+    return found
+
+
 def _warc_ids(path: Path) -> set[str]:
-    """The response record ids of a WARC file, read with warcio to its end (an error fails the test)."""
-    with open(path, "rb") as stream:
-        return {r.rec_headers.get_header("WARC-Record-ID") for r in ArchiveIterator(stream)
-                if r.rec_type == "response"}
+    """The ids of the response records of a WARC file warcio reads: every record but a torn tail's."""
+    data = path.read_bytes()
+    whole = _whole_records(data)
+    assert all(a[0] + a[1] == b[0] for a, b in zip(whole, whole[1:])), path
+    rest = data[whole[-1][0] + whole[-1][1]:] if whole else data
+    tail = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    tail.decompress(rest)  # what is left after the last whole record: one gzip member, cut short
+    assert not rest or not tail.eof, f"{path}: warcio stopped before a whole record"
+    return {r[3] for r in whole if r[2] == "response"}
 
 
 def _kill_when(crawl: subprocess.Popen[bytes], home: Home, records: int) -> bool:
@@ -135,15 +166,31 @@ def _kill_when(crawl: subprocess.Popen[bytes], home: Home, records: int) -> bool
     return kill_after(crawl, 0)
 
 
+def _kill_after_capture_starts(crawl: subprocess.Popen[bytes], home: Home, seconds: float) -> bool:
+    """SIGKILL the crawl ``seconds`` after a new WARC file appears (in the middle of capturing)."""
+    before = set(home.root.glob("archive/warc/*/*/*.warc.gz"))
+    deadline = time.monotonic() + 60
+    while crawl.poll() is None and time.monotonic() < deadline:
+        if set(home.root.glob("archive/warc/*/*/*.warc.gz")) - before:
+            break
+        time.sleep(0.005)
+    return kill_after(crawl, seconds)
+
+
 def test_a_crawl_killed_at_random_moments_never_leaves_a_record_without_its_capture(tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
-    # Kill points: after a random number of records (0: as soon as the run's WARC file appears).
-    points = random.Random(23).sample(range(0, 60), 4)
+    # Kill points: after a random number of records (0: as soon as the run's WARC file appears), and at
+    # random moments of the capture (whatever write is under way then).
+    rng = random.Random(23)
+    points = rng.sample(range(0, 60), 4)
+    moments = [rng.uniform(0, 1.5) for _ in range(3)]
     with serve_generated(80, delay=0.05) as site:
         url = site.url("/breaking-news")
         for point in points:
             crawl = start_crawl(home, url, {"CONCURRENT_REQUESTS_PER_DOMAIN": "4"})
             assert _kill_when(crawl, home, point), f"the crawl ended before its kill after {point} records"
+        for moment in moments:
+            _kill_after_capture_starts(start_crawl(home, url, {"CONCURRENT_REQUESTS_PER_DOMAIN": "4"}), home, moment)
     records = []
     for path in home.outbox.glob("*.jsonl*"):
         records += [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
@@ -320,3 +367,35 @@ def test_the_warc_passes_warcios_own_check_and_index(crawled: Any) -> None:
                              capture_output=True, text=True, check=True)
     kinds = [json.loads(line)["warc-type"] for line in indexed.stdout.splitlines()]
     assert kinds[0] == "warcinfo" and kinds.count("response") == kinds.count("request") >= 16
+
+
+def test_a_capture_cut_anywhere_reads_back_to_its_last_whole_record_and_never_serves_a_torn_page(
+        crawled: Any, tmp_path: Path) -> None:
+    home, _ = crawled
+    full = next(home.glob("archive/warc/*/*/*.warc.gz"))
+    data = full.read_bytes()
+    whole = _whole_records(data)
+    ends = {offset + length for offset, length, _, _ in whole}
+    bodies = {p.offset: read_capture(full, p.offset).body for p in WarcRun.open(full).pages}
+    responses = [(offset, length) for offset, length, kind, _ in whole if kind == "response"]
+    # Cuts: inside the first, a middle and the last response, and 40 anywhere.
+    rng = random.Random(2023)
+    cuts = [responses[0][0] + 5, responses[len(responses) // 2][0] + responses[len(responses) // 2][1] // 2,
+            len(data) - 300, *rng.sample(range(len(data)), 40)]
+    cut_file = tmp_path / "cut.warc.gz"
+    for cut in cuts:
+        cut_file.write_bytes(data[:cut])
+        # warcio itself reads every record that is whole in the cut file, as it was (one cut in its gzip
+        # trailer is whole too), and no other.
+        read = [(offset, kind, rid) for offset, _, kind, rid in _whole_records(data[:cut])]
+        before = [(offset, kind, rid) for offset, length, kind, rid in whole if offset + length <= cut]
+        started = [(offset, kind, rid) for offset, _, kind, rid in whole if offset < cut]
+        assert read[:len(before)] == before and read == started[:len(read)], cut
+        run = WarcRun.open(cut_file)
+        listed = {page.offset for page in run.pages}
+        assert {o for o, n in responses if o + n <= cut} <= listed <= {o for o, _ in responses if o < cut}, cut
+        for page in run.pages:  # never a torn body: each page as in the whole file
+            assert run.body(page) == bodies[page.offset], (cut, page.url)
+        if not any(end - 16 < cut <= end for end in ends):  # (a cut in a gzip trailer leaves the record whole)
+            assert run.complete is False, cut
+    assert WarcRun.open(full).complete is True
