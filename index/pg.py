@@ -40,7 +40,8 @@ from index.ingest import IngestResult, _archive, archive_files, pending_files, r
 from index.query import parse_query
 from index.records import version_order
 from index.schema import keyword_value, make_analyzer, make_schema
-from index.search import Filters, Hit, QueryError, SearchResult, check_page, filter_values, make_snippet, text_of
+from index.search import (Filters, Hit, QueryError, SearchResult, check_page, filter_values, make_snippet, sort_for,
+                          text_of)
 from index.timeline import BY, Timeline, tally, window
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
@@ -558,6 +559,7 @@ def search(
 ) -> SearchResult:
     """Search the PostgreSQL archive; same arguments and result as :func:`index.search.search`."""
     check_page(sort, limit, page)
+    sort = sort_for(text, sort)
     if collapse:
         raise QueryError("--collapse needs the local index (near-duplicate groups are not in PostgreSQL)",
                          "search without --archive, or without --collapse")

@@ -397,6 +397,11 @@ def close_searchers() -> None:
         searchers.by_dir.clear()
 
 
+def sort_for(text: str, sort: str) -> str:
+    """The order a search runs in: relevance ranks words; with no words it is newest first."""
+    return "newest" if sort == "relevance" and not text.strip() else sort
+
+
 def check_page(sort: str, limit: int, page: int) -> None:
     """QueryError for a sort, limit or page that no backend runs."""
     if sort not in SORTS:
@@ -427,8 +432,9 @@ def search(
     facets: bool = False,
     collapse: bool = False,
 ) -> SearchResult:
-    """Search the index; one page of hits newest-first, oldest-first or by relevance."""
+    """Search the index; one page of hits newest-first, oldest-first or by relevance (no words: newest)."""
     check_page(sort, limit, page)
+    sort = sort_for(text, sort)
     searcher = _searcher(index_dir)
     q = build_query(searcher.schema, text, since, until, sources, agencies=agencies, authors=authors, kinds=kinds)
     depth = page * limit

@@ -220,7 +220,7 @@ def sources(as_json: bool, home: Path | None) -> None:
 @click.option("--author", "authors", multiple=True, help="Only this author, full name (repeatable).")
 @click.option("--kind", "kinds", multiple=True, help="Only this kind: breaking, article, feed, sitemap (repeatable).")
 @click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance",
-              show_default=True)
+              show_default=True, help="Order of the hits; with no words, relevance is newest first.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Hits per page.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Which page of hits.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,

@@ -15,7 +15,7 @@ from index.ingest import ingest
 from index.watch import SavedSearch, add, matches
 from newsdesk.cli import cli
 from newsdesk.home import Home
-from newsdesk.web.app import create_app
+from newsdesk.web.app import create_app, web_words
 from newsdesk.web.chart import build_chart, nice_step
 from tests.records import record, write_outbox
 from tests.records_search import SEARCH_ARCHIVE, WIRE_A, WIRE_B
@@ -171,7 +171,7 @@ def test_bad_input_is_a_400_with_the_message(client: Any, params: dict[str, str]
     assert message in api.get_json()["error"]
     page = client.get("/", query_string=params)
     assert page.status_code == 400
-    assert message.replace("'", "&#39;") in page.get_data(as_text=True)
+    assert web_words(message).replace("'", "&#39;") in page.get_data(as_text=True)  # the form's words, not --since
 
 
 def test_an_overlong_query_string_is_refused(client: Any) -> None:

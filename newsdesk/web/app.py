@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
@@ -182,15 +183,20 @@ class Archive:
 
         return source_status(self.home, load_config(config_path(self.home)), utcnow())
 
-    def source_ids(self) -> list[str]:
-        """The configured sources, for the filter list."""
-        from scraper.sources import load_sources
 
-        try:
-            return list(load_sources(self.home.sources_file))
-        except NewsdeskError as exc:
-            logger.warning("sources file unreadable: %s", exc)
-            return []
+
+#: The CLI's option names in messages shared with the CLI → the search form's field (its id and label).
+_WEB_FIELDS = {"--since": "since", "--until": "until", "--on": "on", "--tz": "tz", "--limit": "limit",
+               "--page": "page", "--sort": "sort", "--source": "source", "--agency": "agency", "--fields": "fields"}
+_FIELD_LABELS = {"since": "Since", "until": "Until", "on": "On", "tz": "Time zone", "limit": "Limit",
+                 "page": "Page", "sort": "Sort", "source": "Source", "agency": "Agency", "fields": "Fields"}
+_OPTION = re.compile(r"--(since|until|on|tz|limit|page|sort|source|agency|fields)\b")
+
+
+def web_words(text: str) -> str:
+    """A message written for the command line in the web form's words: ``--since`` is the "Since" field."""
+    text = text.replace("--since/--until", "the Since and Until fields")
+    return _OPTION.sub(lambda m: f"the {_FIELD_LABELS[m.group(1)]} field", text)
 
 
 def timeline_json(result: Any, q: str) -> dict[str, Any]:
@@ -272,6 +278,8 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
     def _error(status: int, message: str, hint: str = "", allow: str = "") -> Response:
         if _api():
             response = jsonify({"error": message, "hint": hint or None})
+        elif request.path == "/" and status == 400:  # the search page again, the form as typed, the field named
+            response = Response(_search_error(message, hint), mimetype="text/html")
         else:
             response = Response(render_template("error.html", status=status, message=message, hint=hint),
                                 mimetype="text/html")
@@ -279,6 +287,17 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
         if allow:
             response.headers["Allow"] = allow
         return response
+
+    def _search_error(message: str, hint: str) -> str:
+        try:
+            form = SearchForm.from_args(request.args)
+        except NewsdeskError:  # a field that cannot even be read (limit=x): show the words, dates and filters typed
+            form = SearchForm(q=request.args.get("q", ""), since=request.args.get("since", ""),
+                              until=request.args.get("until", ""))
+        field = next((name for option, name in _WEB_FIELDS.items() if option in message), None)
+        return render_template("search.html", form=form, result=None, chart=None, timeline=None,
+                               sources=list(form.sources), agencies=list(form.agencies), facets={}, searched=True,
+                               error=web_words(message), error_hint=web_words(hint), error_field=field)
 
     @app.errorhandler(NewsdeskError)
     def user_error(exc: NewsdeskError) -> Response:
@@ -319,6 +338,8 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
         """The search form, the hits with highlighted snippets, facets and the timeline chart."""
         from newsdesk.web.chart import build_chart
 
+        from index.ingest import IndexMissing
+
         form = SearchForm.from_args(request.args)
         searched = any(name not in ("tz", "by") for name in request.args)  # ?tz= alone shows the empty form
         result = chart = timeline = None
@@ -326,8 +347,14 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
             result = archive.search(form, g.zone, facets=True)
             timeline = archive.timeline(form, g.zone)
             chart = build_chart(timeline.buckets, timeline.by, g.zone_name)
+        else:  # the start page: the newest items, and the filters' values that have records
+            try:
+                result = archive.search(form, g.zone, facets=True)
+            except IndexMissing:
+                result = None
         facets = result.facets if result else {}
-        sources = list(dict.fromkeys([*archive.source_ids(), *facets.get("source", {}), *form.sources]))
+        # Only values that have records, largest first (facets are sorted so), plus whatever the form selected.
+        sources = list(dict.fromkeys([*facets.get("source", {}), *form.sources]))
         agencies = list(dict.fromkeys([*(a for a in facets.get("agency", {}) if a != "(none)"), *form.agencies]))
         return render_template("search.html", form=form, result=result, chart=chart, timeline=timeline,
                                sources=sources, agencies=agencies, facets=facets, searched=searched)
