@@ -126,9 +126,10 @@ def test_timeline_screenshot(browser: Any, base_url: str, tmp_path: Path) -> Non
     _search(browser, base_url, "storm zelda", since="2024-10-22")
     chart = browser.find_element(By.ID, "timeline")
     bars = chart.find_elements(By.CSS_SELECTOR, "rect.bar")
-    assert len(bars) == 27  # one per hour from the first report to the last, empty hours included
+    assert len(bars) == 33  # one per hour from since (00:00) to the last report, empty hours included
     heights = [float(b.get_attribute("height")) for b in bars]
-    assert heights.index(max(heights)) == 6  # the peak hour, 12:00 UTC
+    assert heights[:6] == [0.0] * 6  # the asked window's empty hours before the first report
+    assert heights.index(max(heights)) == 12  # the peak hour, 12:00 UTC
     caption = browser.find_element(By.ID, "timeline-caption").text
     assert "55 dated matches, counted per hour: 22 Oct 2024 – 23 Oct 2024 (UTC)" in caption
     assert chart.size["width"] >= 900 and chart.size["height"] >= 280  # drawn, not collapsed
