@@ -399,3 +399,89 @@ def test_a_capture_cut_anywhere_reads_back_to_its_last_whole_record_and_never_se
         if not any(end - 16 < cut <= end for end in ends):  # (a cut in a gzip trailer leaves the record whole)
             assert run.complete is False, cut
     assert WarcRun.open(full).complete is True
+
+
+def _show(home: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["show", *args, "--home", str(home)], catch_exceptions=False)
+
+
+def test_show_capture_says_where_the_archived_page_is_and_save_writes_it_as_served(
+        crawled: Any, tmp_path: Path) -> None:
+    home, site = crawled
+    responses = _responses(next(home.glob("archive/warc/*/*/*.warc.gz")))
+    article = next(r for r in archived_records(home) if responses[r["capture"]]["url"] == r["url"])
+    served = responses[article["capture"]]
+    warc = (home / "archive" / "warc" / article["capture_warc"]).resolve()
+
+    shown = _show(home, article["key"], "--capture")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == "archived page of version 1:"
+    assert f"url:          {article['url']}" in lines and f"fetched:      {served['date']}" in lines
+    assert "status:       200" in lines and f"warc:         {warc}" in lines
+    record_line = next(line for line in lines if line.startswith("record:"))
+    assert record_line.startswith(f"record:       {article['capture']} at byte ")
+    assert "  X-Served-For: capture-test" in lines and "  Content-Encoding: gzip" in lines
+    body = gzip.decompress(served["body"])
+    assert f"body:         {len(served['body']):,} bytes as served (gzip), {len(body):,} decoded" in lines
+    # The warcio command it names gives the page (warcio undoes the gzip too).
+    hint = next(line for line in lines if line.startswith("with warcio: "))
+    offset = int(record_line.rsplit(" ", 1)[1])
+    assert hint == f"with warcio: warcio extract --payload {warc} {offset}"
+    extracted = subprocess.run([sys.executable, "-c", "from warcio.cli import main; main()", "extract", "--payload",
+                                str(warc), str(offset)], capture_output=True, check=True)
+    assert extracted.stdout == body
+
+    saved = tmp_path / "page.html"
+    done = _show(home, article["key"], "--save", str(saved))
+    assert done.exit_code == 0 and f"to {saved}" in done.output
+    assert saved.read_bytes() == body  # the page as the site sent it, gzip undone
+    printed = _show(home, article["key"], "--save", "-")
+    assert printed.exit_code == 0 and printed.stdout_bytes == body
+
+    as_json = json.loads(_show(home, article["key"], "--capture", "--json").output)
+    assert as_json["record_id"] == article["capture"] and as_json["warc"] == str(warc)
+    assert as_json["offset"] == offset and as_json["fetched_at"] == served["date"] and as_json["status"] == 200
+    assert ["X-Served-For", "capture-test"] in as_json["headers"]
+    assert as_json["bytes_served"] == len(served["body"]) and as_json["bytes_decoded"] == len(body)
+
+
+def test_show_capture_of_each_version_and_the_mistakes_it_names(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    key = "https://example.org/story"
+    pages = {}
+    for day, text in ((1, b"<p>The minister resigned.</p>"), (2, b"<p>The minister did not resign.</p>")):
+        run_id = f"2024100{day}T120000Z-jpost-breaking-00000{day}"
+        writer = WarcWriter(warc_root(home) / warc_name(run_id), {"run-id": run_id, "source": "jpost-breaking"})
+        capture = writer.write(key, "GET", [], b"", 200, "HTTP/1.1", [("Content-Type", "text/html")], text)
+        writer.close()
+        pages[day] = text
+        when = f"2024-10-0{day}T12:00:00+00:00"
+        write_outbox(home.root, run_id, [{**record(key, f"Story {day}", when), "version": day, "fetched_at": when,
+                                          "capture": capture, "capture_warc": warc_name(run_id)}])
+        ingest(home)
+    for wanted, text in ((["--version", "1"], pages[1]), (["--version", "2"], pages[2]), ([], pages[2])):
+        printed = _show(home.root, key, *wanted, "--save", "-")
+        assert printed.exit_code == 0 and printed.stdout_bytes == text, wanted
+    first = _show(home.root, key, "--capture", "--version", "1")
+    assert first.output.startswith("archived page of version 1:\n")
+    assert f"url:          {key}\n" in first.output
+
+    missing = _show(home.root, key, "--capture", "--version", "3")
+    assert missing.exit_code == 2 and "has no version 3 (it has 1, 2)" in missing.output
+    alone = _show(home.root, key, "--version", "1")
+    assert alone.exit_code == 2 and "--version needs --capture or --save" in alone.output
+    both = _show(home.root, key, "--save", "-", "--json")
+    assert both.exit_code == 2
+    nowhere = _show(home.root, key, "--save", str(tmp_path / "no" / "such" / "dir" / "page.html"))
+    assert nowhere.exit_code == 1 and "cannot write" in nowhere.output and "Traceback" not in nowhere.output
+
+    # Retention may remove the page of a replaced version: show says so, in one line, exit 1.
+    (warc_root(home) / warc_name("20241001T120000Z-jpost-breaking-000001")).unlink()
+    gone = _show(home.root, key, "--capture", "--version", "1")
+    assert gone.exit_code == 1 and "is no longer kept" in gone.output and "Traceback" not in gone.output
+    plain = {**record("https://example.org/plain", "No capture", "2024-10-03T12:00:00+00:00")}
+    write_outbox(home.root, "20241003T120000Z-x", [plain])
+    ingest(home)
+    none = _show(home.root, plain["key"], "--capture")
+    assert none.exit_code == 1 and "has no captured page" in none.output
