@@ -26,11 +26,11 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newsdesk.home import Home
 from newsdesk.tally import Tally
 from scraper.items import adapt
+from scraper.listing import KnownListing
 from scraper.outcomes import ItemOutcomes
-from scraper.pipelines.dedupe import KnownListing
+from scraper.settings import home_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class RunReport:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+        self.home = home_of(crawler.settings)
         self.coverage = dict.fromkeys(("items", *COVERAGE_FIELDS), 0)  # into the stats on close
         self.written = False
 

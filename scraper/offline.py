@@ -20,7 +20,7 @@ from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
 from scraper.items import NewsItem
-from scraper.pipelines.dedupe import RepeatedListing
+from scraper.listing import RepeatedListing
 from scraper.pipelines.normalize import NormalizePipeline
 from scraper.pipelines.validate import ValidatePipeline
 from scraper.sources import Source

@@ -11,9 +11,9 @@
 
 The written records come straight from the outbox pipeline, not through a
 Scrapy signal: with the asyncio reactor Scrapy runs every receiver of a signal
-in an asyncio task of its own, about 7 µs per item and receiver (measured on
-Scrapy 2.19), more than the dedupe pipeline's own work.  The hub connects to a
-Scrapy signal only when something listens to it, with one receiver for all.  A listener that raises is logged and does
+in an asyncio task of its own, which costs more per item and receiver than
+the dedupe pipeline's own work (benchmarks/README.md, "Scrapy signal
+receivers").  The hub connects to a Scrapy signal only when something listens to it, with one receiver for all.  A listener that raises is logged and does
 not keep the others from running, as with Scrapy's own receivers.
 """
 

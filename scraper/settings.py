@@ -8,6 +8,12 @@ Our own keys start with ``NEWSDESK_``.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+from newsdesk.home import Home
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
 
 BOT_NAME = "newsdesk"
 SPIDER_MODULES = ["scraper.spiders"]
@@ -99,3 +105,8 @@ NEWSDESK_GC_FREEZE = True
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+
+
+def home_of(settings: BaseSettings) -> Home:
+    """The data home a crawl's settings name: ``NEWSDESK_HOME``, empty for the default home."""
+    return Home.resolve(settings.get("NEWSDESK_HOME") or None)

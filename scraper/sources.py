@@ -24,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from newsdesk.errors import NewsdeskError
 from newsdesk.timeparse import UnknownZone, zone_by_name
+from scraper import selector
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ _SPIDER_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "jpost_breaking": {"article_body": (str, list)},
 }
 _PATTERN_OPTIONS = ("sitemap_allow", "allow", "deny")
+#: Options whose value is a selector (scraper.selector), or a list of them.
+_SELECTOR_OPTIONS = ("item", "headline", "link", "byline", "time", "summary", "section", "article_body")
+#: The fields ``article_selectors`` may name (what scraper.extract reads from them).
+ARTICLE_SELECTOR_KEYS = ("title", "author", "date", "body", "summary", "section")
 
 #: What kind of source each spider reads (for `newsdesk sources`); also the spiders there are.
 SPIDER_KINDS = {"feed": "feed", "sitemap": "sitemap", "list": "list", "jpost_breaking": "list"}
@@ -301,10 +306,31 @@ def _check_options(spider: str, options: dict[str, Any], where: str) -> None:
                 re.compile(value)
             except re.error as exc:
                 raise SourceConfigError(f"{where}: option {key!r} is not a regular expression: {exc}") from None
+    _check_selectors(options, where)
     if options.get("dates_from", "article") not in ("article", "listing"):
         raise SourceConfigError(f"{where}: option 'dates_from' must be \"article\" or \"listing\"")
     if spider == "list" and not options.get("item"):
         raise SourceConfigError(f"{where}: spider 'list' needs options.item, a selector for each entry")
+
+
+def _check_selectors(options: dict[str, Any], where: str) -> None:
+    """Every selector an option holds is one parsel can run: else one line naming the option."""
+    named: list[tuple[str, Any]] = []
+    for key in _SELECTOR_OPTIONS:
+        value = options.get(key)
+        if isinstance(value, list):
+            named.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+        elif value is not None:
+            named.append((key, value))
+    for field_name, value in options.get("article_selectors", {}).items():
+        if field_name not in ARTICLE_SELECTOR_KEYS:
+            raise SourceConfigError(f"{where}: option 'article_selectors' has no field {field_name!r} "
+                                    f"(known: {', '.join(ARTICLE_SELECTOR_KEYS)})")
+        named.append((f"article_selectors.{field_name}", value))
+    for name, value in named:
+        problem = selector.check(value)
+        if problem:
+            raise SourceConfigError(f"{where}: option {name!r} {problem}")
 
 
 def load_sources(user_file: Path | None = None) -> dict[str, Source]:

@@ -16,8 +16,9 @@ teaser on many sites, so it is used only when it is at least half as long as the
 page's main text (from the selectors, else trafilatura); otherwise the page text is.
 
 Selectors: a dict whose keys are ``title``, ``author``, ``date``, ``body`` (also
-``summary``, ``section``) and whose values are CSS selectors, or XPath
-expressions when they start with ``/``, ``./`` or ``(``.  The text of every
+``summary``, ``section``) and whose values are selectors as a source writes them
+everywhere (:mod:`scraper.selector`: CSS, or XPath when they start with ``/``,
+``./``, ``(`` or ``xpath:``).  The text of every
 matched element is used (all of them joined for ``author`` and ``body``); for
 ``date`` a ``datetime`` or ``content`` attribute wins over the text.  Parsel's
 ``::text`` and ``::attr(name)`` pseudo-elements work in CSS too.

@@ -7,17 +7,10 @@ import logging
 from lxml import etree
 from parsel import Selector
 
+from scraper.selector import select
 from scraper.text import clean_block, clean_line
 
 logger = logging.getLogger(__name__)
-
-_XPATH_START = ("/", "./", "(")
-
-
-def _select(sel: Selector, query: str) -> list[Selector]:
-    """Apply one configured selector: XPath if it starts with / ./ or (, else CSS."""
-    query = query.strip()
-    return sel.xpath(query) if query.startswith(_XPATH_START) else sel.css(query)
 
 
 def _node_text(node: Selector, *, block: bool = False) -> str | None:
@@ -34,7 +27,7 @@ def _by_selector(sel: Selector, selectors: dict[str, str], name: str) -> list[Se
     if not query:
         return []
     try:
-        return list(_select(sel, query))
+        return list(select(sel, query))
     except (ValueError, etree.XPathError) as exc:
         logger.warning("selector %s=%r is not valid CSS/XPath: %s", name, query, exc)
         return []

@@ -6,28 +6,12 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from newsdesk.home import Home
-from scraper.items import NewsItem, adapt
+from scraper.items import adapt
+from scraper.listing import KnownListing, RepeatedListing
 from scraper.outcomes import ItemOutcomes
 from scraper.pipelines import drop
 from scraper.seen import SeenStore
-
-
-class KnownListing(NewsItem):
-    """A listed item whose article is archived and whose listing did not change: not fetched again.
-
-    A spider yields it instead of re-fetching the article (see
-    ``NewsSpider.follow``); this pipeline drops it as unchanged, so the run
-    still counts it as seen.
-    """
-
-
-class RepeatedListing(NewsItem):
-    """An item listed again in the same run after its article was already requested: a counted duplicate.
-
-    Dropped without taking the key, so the first listing's record, completed
-    from its article page, is the one kept.
-    """
+from scraper.settings import home_of
 
 
 class DedupePipeline:
@@ -35,7 +19,7 @@ class DedupePipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+        self.home = home_of(crawler.settings)
         self.store: SeenStore | None = None
         self.this_run: set[str] = set()
 

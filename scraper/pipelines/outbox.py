@@ -22,11 +22,11 @@ from typing import IO, Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from newsdesk.home import Home
 from newsdesk.runid import new_run_id
 from scraper.capture import RunCapture
 from scraper.items import NewsItem
 from scraper.outcomes import ItemOutcomes
+from scraper.settings import home_of
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class OutboxPipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+        self.home = home_of(crawler.settings)
         self.run_id = crawler.settings.get("NEWSDESK_RUN_ID") or ""
         self.file: IO[str] | None = None
         self.count = 0

@@ -39,23 +39,32 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from newsdesk.home import Home
 from newsdesk.tally import NETWORK_ERRORS
 from scraper.crawlstate import CrawlState
 from scraper.items import NewsItem, adapt
 from scraper.keys import canonical_url, fingerprint
+from scraper.listing import KnownListing, RepeatedListing
 from scraper.outcomes import ItemOutcomes
-from scraper.pipelines.dedupe import KnownListing, RepeatedListing
 from scraper.seen import SeenStore
+from scraper.settings import home_of
 from scraper.sources import Source, SourceConfigError, get_source
 from scraper.xmlsafety import HostileXML, TooLarge, inflate, parse_xml
 
 logger = logging.getLogger(__name__)
 
-#: Article fields that replace the listed value when the article page has one.
-ARTICLE_FIRST = ("title", "body", "language", "section", "agency")
-#: Fields where the listing's value is kept and the article only fills a gap.
-LISTING_FIRST = ("summary",)
+#: How each field an article page gives (``scraper.extract.ExtractedArticle``'s fields that a
+#: NewsItem has too) completes the listed record; :func:`merge_article` is one loop over it.
+#: ``article``: the article's value replaces the listed one; ``listing``: the listed value stays,
+#: the article only fills a gap; ``date``: as ``article`` unless the source says ``dates_from =
+#: "listing"``, the replaced value kept in ``extra``; ``credit``: authors and byline replace the
+#: listed byline together; ``union``: lists merged.
+MERGE_RULES = {
+    "title": "article", "body": "article", "language": "article", "section": "article", "agency": "article",
+    "summary": "listing",
+    "published_raw": "date", "updated_raw": "date",
+    "authors": "credit", "byline": "credit",
+    "tags": "union",
+}
 #: Article pages not fetched are logged one by one up to this many a run, then only counted (the
 #: run's summary line counts them as errors; Scrapy's DEBUG log has a line for every response).
 LOGGED_FAILURES = 5
@@ -95,44 +104,44 @@ def listing_fingerprint(item: NewsItem) -> str:
 
 
 def merge_article(item: NewsItem, article: Any, *, dates_from: str = "article") -> None:
-    """Complete ``item`` (as listed) from an extracted article, in place.
+    """Complete ``item`` (as listed) from an extracted article, in place, field by field as ``MERGE_RULES`` say.
 
     Article values win for title, authors, body, language, section, agency and
     (unless ``dates_from="listing"``) the printed dates; the listing's summary
     wins; tags are the union.  A listed value the article replaces is kept in
     ``extra`` (``listed_title``, ``listed_published_raw``) when it differs.
     """
-    for name in ARTICLE_FIRST:
+    for name, rule in MERGE_RULES.items():
         value = getattr(article, name, None)
-        if value and str(value).strip():
-            old = getattr(item, name)
-            if name == "title" and old and old.strip() != str(value).strip():
-                item.extra["listed_title"] = old
-            setattr(item, name, value)
-    for name in LISTING_FIRST:
-        value = getattr(article, name, None)
-        if not getattr(item, name) and value:
-            setattr(item, name, value)
-    authors = [a for a in (getattr(article, "authors", None) or []) if a and a.strip()]
-    byline = getattr(article, "byline", None)
-    if authors or (byline and byline.strip()):
-        if item.byline:  # the article's credit replaces the listed byline
-            item.extra.setdefault("listed_byline", item.byline)
-        item.byline = byline if byline and byline.strip() else None
-        item.authors = list(authors)
-    for name in ("published_raw", "updated_raw"):
-        value = getattr(article, name, None)
-        if not value or not str(value).strip():
-            continue
         old = getattr(item, name)
-        if not old:
-            setattr(item, name, value)
-        elif dates_from != "listing" and old.strip() != str(value).strip():
-            item.extra[f"listed_{name}"] = old
-            setattr(item, name, value)
-    for tag in getattr(article, "tags", None) or []:
-        if tag and tag not in item.tags:
-            item.tags.append(tag)
+        if rule == "article":
+            if value and str(value).strip():
+                if name == "title" and old and old.strip() != str(value).strip():
+                    item.extra["listed_title"] = old
+                setattr(item, name, value)
+        elif rule == "listing":
+            if not old and value:
+                setattr(item, name, value)
+        elif rule == "date":
+            if not value or not str(value).strip():
+                continue
+            if not old:
+                setattr(item, name, value)
+            elif dates_from != "listing" and old.strip() != str(value).strip():
+                item.extra[f"listed_{name}"] = old
+                setattr(item, name, value)
+        elif rule == "union":
+            for entry in value or []:
+                if entry and entry not in old:
+                    old.append(entry)
+        elif name == "authors":  # rule "credit": authors and byline in one step
+            authors = [a for a in (value or []) if a and a.strip()]
+            byline = getattr(article, "byline", None)
+            if authors or (byline and byline.strip()):
+                if item.byline:  # the article's credit replaces the listed byline
+                    item.extra.setdefault("listed_byline", item.byline)
+                item.byline = byline if byline and byline.strip() else None
+                item.authors = list(authors)
 
 
 class NewsSpider(scrapy.Spider):
@@ -165,7 +174,7 @@ class NewsSpider(scrapy.Spider):
         if source is None:
             raise UsageError(f"spider {cls.name} needs a source: scrapy crawl {cls.name} -a source=<id>")
         if isinstance(source, str):
-            home = Home.resolve(crawler.settings.get("NEWSDESK_HOME") or None)
+            home = home_of(crawler.settings)
             try:
                 source = get_source(source, home.sources_file)
             except SourceConfigError as exc:
@@ -199,7 +208,7 @@ class NewsSpider(scrapy.Spider):
         """A real crawl starts: open the dedupe store (read) and the crawl state."""
         if spider is not self:
             return
-        home = Home.resolve(self.crawler.settings.get("NEWSDESK_HOME") or None)
+        home = home_of(self.crawler.settings)
         self.refresh = self.crawler.settings.getbool("NEWSDESK_REFRESH")
         self.seen = SeenStore.open(home.state / "seen.sqlite")
         self.state = CrawlState(home.state / "crawl.sqlite")

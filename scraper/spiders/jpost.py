@@ -11,7 +11,8 @@ the lead item printed on the list page itself and the paragraph markup are why
 this source keeps its own spider rather than a ``list`` config: the generic
 extractor would believe the mislabelled date.  A known article is not fetched
 again (``NewsSpider.follow``).
-A source may name other body selectors: ``options.article_body = ["div.x"]``.
+A source may name other body selectors: ``options.article_body = ["div.x"]`` (CSS, or XPath as
+everywhere: :mod:`scraper.selector`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from scrapy.http import Response
 
 from scraper.items import NewsItem
+from scraper.selector import select
 from scraper.spiders import NewsSpider
 
 LIST_ITEM = "div.breaking-news-link-container > a[href][title]"
@@ -36,7 +38,7 @@ class JPostBreakingSpider(NewsSpider):
     """Yields one ``breaking`` record per list item, completed from its article page."""
 
     name = "jpost_breaking"
-    time_formats = ("%m/%d/%Y %I:%M %p",)  # "10/24/2024 07:13 PM": strptime, 10× faster than guessing
+    time_formats = ("%m/%d/%Y %I:%M %p",)  # "10/24/2024 07:13 PM": strptime, much faster than guessing
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         lead = self.lead_item(response)
@@ -94,7 +96,7 @@ class JPostBreakingSpider(NewsSpider):
         else:
             self.count("layout/article_no_date")
         for selector in self.body_selectors:
-            body = response.css(selector)
+            body = select(response.selector, selector)
             if body:
                 item.body = "".join(body[0].xpath(BODY_PARTS).getall())
                 break
@@ -104,6 +106,6 @@ class JPostBreakingSpider(NewsSpider):
 
     @property
     def body_selectors(self) -> tuple[str, ...]:
-        """CSS selectors for the article body: ``options.article_body`` in the source's config, else ours."""
+        """Selectors for the article body (:mod:`scraper.selector`): ``options.article_body``, else ours."""
         value = self.source.options.get("article_body", ARTICLE_BODY)
         return (value,) if isinstance(value, str) else tuple(value)

@@ -11,7 +11,8 @@ A source with ``spider = "list"`` gives, under ``options``:
   zone); ``dayfirst`` at the source level settles "03/04" otherwise;
 * ``follow``, ``dates_from``, ``article_selectors``: see :class:`NewsSpider`.
 
-A selector is CSS unless it starts with ``/``, ``./``, ``(`` or ``xpath:``.
+A selector is CSS unless it starts with ``/``, ``./``, ``(`` or ``xpath:``
+(:mod:`scraper.selector`, the same syntax as ``article_selectors``).
 A selector that picks an element yields its text; one that picks an
 attribute (``::attr(href)``, ``@datetime``) or text yields that value.
 """
@@ -21,25 +22,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from parsel import Selector, SelectorList
+from parsel import Selector
 from scrapy.http import Response
 
 from scraper.items import NewsItem
+from scraper.selector import select
 from scraper.sources import SourceConfigError
 from scraper.spiders import NewsSpider
 
 FIELDS = ("headline", "link", "byline", "time", "summary", "section")
-
-
-def select(scope: Selector, expression: str) -> SelectorList[Selector]:
-    """Apply a CSS or XPath expression (see the module docstring) to ``scope``."""
-    if expression.startswith("xpath:"):
-        return scope.xpath(expression[len("xpath:"):].strip())
-    if expression.startswith("css:"):
-        return scope.css(expression[len("css:"):].strip())
-    if expression.startswith(("/", "./", "(")):
-        return scope.xpath(expression)
-    return scope.css(expression)
 
 
 def first_text(scope: Selector, expression: str | None) -> str | None:
