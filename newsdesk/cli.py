@@ -16,10 +16,12 @@ from typing import Any
 import click
 
 from newsdesk import __version__, commands_index
-from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, settings_option, source_option
+from newsdesk.cliutils import (Group, check_sources, home_option, keep_examples_whole, resolve_home, settings_option,
+                               source_option)
 from newsdesk.commands_extract import extract
 from newsdesk.commands_scale import archive_option, chosen_archive
 from newsdesk.home import Home
+from newsdesk.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     if stop.requested:
         not_started = len(chosen) - len(outcomes)
         if not_started:
-            click.echo(f"stopped on request: {not_started} sources not started", err=True)
+            click.echo(f"stopped on request: {plural(not_started, 'source')} not started", err=True)
     if not no_ingest and not stop.urgent.is_set():  # a second Ctrl-C: the outbox waits for the next ingest
         _run_ingest(where, quiet)
     if offline:
@@ -120,10 +122,10 @@ def _run_ingest(where: Home, quiet: bool) -> None:
     with Meter.for_stream("ingest", sys.stderr, quiet=quiet) as meter:
         result = do_ingest(where, progress=meter)
     if not quiet:
-        click.echo(f"ingest: {result.records} records from {result.files} files "
+        click.echo(f"ingest: {plural(result.records, 'record')} from {plural(result.files, 'file')} "
                    f"({result.new} new, {result.updated} updated in the index)")
     if result.bad_lines:
-        click.echo(f"ingest: {result.bad_lines} unreadable lines skipped (kept in the archive)", err=True)
+        click.echo(f"ingest: {plural(result.bad_lines, 'unreadable line')} skipped (kept in the archive)", err=True)
     if result.quarantined:
         names = ", ".join(str(path) for path in result.quarantine_files)
         click.echo(f"ingest: {result.quarantined} records do not fit the record schema, set aside in {names}",
@@ -171,8 +173,8 @@ def reindex(home: Path | None, procs: int | None) -> None:
 
     with Meter.for_stream("reindex", sys.stderr) as meter:
         result = do_reindex(resolve_home(home), procs=procs, progress=meter)
-    click.echo(f"reindex: {result.records} records from {result.files} archive files "
-               f"into {result.new} items")
+    click.echo(f"reindex: {plural(result.records, 'record')} from {plural(result.files, 'archive file')} "
+               f"into {plural(result.new, 'item')}")
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -200,12 +202,16 @@ def sources(as_json: bool, home: Path | None) -> None:
                 for s in items.values()]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
+    # Every column as wide as its longest value: a long id, schedule or zone keeps the columns in line.
     width = max([len(s.id) for s in items.values()] + [6])
-    click.echo(f"{'SOURCE':<{width}}  {'KIND':<8} {'SCHEDULE':<14} {'ZONE':<18} {'ENABLED':<8} LAST RUN")
+    kind = max([len(s.kind) for s in items.values()] + [8])
+    cron = max([len(s.schedule) for s in items.values()] + [14])
+    zone = max([len(s.timezone) for s in items.values()] + [18])
+    click.echo(f"{'SOURCE':<{width}}  {'KIND':<{kind}} {'SCHEDULE':<{cron}} {'ZONE':<{zone}} {'ENABLED':<8} LAST RUN")
     for s in items.values():
         state = "yes" if s.enabled else "no"
         last = runs[s.id].describe() if s.id in runs else "never"
-        click.echo(f"{s.id:<{width}}  {s.kind:<8} {s.schedule:<14} {s.timezone:<18} {state:<8} {last}")
+        click.echo(f"{s.id:<{width}}  {s.kind:<{kind}} {s.schedule:<{cron}} {s.timezone:<{zone}} {state:<8} {last}")
 
 
 # --- search ----------------------------------------------------------------------------
@@ -291,9 +297,10 @@ def _summary(result: Any, limit: int) -> str:
         return "no matches"
     first = (result.page - 1) * limit + 1
     if not result.hits:
-        return f"no hits on page {result.page}: {result.total} matches make {result.pages} pages"
+        verb = "makes" if result.total == 1 else "make"
+        return f"no hits on page {result.page}: {plural(result.total, 'match')} {verb} {plural(result.pages, 'page')}"
     last = first + len(result.hits) - 1
-    return f"{first}–{last} of {result.total} matches (page {result.page} of {result.pages})"
+    return f"{first}–{last} of {plural(result.total, 'match')} (page {result.page} of {result.pages})"
 
 
 # --- parse -----------------------------------------------------------------------------
@@ -322,7 +329,7 @@ def parse(source_id: str, file: Path, url: str | None, home: Path | None) -> Non
     for reason in result.dropped:
         click.echo(f"dropped: {reason}", err=True)
     if result.not_followed:
-        click.echo(f"{len(result.not_followed)} links not followed (offline)", err=True)
+        click.echo(f"{plural(len(result.not_followed), 'link')} not followed (offline)", err=True)
     if not result.records:
         click.echo(f"no records found in {file} by spider {source.spider}", err=True)
         sys.exit(1)
@@ -367,6 +374,9 @@ cli.add_command(commands_capture.reextract)
 from newsdesk import commands_demo  # noqa: E402  (an offline first look: saved pages, crawled and searched)
 
 cli.add_command(commands_demo.demo)
+
+
+keep_examples_whole(cli)  # last: after every command is registered
 
 
 def main() -> None:

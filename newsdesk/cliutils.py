@@ -128,3 +128,20 @@ def _indexed_sources(where: Home) -> list[str]:
         return list(search(where.index, "", limit=1, facets=True).facets.get("source", {}))
     except NewsdeskError:
         return []
+
+
+def keep_examples_whole(command: click.Command) -> None:
+    """Mark the example paragraphs (lines starting ``newsdesk ``) of a command's help, and its
+    subcommands', not to be rewrapped.
+
+    click rewraps help paragraphs to the terminal, breaking a long example inside a
+    source id or URL (``jpost-`` / ``breaking``); a paragraph after a ``\\b`` line is kept as written.
+    """
+    if command.help and "\b" not in command.help:
+        import inspect
+
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")  # dedented first: the mark sits in column 0
+        command.help = "\n\n".join("\b\n" + p if p.strip().startswith("newsdesk ") else p for p in paragraphs)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            keep_examples_whole(sub)

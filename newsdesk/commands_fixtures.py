@@ -44,7 +44,8 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--url", help="Record from this start URL instead of the source's (may be 127.0.0.1).")
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="Follow at most N links from each page (the first N, in page order).")
-@click.option("--update", is_flag=True, help="Re-record start URLs already recorded, overwriting their pages.")
+@click.option("--update", is_flag=True,
+              help="Re-record the start URLs this fixture was recorded from (or --url), overwriting their pages.")
 @set_option
 @home_option
 def record(source_id: str, root: Path, url: str | None, limit: int | None, update: bool,
@@ -54,8 +55,10 @@ def record(source_id: str, root: Path, url: str | None, limit: int | None, updat
     Crawls the source like `newsdesk crawl` does (same settings and politeness),
     saves every response it used under DIR/<source>/ (index.json, pages/…,
     expected.json) and never touches your archive, outbox or seen store.
-    Add-only: start URLs already recorded are kept; --update re-records them
-    and prints which pages and record fields changed.
+    Add-only: start URLs already recorded are kept.  --update re-records the
+    start URLs the fixture was recorded from (a local copy too; the source's
+    URLs when there is no fixture yet, --url for another) and prints which
+    pages and record fields changed.
 
     Example:
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from newsdesk.cliutils import check_sources, home_option, resolve_home, settings_option
+from newsdesk.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,13 @@ def runs(source_id: str | None, limit: int, as_json: bool, home: Path | None) ->
     if not rows:
         click.echo(f"no runs{f' of {source_id}' if source_id else ''} yet", err=True)
         return
-    click.echo(f"{'STARTED':<19}  {'SOURCE':<18} {'TRIGGER':<9} {'STATUS':<11} {'SECS':>6} {'SEEN':>5} "
+    width = max([len(r.source) for r in rows] + [18])  # a long id keeps the columns
+    click.echo(f"{'STARTED':<19}  {'SOURCE':<{width}} {'TRIGGER':<9} {'STATUS':<11} {'SECS':>6} {'SEEN':>5} "
                f"{'NEW':>4} {'UPD':>4} {'SAME':>5} {'DROP':>5} {'HTTPERR':>7} {'EXIT':>4}  LOG")
     for r in rows:
         secs = f"{r.duration:.1f}" if r.duration is not None else "-"
         code = "-" if r.exit_code is None else str(r.exit_code)
-        click.echo(f"{_when(r.started):<19}  {r.source:<18} {r.trigger:<9} {r.status:<11} {secs:>6} {r.seen:>5} "
+        click.echo(f"{_when(r.started):<19}  {r.source:<{width}} {r.trigger:<9} {r.status:<11} {secs:>6} {r.seen:>5} "
                    f"{r.new:>4} {r.updated:>4} {r.unchanged:>5} {r.dropped:>5} {r.http_errors:>7} {code:>4}  "
                    f"{r.log_file or r.message}")
 
@@ -111,8 +113,9 @@ def status(as_json: bool, home: Path | None) -> None:
     sched = report["scheduler"]
     click.echo(f"scheduler: running (pid {sched['pid']})" if sched["running"]
                else "scheduler: not running (start it with `newsdesk schedule`, or use cron)")
-    click.echo(f"{'SOURCE':<18} {'LAST RUN':<19} {'':<8} {'STATUS':<11} {'SEEN':>5} {'NEW':>4}  "
-               f"{'NEXT RUN':<19}  HEALTH")
+    width = max([len(row["source"]) for row in report["sources"]] + [18])  # a long id keeps the columns
+    click.echo(f"{'SOURCE':<{width}} {'LAST RUN':<19} {'':<8} {'STATUS':<11} {'SEEN':>5} {'NEW':>4}  "
+               f"{'NEXT RUN':<20}  HEALTH")  # 20: a time and its "*"
     for row in report["sources"]:
         last = row["last_run"]
         started = datetime.fromisoformat(last["started"]) if last else None
@@ -122,14 +125,14 @@ def status(as_json: bool, home: Path | None) -> None:
         if nxt and not sched["running"]:
             next_text += "*"
         health = row["health"] if not row["alerts"] else f"{len(row['alerts'])} alert(s)"
-        click.echo(f"{row['source']:<18} {_when(started):<19} {_ago(started, now):<8} {state:<11} "
-                   f"{last['seen'] if last else 0:>5} {last['new'] if last else 0:>4}  {next_text:<19}  {health}")
+        click.echo(f"{row['source']:<{width}} {_when(started):<19} {_ago(started, now):<8} {state:<11} "
+                   f"{last['seen'] if last else 0:>5} {last['new'] if last else 0:>4}  {next_text:<20}  {health}")
         for alert in row["alerts"]:
             click.echo(f"  ! {alert['kind']}: {alert['message']}")
     held = report["quarantine"]
     if held["records"]:
-        click.echo(f"quarantine: {held['records']} records that do not fit the record schema, "
-                   f"in {held['files']} files in {held['directory']}")
+        click.echo(f"quarantine: {plural(held['records'], 'record')} that do not fit the record schema, "
+                   f"in {plural(held['files'], 'file')} in {held['directory']}")
     if not sched["running"] and any(r["next_run"] for r in report["sources"]):
         click.echo("* by the source's schedule, if a scheduler (or cron) runs it", err=True)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, settings_option
+from newsdesk.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def archive_deliver(archive: str | None, home: Path | None) -> None:
     if not url:
         raise ArchiveError("no archive given", "use --archive postgresql://… or [scale] archive in config.toml")
     result = deliver(resolve_home(home), url)
-    click.echo(f"delivered {result.records} records from {result.files} files "
+    click.echo(f"delivered {plural(result.records, 'record')} from {plural(result.files, 'file')} "
                f"({result.counts()})")
 
 
@@ -136,5 +137,5 @@ def archive_load(archive: str | None, home: Path | None) -> None:
     if not url:
         raise ArchiveError("no archive given", "use --archive postgresql://… or [scale] archive in config.toml")
     result = load_archive(resolve_home(home), url)
-    click.echo(f"loaded {result.records} records from {result.files} files "
+    click.echo(f"loaded {plural(result.records, 'record')} from {plural(result.files, 'file')} "
                f"({result.counts()})")

@@ -15,7 +15,7 @@ import click
 
 from newsdesk.cliutils import Group, check_sources, home_option, resolve_home, source_option
 from newsdesk.commands_scale import archive_option, chosen_archive
-from newsdesk.output import plural
+from newsdesk.words import plural
 
 logger = logging.getLogger(__name__)
 

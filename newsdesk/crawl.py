@@ -39,6 +39,7 @@ from newsdesk.locks import FileLock, LockBusy, is_locked
 from newsdesk.runid import new_run_id
 from newsdesk.runs import RunHistory, pid_alive, prune, utcnow
 from newsdesk.tally import NETWORK_ERRORS, Tally, counted, future_dates, stat, unreadable_dates
+from newsdesk.words import plural
 from scraper.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -178,12 +179,12 @@ class CrawlOutcome:
         problem = self.network_problem
         if problem and self.status == "unreachable":
             return f"{self.source}: could not reach the site ({problem}); see {self.log_file}"
-        line = f"{self.source}: " + self.tally.describe() + f", {self.errors} errors"
-        causes = [(self.stat("newsdesk/page_failed"), "start pages"),
-                  (self.stat("newsdesk/article_failed"), "article pages not fetched"),
-                  (self.stat("log_count/ERROR"), "errors logged")]
-        if any(n for n, _ in causes) and self.errors:
-            line += " (" + ", ".join(f"{n} {what}" for n, what in causes if n) + ")"
+        line = f"{self.source}: " + self.tally.describe() + f", {plural(self.errors, 'error')}"
+        causes = [(self.stat("newsdesk/page_failed"), "start page", ""),
+                  (self.stat("newsdesk/article_failed"), "article page", " not fetched"),
+                  (self.stat("log_count/ERROR"), "error", " logged")]
+        if any(n for n, _, _ in causes) and self.errors:
+            line += " (" + ", ".join(plural(n, what) + after for n, what, after in causes if n) + ")"
         page = self.page_failure
         if page is not None:
             line = f"{self.source}: failed: start page {page}; " + line.split(": ", 1)[1]
@@ -192,7 +193,12 @@ class CrawlOutcome:
         notes = [(self.stat("newsdesk/robots_disallowed"), "skipped by robots.txt"),
                  (self.stat("newsdesk/article_given_up"), "article pages given up after retries"),
                  (unreadable_dates(self.stats), "unreadable dates"),
-                 (future_dates(self.stats), "dates in the future")]
+                 (future_dates(self.stats), "dates in the future"),
+                 (self.stat("newsdesk/sitemap/old_sitemaps"),
+                  "sitemaps skipped: last changed before the time window (options.since)"),
+                 # Entries outside the window are the usual case; said only when they are why nothing came.
+                 (0 if self.seen else self.stat("newsdesk/sitemap/outside_window"),
+                  "sitemap entries skipped: undated or before the time window (options.since)")]
         for count, what in notes:
             if count:
                 line += f"; {count} {what}"

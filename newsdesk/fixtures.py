@@ -384,7 +384,12 @@ def record(home: Home, source_id: str, root: Path, url: str | None = None, limit
     if limit is not None and fixture.starts and limit != fixture.limit and not update:
         raise FixtureError(f"{fixture.index_path} was recorded with --limit {fixture.limit}",
                            hint="pass --update to re-record with another limit")
-    starts = [url] if url else list(source.urls)
+    if url:
+        starts = [url]
+    elif update and fixture.starts:  # refresh what was recorded (a local copy stays a local copy)
+        starts = list(fixture.starts)
+    else:
+        starts = list(source.urls)
     if limit is not None and limit != fixture.limit:
         starts += [s for s in fixture.starts if s not in starts]  # a new limit re-records every start
         fixture.limit = limit

@@ -41,7 +41,7 @@ class LastRun:
         if self.updated:
             parts.append(f"{self.updated} updated")
         if self.errors:
-            parts.append(f"{self.errors} errors")
+            parts.append(f"{self.errors} error{'s' if self.errors != 1 else ''}")
         return f"{when} {self.finish_reason or '?'}, {', '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from newsdesk.errors import NewsdeskError
+from newsdesk.words import plural  # noqa: F401  (re-exported for the commands)
 from newsdesk.timeparse import local_time
 from scraper.items import FIELD_NAMES
 
@@ -28,15 +29,6 @@ FORMATS = ("table", "json", "jsonl", "csv")
 RECORD_FIELDS = FIELD_NAMES
 EXTRA_FIELDS = ("dupgroup", "snippet", "score", "duplicates")
 TIME_FIELDS = ("published", "updated", "fetched_at")
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 match``, ``2 matches``, ``0 pages``: a count and its noun (``many`` for irregular plurals)."""
-    if count == 1:
-        return f"{count} {word}"
-    if many is None:
-        many = word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
-    return f"{count} {many}"
 
 
 class FieldsError(NewsdeskError):

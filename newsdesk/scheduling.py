@@ -192,6 +192,29 @@ def build_scheduler(home: Home, kind: type[BaseScheduler] = BackgroundScheduler,
     return scheduler
 
 
+def schedule_lines(scheduler: BaseScheduler, catch_up: set[str], now: datetime | None = None) -> list[str]:
+    """One line per source job: its schedule as written (cron or 'every 10m'), zone and next run time.
+
+    ``scheduled jpost-breaking: '*/10 * * * *' (Asia/Jerusalem), next 2024-10-24 19:10 IDT``
+    (a pending job has no next_run_time before the scheduler starts: it comes from the trigger).
+    """
+    now = now or utcnow()
+    lines = []
+    for job in scheduler.get_jobs():
+        if job.id.startswith("_"):
+            continue
+        source = job.args[0] if job.args else None
+        written = getattr(source, "schedule", "") or str(job.trigger)
+        zone = getattr(job.trigger, "timezone", None)
+        if job.id in catch_up:
+            due = "now (catch-up)"
+        else:
+            moment = job.trigger.get_next_fire_time(None, now)
+            due = moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "never"
+        lines.append(f"scheduled {job.id}: {written!r} ({zone}), next {due}")
+    return lines
+
+
 def record_overlap(history: RunHistory, event: JobSubmissionEvent) -> None:
     """APScheduler did not start a source's run because its previous one still runs: record the skip."""
     if event.job_id.startswith("_"):
@@ -259,10 +282,8 @@ def _serve(scheduler: BaseScheduler, runner: Runner, config: Config) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for job in scheduler.get_jobs():
-            if not job.id.startswith("_"):
-                due = "now (catch-up)" if job.id in runner.catch_up else str(getattr(job, "next_run_time", ""))
-                logger.info("scheduled %s: %s, next %s", job.id, job.trigger, due)
+        for line in schedule_lines(scheduler, runner.catch_up):
+            logger.info("%s", line)
         if not stop.requested:
             scheduler.start()
         while not stop.event.wait(WAKE_EVERY):

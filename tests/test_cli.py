@@ -45,7 +45,7 @@ def test_search_table_shows_local_time(filled_home: Path) -> None:
     result = run("search", "trump", "--tz", "Asia/Jerusalem", "--home", str(filled_home))
     assert result.exit_code == 0
     assert "2024-10-24 17:32" in result.stdout  # 14:32Z shown in Israel time
-    assert "1 of 1 matches" in result.stderr
+    assert "1–1 of 1 match (page 1 of 1)" in result.stderr
 
 
 def test_until_a_bare_day_includes_that_day(filled_home: Path) -> None:

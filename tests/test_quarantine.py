@@ -55,7 +55,7 @@ def test_poison_records_are_set_aside_and_the_rest_is_indexed(tmp_path: Path) ->
     assert [json.loads(h["line"]) for h in held] == POISON and {h["file"] for h in held} == {f"{RUN1}.jsonl"}
     status = _run("status", "--home", str(tmp_path))
     assert status.exit_code == 0
-    assert f"quarantine: 4 records that do not fit the record schema, in 1 files in {tmp_path / 'quarantine'}" \
+    assert f"quarantine: 4 records that do not fit the record schema, in 1 file in {tmp_path / 'quarantine'}" \
         in status.output
     report = json.loads(_run("status", "--json", "--home", str(tmp_path)).output)
     assert report["quarantine"] == {"records": 4, "files": 1, "directory": str(tmp_path / "quarantine")}

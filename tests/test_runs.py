@@ -143,7 +143,7 @@ def test_links_redirecting_to_one_article_or_into_a_loop_are_all_counted(home: P
     assert result.returncode == 0, result.stderr
     # 4 listed, 4 written: the second redirect to /article/1 is not filtered away, the loop is bounded
     # by REDIRECT_MAX_TIMES and its listed record kept.
-    assert "redir: 4 seen, 4 new, 0 updated, 0 unchanged, 0 dropped, 1 errors (1 article pages not fetched)" \
+    assert "redir: 4 seen, 4 new, 0 updated, 0 unchanged, 0 dropped, 1 error (1 article page not fetched)" \
         in result.stdout
     assert site.requests.count("/article/1") == 2 and 2 <= site.requests.count("/loop/a") <= 4
     assert len(search(home / "index", "", limit=10).hits) == 4
@@ -183,7 +183,7 @@ def test_robots_and_a_missing_article_keep_a_cron_run_quiet(home: Path, tmp_path
         for n in (5, 6):
             site.extra[f"/breaking-news/item-{n}"] = (503, HTML, b"down")
         failing = newsdesk("crawl", "--quiet", "--refresh", "-s", "RETRY_TIMES=0", *FAST, home=home)
-    assert "gen: 10 seen, 0 new, 0 updated, 10 unchanged, 0 dropped, 1 errors (1 article pages not fetched); " \
+    assert "gen: 10 seen, 0 new, 0 updated, 10 unchanged, 0 dropped, 1 error (1 article page not fetched); " \
            "1 skipped by robots.txt" in loud.stdout
     assert "/private/item-3" not in site.requests  # robots.txt disallows it: never fetched
     assert failing.returncode == 0
@@ -261,7 +261,7 @@ def test_a_failed_article_is_fetched_again_while_the_feed_answers_304(home: Path
     with FeedSite() as site:
         setup_home(home, f'[sources.feed]\nspider = "feed"\nurls = ["{site.url("/feed.xml")}"]\n')
         first = newsdesk("crawl", "-s", "RETRY_TIMES=0", *FAST, home=home)
-        assert first.returncode == 0 and "1 article pages not fetched" in first.stdout, first.stdout
+        assert first.returncode == 0 and "1 article page not fetched" in first.stdout, first.stdout
         site.broken.clear()
         second = newsdesk("crawl", *FAST, home=home)
     assert second.returncode == 0, second.stderr

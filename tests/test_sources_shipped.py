@@ -56,7 +56,7 @@ def test_sources_lists_kind_schedule_zone_and_last_run(tmp_path: Path) -> None:
     assert result.exit_code == 0
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert lines["bbc-world"].split()[1:2] == ["feed"]
-    assert "Europe/London" in lines["bbc-world"] and "2024-10-24 20:15Z finished, 2 new, 1 errors" in lines["bbc-world"]
+    assert "Europe/London" in lines["bbc-world"] and "2024-10-24 20:15Z finished, 2 new, 1 error" in lines["bbc-world"]
     assert lines["npr-news"].rstrip().endswith("never")
     assert "sitemap" in lines["ap-sitemap"] and " no " in lines["ap-sitemap"]
 

@@ -136,6 +136,9 @@ class SitemapSpider(NewsSpider):
             lastmod = entry.xpath("lastmod/text()").get()
             if lastmod and not self.recent(lastmod):
                 self.count("sitemap/old_sitemaps")
+                self.logger.info("sitemap skipped: last changed %s, before the window (options.since = %s, "
+                                 "since %s): %s", lastmod.strip(), self.option("since", DEFAULT_SINCE),
+                                 f"{self.cutoff():%Y-%m-%d %H:%M}Z", url)
                 continue
             if _key(url) in self.sitemaps:
                 self.count("sitemap/repeated")
