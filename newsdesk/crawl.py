@@ -591,7 +591,7 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
         else:
             outcome = run_crawl(home, source, url, merged, config.crawl_timeout, trigger=trigger, stop=stop,
                                 config=config)
-        dns_down.append(outcome.status == "unreachable"
+        dns_down.append(isinstance(outcome, CrawlOutcome) and outcome.status == "unreachable"
                         and outcome.network_problem == NETWORK_ERRORS["DNSLookupError"])
         if progress is not None:
             progress.ended(outcome)
