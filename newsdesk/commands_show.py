@@ -168,7 +168,7 @@ def show(key: str, as_json: bool, capture: bool, version_number: int | None, sav
     the page itself (opened in a browser, a saved page runs its scripts: the
     web app's archived page shows it sandboxed).
 
-    Examples:
+    Example:
 
     \b
         newsdesk show https://www.jpost.com/breaking-news/article-825684
