@@ -178,10 +178,12 @@ def test_slow_client_is_disconnected_after_the_channel_timeout(busy_home: Path) 
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     try:
-        sock = _half_open(srv.effective_port)
-        sock.settimeout(30)  # the server closes it long before; a hang here fails the test
-        assert sock.recv(100) == b""  # closed by the server, nothing answered
-        sock.close()
+        half = _half_open(srv.effective_port)
+        idle = socket.create_connection(("127.0.0.1", srv.effective_port), timeout=10)  # sends nothing at all
+        for sock in (half, idle):
+            sock.settimeout(30)  # the server closes it long before; a hang here fails the test
+            assert sock.recv(100) == b""  # closed by the server, nothing answered
+            sock.close()
     finally:
         srv.close()
         thread.join(10)
@@ -198,3 +200,26 @@ def test_serve_bounds_slow_clients() -> None:
         assert srv.adj.cleanup_interval <= srv.adj.channel_timeout
     finally:
         srv.close()
+
+
+def test_request_headers_are_bounded(server: tuple[str, Any]) -> None:
+    """A request line and headers past 64 KiB are refused with 431, not read on and on."""
+    _base, srv = server
+    sock = socket.create_connection(("127.0.0.1", srv.effective_port), timeout=30)
+    try:
+        sock.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+        assert sock.recv(100).split(b"\r\n")[0].endswith(b"431 Request Header Fields Too Large")
+    finally:
+        sock.close()
+
+
+def test_docs_state_the_server_limits() -> None:
+    """docs/limits.md gives the numbers serve runs with."""
+    from newsdesk import commands_serve
+    from newsdesk.web.app import MAX_URL_QUERY
+
+    text = " ".join((Path(__file__).parent.parent / "docs" / "limits.md").read_text().split())
+    assert f"within {commands_serve.CHANNEL_TIMEOUT} seconds" in text
+    assert f"Up to {commands_serve.CONNECTION_LIMIT} connections" in text
+    assert f"at most {commands_serve.MAX_REQUEST_HEADER // 1024} KiB" in text
+    assert f"query string at most {MAX_URL_QUERY} characters" in text
