@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from index import neardup, watch
-from index.ingest import new_writer
+from index.store import new_writer
 from index.schema import to_document
 from newsdesk.home import Home
 

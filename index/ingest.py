@@ -23,10 +23,8 @@ import gzip
 import json
 import logging
 import os
-import pickle
 import re
 import shutil
-import struct
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,12 +33,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from whoosh import index as whoosh_index
 
-from index import integrity
-from index.integrity import Damage, IndexDamaged, check_open, damaged
-from index.schema import SCHEMA_VERSION, PlainCodec, make_schema, to_document
-from newsdesk.errors import NewsdeskError
+from index.schema import to_document
+from index.store import INDEX_NAME, IndexDamaged, index_lock, new_writer, open_index, writer_procs
 from newsdesk.home import Home
-from newsdesk.locks import FileLock, LockBusy, is_locked
+from newsdesk.locks import is_locked
 from newsdesk.runid import run_time
 
 if TYPE_CHECKING:
@@ -48,11 +44,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INDEX_NAME = "newsdesk"
 BATCH = 10_000  # records per commit: bounds memory and the work a crash repeats
 MAX_SEGMENTS = 16  # past this many segments, a commit also merges the small ones
-LIMIT_MB = 128  # a writer's posting buffer; past it, sorted runs spill to disk
-JOB_DOCS = 1_000  # documents per job file handed to a reindex worker process
 PARALLEL_MIN = 50_000  # a smaller archive is rebuilt by one writer (starting workers costs more)
 PARALLEL_BATCH = 5_000  # an ingest batch this big is written by worker processes (one segment each)
 
@@ -68,18 +61,6 @@ LIST_FIELDS = ("authors", "tags")
 Progress = Callable[[int, int], None]
 
 
-class IngestBusy(NewsdeskError):
-    """Another ingest or reindex held the index lock for longer than we waited."""
-
-
-class IndexMissing(NewsdeskError):
-    """No index exists yet in this home."""
-
-
-class IndexOutdated(NewsdeskError):
-    """The index was built with another schema version; it must be rebuilt from the archive."""
-
-
 @dataclass
 class IngestResult:
     """What one ingest did."""
@@ -93,86 +74,6 @@ class IngestResult:
     quarantine_files: list[Path] = field(default_factory=list)  # written by this ingest
     skipped_live: list[str] = field(default_factory=list)  # .part files still being written
     after: AfterIngest | None = None  # near-duplicate groups and saved-search matches
-
-
-OPEN_ATTEMPTS = 5  # a commit can remove the files an open was about to read: look again, this often
-
-
-def open_index(path: Path, create: bool = False) -> Any:
-    """Open the index at ``path`` (creating it if asked).
-
-    IndexMissing if absent, IndexOutdated if built by another schema version,
-    IndexDamaged if unreadable.
-    """
-    for attempt in range(OPEN_ATTEMPTS):
-        try:
-            check_open(path)  # before Whoosh reads the TOC: a flipped bit there can unpickle anything
-            if whoosh_index.exists_in(path, indexname=INDEX_NAME):
-                marker = path / "SCHEMA_VERSION"
-                version = marker.read_text().strip() if marker.exists() else "1"
-                if version != str(SCHEMA_VERSION):
-                    raise IndexOutdated(f"the index in {path} has schema version {version}, this newsdesk needs "
-                                        f"{SCHEMA_VERSION}", "run `newsdesk reindex` to rebuild it from the archive")
-                return whoosh_index.open_dir(path, indexname=INDEX_NAME)
-            break
-        except FileNotFoundError as exc:
-            # A commit in another process or thread removed the generation (or a merged segment's
-            # files) between finding it and opening it: the next look finds the new one.
-            if attempt + 1 < OPEN_ATTEMPTS:
-                continue
-            raise damaged(path, exc) from None
-        except Damage as exc:
-            raise damaged(path, str(exc)) from None
-        except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError, ImportError, EOFError,
-                pickle.UnpicklingError, struct.error, whoosh_index.IndexError) as exc:
-            raise damaged(path, exc) from None
-    if not create:
-        raise IndexMissing(f"no index in {path} yet", "run `newsdesk crawl` (or `newsdesk ingest`) first")
-    path.mkdir(parents=True, exist_ok=True)
-    ix = whoosh_index.create_in(path, make_schema(), indexname=INDEX_NAME)
-    (path / "SCHEMA_VERSION").write_text(f"{SCHEMA_VERSION}\n")
-    return ix
-
-
-def writer_procs() -> int:
-    """Worker processes a big ingest or a reindex uses: one per core, at most 4 (``NEWSDESK_PROCS`` overrides)."""
-    value = os.environ.get("NEWSDESK_PROCS", "")
-    if value.strip().isdigit() and int(value) >= 1:
-        return int(value)
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def new_writer(ix: Any, procs: int = 1) -> Any:
-    """A writer with our settings: bounded posting buffer, PlainCodec, separate files.
-
-    Uncompressed posting blocks make the index about 40 % bigger and term reads
-    about twice as fast (no zlib per block at search time).  A compound segment
-    (Whoosh's default: all files in one) is read at open by copying its term and
-    posting files into memory; separate files are read in place, so opening the
-    index costs milliseconds instead of seconds.  See benchmarks/README.md.
-
-    With ``procs`` > 1, documents go in job files to ``procs`` worker processes
-    (``index.workers.CleanWorkersWriter``), each writing its own segment, and the segments are
-    committed side by side (``multisegment``: no merge of their postings).  Each
-    worker has its own posting buffer of ``LIMIT_MB``.
-
-    Its ``commit`` ends by writing the index's checksums (``index.integrity.record``).
-    """
-    settings = {"limitmb": LIMIT_MB, "codec": PlainCodec(), "compound": False}
-    if procs > 1:
-        from index.workers import CleanWorkersWriter  # (not imported by the search path)
-
-        writer = CleanWorkersWriter(ix, procs=procs, multisegment=True, batchsize=JOB_DOCS, **settings)
-    else:
-        writer = ix.writer(**settings)
-    commit = writer.commit
-
-    def commit_and_record(*args: Any, **kwargs: Any) -> None:
-        commit(*args, **kwargs)
-        integrity.record(ix)
-
-    writer.commit = commit_and_record
-    return writer
 
 
 def _type_name(value: Any) -> str:
@@ -575,11 +476,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def index_lock(home: Home, wait: float) -> FileLock:
-    """The lock every index writer takes; waits up to ``wait`` seconds."""
-    return FileLock(home.lock("index"), wait=wait)
-
-
 def finish_swap(home: Home) -> None:
     """Complete a reindex killed between moving the old index aside and the new one in.
 
@@ -602,40 +498,37 @@ def ingest(home: Home, wait: float = 120.0, progress: Progress | None = None) ->
     """
     result = IngestResult()
     home.ensure(home.root)
-    try:
-        with index_lock(home, wait):
-            finish_swap(home)
-            files = pending_files(home, result)
-            ix = open_index(home.index, create=True)  # IndexDamaged, with a hint, if unreadable
-            if not files:
-                ix.close()
-                return result
-            from index import afteringest
+    with index_lock(home, wait):
+        finish_swap(home)
+        files = pending_files(home, result)
+        ix = open_index(home.index, create=True)  # IndexDamaged, with a hint, if unreadable
+        if not files:
+            ix.close()
+            return result
+        from index import afteringest
 
-            after = afteringest.AfterIngest()  # near-duplicate groups and saved searches, batch by batch
-            upserter = Upserter(ix, procs=writer_procs(), prepare=lambda batch: afteringest.signatures(ix, batch),
-                                after=lambda batch, sigs: after.add(afteringest.after_batch(home, ix, batch, sigs)))
-            try:
-                for path in files:
-                    rejects: list[str] = []
-                    upserter.add(read_records(path, result, rejects), result)
-                    if rejects:
-                        result.quarantine_files.append(_quarantine(home, path, rejects))
-                    result.files += 1
-                    if progress is not None:
-                        progress(result.files, len(files))
-                upserter.commit()  # the index holds them: now the archive may take the files
-                result.after = after
-            except BaseException:
-                remove_uncommitted(ix, home.index)
-                raise
-            finally:
-                upserter.close()
-                ix.close()
+        after = afteringest.AfterIngest()  # near-duplicate groups and saved searches, batch by batch
+        upserter = Upserter(ix, procs=writer_procs(), prepare=lambda batch: afteringest.signatures(ix, batch),
+                            after=lambda batch, sigs: after.add(afteringest.after_batch(home, ix, batch, sigs)))
+        try:
             for path in files:
-                _archive(home, path)
-    except LockBusy:
-        raise IngestBusy(f"the index is busy (another ingest or reindex ran for over {wait:.0f} s)") from None
+                rejects: list[str] = []
+                upserter.add(read_records(path, result, rejects), result)
+                if rejects:
+                    result.quarantine_files.append(_quarantine(home, path, rejects))
+                result.files += 1
+                if progress is not None:
+                    progress(result.files, len(files))
+            upserter.commit()  # the index holds them: now the archive may take the files
+            result.after = after
+        except BaseException:
+            remove_uncommitted(ix, home.index)
+            raise
+        finally:
+            upserter.close()
+            ix.close()
+        for path in files:
+            _archive(home, path)
     return result
 
 
@@ -656,47 +549,41 @@ def reindex(home: Home, wait: float = 120.0, procs: int | None = None,
     result = IngestResult()
     home.ensure(home.root)
     fresh = home.root / "index.new"
-    try:
-        with index_lock(home, wait):
-            finish_swap(home)
-            shutil.rmtree(fresh, ignore_errors=True)
+    with index_lock(home, wait):
+        finish_swap(home)
+        shutil.rmtree(fresh, ignore_errors=True)
+        try:
+            ix = open_index(fresh, create=True)
             try:
-                ix = open_index(fresh, create=True)
-                try:
-                    from index.neardup import known_groups
+                from index.neardup import known_groups
 
-                    # One segment, the fastest to open and search; near-duplicate groups live in
-                    # state/, not in the archive, so they are written back as the records go in.
-                    build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state),
-                                procs=procs or writer_procs(), progress=progress)
-                finally:
-                    ix.close()
-            except BaseException:
-                shutil.rmtree(fresh, ignore_errors=True)  # a half-built index holds the space a retry needs
-                raise
-            old = home.root / "index.old"
-            shutil.rmtree(old, ignore_errors=True)
-            if home.index.exists():
-                os.replace(home.index, old)
-            os.replace(fresh, home.index)
-            shutil.rmtree(old, ignore_errors=True)
-    except LockBusy:
-        raise IngestBusy(f"the index is busy (another ingest or reindex ran for over {wait:.0f} s)") from None
+                # One segment, the fastest to open and search; near-duplicate groups live in
+                # state/, not in the archive, so they are written back as the records go in.
+                build_fresh(ix, list(archive_files(home)), result, groups=known_groups(home.state),
+                            procs=procs or writer_procs(), progress=progress)
+            finally:
+                ix.close()
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)  # a half-built index holds the space a retry needs
+            raise
+        old = home.root / "index.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if home.index.exists():
+            os.replace(home.index, old)
+        os.replace(fresh, home.index)
+        shutil.rmtree(old, ignore_errors=True)
     return result
 
 
 def optimize(home: Home, wait: float = 120.0) -> int:
     """Merge the index into one segment and drop deleted documents; returns the segments before."""
     home.ensure(home.root)
-    try:
-        with index_lock(home, wait):
-            ix = open_index(home.index)
-            try:
-                before = len(ix._segments())
-                if before > 1 or ix.doc_count_all() != ix.doc_count():
-                    new_writer(ix).commit(optimize=True)
-            finally:
-                ix.close()
-    except LockBusy:
-        raise IngestBusy(f"the index is busy (another ingest or reindex ran for over {wait:.0f} s)") from None
+    with index_lock(home, wait):
+        ix = open_index(home.index)
+        try:
+            before = len(ix._segments())
+            if before > 1 or ix.doc_count_all() != ix.doc_count():
+                new_writer(ix).commit(optimize=True)
+        finally:
+            ix.close()
     return before

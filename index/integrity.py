@@ -1,6 +1,6 @@
 """Checksums of the index's files: damage found at open (cheaply), in ``verify`` (fully), and on a read error.
 
-Every commit (``index.ingest.new_writer``'s writers) ends by writing
+Every commit (``index.store.new_writer``'s writers) ends by writing
 ``CHECKSUMS.json`` beside the index: the generation of the table of contents
 (``_newsdesk_N.toc``) with its size and CRC-32, and the size and CRC-32 of every
 file of every committed segment.  Whoosh never changes a segment's files once
@@ -38,7 +38,7 @@ from newsdesk.errors import NewsdeskError
 logger = logging.getLogger(__name__)
 
 CHECKSUMS = "CHECKSUMS.json"
-INDEX_NAME = "newsdesk"  # as index.ingest.INDEX_NAME (which imports this module)
+INDEX_NAME = "newsdesk"  # the index's name in Whoosh (index.store.INDEX_NAME)
 CHUNK = 1 << 20
 _TOC = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
 #: What Whoosh raises when it reads bytes that are not what it wrote (a damaged file, or a bug).

@@ -19,7 +19,7 @@ from typing import Any
 
 from whoosh import query
 
-from index.ingest import open_index
+from index.store import open_index
 from index.integrity import guarded
 from index.schema import item_time
 from index.search import GROUP_FIELD

@@ -28,7 +28,7 @@ from typing import Any
 from whoosh import collectors, highlight, query, sorting
 from whoosh.searching import Results
 
-from index.ingest import open_index
+from index.store import open_index
 from index.integrity import Damage, check_open, damaged, guarded
 from index.query import MAX_QUERY_CHARS, SEARCH_FIELDS, QueryError, parse_query, run_limited
 from index.schema import keyword_value

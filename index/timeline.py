@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-from index.ingest import open_index
+from index.store import open_index
 from index.integrity import guarded
 from index.schema import from_micros
 from index.search import Filters, QueryError, query_for

@@ -17,24 +17,12 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 
-from index.ingest import (
-    INDEX_NAME,
-    IngestBusy,
-    IngestResult,
-    Progress,
-    _merge,
-    archive_files,
-    index_lock,
-    new_writer,
-    open_index,
-    read_records,
-    reindex,
-)
+from index.ingest import IngestResult, Progress, _merge, archive_files, read_records, reindex
+from index.store import INDEX_NAME, index_lock, new_writer, open_index
 from index import integrity
 from index.integrity import check_full
 from index.schema import to_document
 from newsdesk.home import Home
-from newsdesk.locks import LockBusy
 
 logger = logging.getLogger(__name__)
 
@@ -201,25 +189,22 @@ def repair(home: Home, wait: float = 120.0) -> VerifyReport:
         report.repaired = rebuilt.new
         return report
     expected = archived_records(home)
-    try:
-        with index_lock(home, wait):
-            ix = open_index(home.index, create=True)
-            try:
-                writer = new_writer(ix)
-                for key in report.missing + report.duplicates + report.stale:
-                    # Not update_document: it deletes only one of several documents with a key.
-                    writer.delete_by_term("key", key)
-                    writer.add_document(**to_document(expected[key]))
-                for key in report.extra:
-                    writer.delete_by_term("key", key)
-                writer.commit(merge=False)
-                from index.afteringest import restore_groups
+    with index_lock(home, wait):
+        ix = open_index(home.index, create=True)
+        try:
+            writer = new_writer(ix)
+            for key in report.missing + report.duplicates + report.stale:
+                # Not update_document: it deletes only one of several documents with a key.
+                writer.delete_by_term("key", key)
+                writer.add_document(**to_document(expected[key]))
+            for key in report.extra:
+                writer.delete_by_term("key", key)
+            writer.commit(merge=False)
+            from index.afteringest import restore_groups
 
-                restore_groups(home, ix)  # rewritten documents get their near-duplicate group back
-            finally:
-                ix.close()
-    except LockBusy:
-        raise IngestBusy(f"the index is busy (another ingest or reindex ran for over {wait:.0f} s)") from None
+            restore_groups(home, ix)  # rewritten documents get their near-duplicate group back
+        finally:
+            ix.close()
     report.repaired = len(report.missing) + len(report.duplicates) + len(report.stale) + len(report.extra)
     logger.info("repaired %d keys in %s", report.repaired, INDEX_NAME)
     return report

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from index.ingest import IndexMissing, open_index
+from index.store import IndexMissing, open_index
 from newsdesk.home import Home
 from newsdesk.runid import run_time
 from scraper.warcfile import run_id_of, warc_files, warc_root

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from index.ingest import IngestResult, ingest, open_index
+from index.ingest import IngestResult, ingest
+from index.store import open_index
 from index.records import get_record
 from newsdesk.errors import NewsdeskError
 from newsdesk.fixtures import crawl_start, merged_records

@@ -122,7 +122,7 @@ class Check:
 
 def check(home: Home, site: GeneratedSite) -> Check:
     """Compare the index with the site's items, and run verify."""
-    from index.ingest import open_index
+    from index.store import open_index
     from index.verify import verify
 
     result = Check(offered=site.count)

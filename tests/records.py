@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from index.ingest import open_index
+from index.store import open_index
 
 
 def record(key: str, title: str, published: str | None, source: str = "jpost-breaking", **extra: Any) -> dict[str, Any]:

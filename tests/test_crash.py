@@ -11,7 +11,6 @@ in agreement.  The long random version is ``stress/kill_test.py``.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from index.ingest import IngestBusy, ingest, open_index, reindex
+from index.ingest import ingest, reindex
+from index.store import IngestBusy, open_index
 from index.verify import verify
 from newsdesk.cli import cli
 from newsdesk.home import Home
@@ -184,7 +184,7 @@ def test_a_stale_whoosh_write_lock_is_cleared_only_when_its_holder_is_gone(tmp_p
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from index.ingest import open_index
+        from index.store import open_index
         ix = open_index(Path({str(home.index)!r}))
         writer = ix.writer()
         print("locked", flush=True)

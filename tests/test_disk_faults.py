@@ -21,7 +21,8 @@ import pytest
 from click.testing import CliRunner
 from whoosh.filedb.structfile import StructFile
 
-from index.ingest import INDEX_NAME, ingest, open_index
+from index.ingest import ingest
+from index.store import INDEX_NAME, open_index
 from newsdesk.cli import cli
 from newsdesk.home import Home
 from tests.records import indexed_count, record, write_outbox

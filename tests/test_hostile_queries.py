@@ -109,7 +109,7 @@ def test_unknown_field_hint_names_the_fields() -> None:
 
 
 def test_search_time_limit_stops_a_slow_collection(index_home: Path) -> None:
-    from index.ingest import open_index
+    from index.store import open_index
 
     ix = open_index(index_home / "index")
     try:

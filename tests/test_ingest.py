@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from index.ingest import IngestBusy, index_lock, ingest, open_index, reindex
+from index.ingest import ingest, reindex
+from index.store import IngestBusy, index_lock, open_index
 from index.search import search
 from index.workers import CleanWorkersWriter
 from newsdesk.home import Home
@@ -170,7 +171,7 @@ def test_optimize_merges_segments_and_keeps_every_item(tmp_path: Path) -> None:
 
 
 def test_an_index_of_another_schema_version_asks_for_reindex(tmp_path: Path) -> None:
-    from index.ingest import IndexOutdated
+    from index.store import IndexOutdated
 
     home = Home(tmp_path)
     write_outbox(tmp_path, RUN1, ARCHIVE)
@@ -185,7 +186,7 @@ def test_an_index_of_another_schema_version_asks_for_reindex(tmp_path: Path) -> 
 
 def test_parallel_reindex_writes_a_segment_per_worker_and_the_same_view(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("index.ingest.PARALLEL_MIN", 0)
-    monkeypatch.setattr("index.ingest.JOB_DOCS", 2)  # several job files, so both workers get some
+    monkeypatch.setattr("index.store.JOB_DOCS", 2)  # several job files, so both workers get some
     home = Home(tmp_path)
     write_outbox(tmp_path, RUN1, ARCHIVE[:4])
     write_outbox(tmp_path, RUN2, ARCHIVE[3:])
@@ -217,7 +218,7 @@ def _kill_first_worker(monkeypatch) -> None:
 
 
 def test_a_failed_reindex_worker_is_an_error_and_keeps_the_old_index(tmp_path: Path, monkeypatch) -> None:
-    from index.ingest import IndexDamaged
+    from index.store import IndexDamaged
 
     monkeypatch.setattr("index.ingest.PARALLEL_MIN", 0)
     home = Home(tmp_path)
@@ -231,7 +232,7 @@ def test_a_failed_reindex_worker_is_an_error_and_keeps_the_old_index(tmp_path: P
 
 def test_a_big_batch_is_written_by_workers_and_updates_merge(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("index.ingest.PARALLEL_BATCH", 2)
-    monkeypatch.setattr("index.ingest.JOB_DOCS", 2)
+    monkeypatch.setattr("index.store.JOB_DOCS", 2)
     monkeypatch.setenv("NEWSDESK_PROCS", "2")
     home = Home(tmp_path)
     key = ARCHIVE[0]["key"]
@@ -250,7 +251,7 @@ def test_a_big_batch_is_written_by_workers_and_updates_merge(tmp_path: Path, mon
 
 
 def test_a_failed_ingest_worker_is_an_error_and_keeps_the_outbox(tmp_path: Path, monkeypatch) -> None:
-    from index.ingest import IndexDamaged
+    from index.store import IndexDamaged
 
     monkeypatch.setattr("index.ingest.PARALLEL_BATCH", 2)
     monkeypatch.setenv("NEWSDESK_PROCS", "2")

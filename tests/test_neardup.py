@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.ingest import ingest, open_index
+from index.ingest import ingest
+from index.store import open_index
 from index.neardup import GroupStore, normalize, shingles, signature
 from newsdesk.home import Home
 from tests.records import ARCHIVE, record, write_outbox

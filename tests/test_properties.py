@@ -14,7 +14,8 @@ from dateutil import tz
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from index.ingest import _merge, ingest, open_index
+from index.ingest import _merge, ingest
+from index.store import open_index
 from index.verify import verify
 from newsdesk.home import Home
 from scraper.dates import parse_printed

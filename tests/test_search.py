@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.ingest import IndexMissing, ingest
+from index.ingest import ingest
+from index.store import IndexMissing
 from index.search import QueryError, search
 from newsdesk.home import Home
 from tests.records import ARCHIVE, write_outbox

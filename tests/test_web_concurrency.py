@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from index.ingest import ingest, open_index
+from index.ingest import ingest
+from index.store import open_index
 from newsdesk.commands_serve import make_server
 from newsdesk.home import Home
 from newsdesk.web.app import create_app

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # ``prepare`` runs after the documents went to the workers and before the commit.
 HELD_INGEST = textwrap.dedent("""
     import sys, time
-    from index.ingest import PARALLEL_BATCH, IngestResult, Upserter, open_index
+    from index.ingest import PARALLEL_BATCH, IngestResult, Upserter
+    from index.store import open_index
     from pathlib import Path
 
     def hold(batch):

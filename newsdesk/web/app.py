@@ -302,7 +302,7 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
     @app.errorhandler(NewsdeskError)
     def user_error(exc: NewsdeskError) -> Response:
         """A user's mistake (bad query, date, zone, parameter): 400 with the CLI's message and hint."""
-        from index.ingest import IndexDamaged, IndexMissing
+        from index.store import IndexDamaged, IndexMissing
 
         status = 404 if isinstance(exc, NotFound) else 503 if isinstance(exc, (IndexMissing, IndexDamaged)) else 400
         return _error(status, str(exc), exc.hint)
