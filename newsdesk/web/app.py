@@ -338,7 +338,7 @@ def create_app(home: Home, tz_name: str | None = None) -> Flask:
         """The search form, the hits with highlighted snippets, facets and the timeline chart."""
         from newsdesk.web.chart import build_chart
 
-        from index.ingest import IndexMissing
+        from index.store import IndexMissing
 
         form = SearchForm.from_args(request.args)
         searched = any(name not in ("tz", "by") for name in request.args)  # ?tz= alone shows the empty form
