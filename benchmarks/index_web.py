@@ -71,7 +71,8 @@ def _median_ms(fn: Any, runs: int) -> tuple[float, float]:
 
 def integrity_costs(home: Path, archive: Archive, records: int) -> None:
     from index import integrity
-    from index.ingest import ingest, open_index
+    from index.ingest import ingest
+    from index.store import open_index
     from newsdesk.home import Home
 
     index = home / "index"
@@ -110,7 +111,7 @@ def _get(url: str) -> tuple[int, float]:
 
 def _shared_searcher() -> Any:
     """The code before: one searcher per index directory shared by every thread (behind a lock only to open)."""
-    from index.ingest import open_index
+    from index.store import open_index
 
     opened: dict[Path, Any] = {}
     lock = threading.Lock()
