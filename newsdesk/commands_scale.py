@@ -74,7 +74,9 @@ def worker(redis_url: str | None, archive: str | None, sources_: tuple[str, ...]
     Run any number of workers on any machines against one Redis; `newsdesk schedule
     --redis URL` queues each source's runs.  An idle worker waits for work.  A killed
     worker's unfinished requests are put back by the others within ~20 s; restart it
-    on the same --home to deliver what it wrote before it died.
+    on the same --home to deliver what it wrote before it died.  Scrapy's log goes to
+    <home>/logs/worker-<id>.log; when stopped, it prints a line per source (pages,
+    items, errors).
 
     Example:
 
@@ -88,7 +90,7 @@ def worker(redis_url: str | None, archive: str | None, sources_: tuple[str, ...]
     if not redis_url:
         raise click.UsageError("no Redis given: use --redis redis://host:6379/0 or [scale] redis in config.toml")
     raise SystemExit(run_worker(where, redis_url, resolve_archive(archive, home), sources_, settings,
-                                deliver_every))
+                                deliver_every, report=click.echo))
 
 
 @click.group(cls=Group)

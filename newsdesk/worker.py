@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
+from newsdesk.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +66,64 @@ class Delivery:
         self.once()
 
 
+class _OnlyProblems(logging.Filter):
+    """On the terminal, while a worker runs: newsdesk's own lines, and warnings of the rest (Scrapy's INFO
+    goes to the worker's log file only)."""
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold  # the terminal's level before (-v: INFO)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or (record.name.startswith("newsdesk")
+                                                     and record.levelno >= self.threshold)
+
+
+def _log_to_file(path: Path, level: str) -> Callable[[], None]:
+    """Every log line (at ``level``) to ``path``; the terminal keeps only problems. Returns the undo."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+    handler.setLevel(level)
+    root = logging.getLogger()
+    quiet = _OnlyProblems(root.level or logging.WARNING)
+    terminals = [h for h in root.handlers if isinstance(h, logging.StreamHandler)
+                 and not isinstance(h, logging.FileHandler)]
+    for terminal in terminals:
+        terminal.addFilter(quiet)
+    old_level = root.level
+    root.setLevel(min(old_level, logging.getLevelName(level)) if old_level else logging.getLevelName(level))
+    root.addHandler(handler)
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(old_level)
+        for terminal in terminals:
+            terminal.removeFilter(quiet)
+
+    return undo
+
+
+def summary_lines(worker_id: str, crawlers: Sequence[Any], log_file: Path) -> list[str]:
+    """What a stopped worker did, one line per source: pages fetched, items written, errors."""
+    lines = [f"worker {worker_id} stopped; its log: {log_file}"]
+    for crawler in crawlers:
+        stats = crawler.stats.get_stats() if crawler.stats is not None else {}
+        source = getattr(getattr(crawler.spider, "source", None), "id", None) or getattr(crawler.spider, "name", "?")
+        pages = int(stats.get("response_received_count", 0) or 0)
+        items = int(stats.get("item_scraped_count", 0) or 0)
+        errors = int(stats.get("log_count/ERROR", 0) or 0) + int(stats.get("newsdesk/page_failed", 0) or 0)
+        lines.append(f"  {source}: {plural(pages, 'page')}, {plural(items, 'item')} written, {plural(errors, 'error')}")
+    return lines
+
+
 def run_worker(home: Home, redis_url: str, archive_url: str | None = None, source_ids: Sequence[str] = (),
                settings: dict[str, Any] | None = None, deliver_every: float = 10.0,
-               worker_id: str | None = None) -> int:
-    """Crawl from Redis until SIGTERM/SIGINT; returns an exit code."""
+               worker_id: str | None = None, report: Callable[[str], None] | None = None) -> int:
+    """Crawl from Redis until SIGTERM/SIGINT; returns an exit code.
+
+    Scrapy's log goes to ``<home>/logs/worker-<id>.log``; when it stops, ``report`` gets a summary.
+    """
     from scrapy.core.engine import ExecutionEngine
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
@@ -101,16 +157,24 @@ def run_worker(home: Home, redis_url: str, archive_url: str | None = None, sourc
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 1.0  # poll Redis every second, not every 5 s, when idle
     loader = SpiderLoader.from_settings(merged)
     merged.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # the CLI set up logging
+    log_file = home.logs / f"worker-{worker_id}.log"
+    undo_logging = _log_to_file(log_file, merged.get("LOG_LEVEL") or "INFO")
     process = CrawlerProcess(merged)
+    crawlers = []
     for source in chosen:
-        process.crawl(worker_spider(loader.load(source.spider)), source=source)
+        crawler = process.create_crawler(worker_spider(loader.load(source.spider)))
+        crawlers.append(crawler)
+        process.crawl(crawler, source=source)
     delivery = Delivery(home, archive_url, deliver_every) if archive_url else None
     if delivery:
         delivery.start()
-    logger.info("worker %s: %d sources from %s", worker_id, len(chosen), redis_url)
+    logger.info("worker %s: %d sources from %s; log: %s", worker_id, len(chosen), redis_url, log_file)
     try:
         process.start()
     finally:
         if delivery:
             delivery.stop()
+        undo_logging()
+    for line in summary_lines(worker_id, crawlers, log_file):
+        (report or logger.info)(line)
     return 0

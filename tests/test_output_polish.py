@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -124,3 +125,28 @@ def test_a_sitemap_skipped_by_its_time_window_says_why() -> None:
     busy = dict(stats, **{"newsdesk/items_new": 3, "item_scraped_count": 3})
     assert "sitemap entries" not in CrawlOutcome(source="s", run_id="r", exit_code=0, log_file=Path("x"),
                                                   stats=busy).describe()
+
+
+REDIS = os.environ.get("NEWSDESK_TEST_REDIS", "")
+
+
+@pytest.mark.skipif(not REDIS, reason="no Redis: run `eval \"$(.ci/services.sh start /tmp/newsdesk-services)\"` first")
+def test_a_worker_prints_a_summary_and_logs_scrapy_to_its_file(tmp_path: Path) -> None:
+    from tests.scale_site import make_home, newsdesk, stop, wait_for
+
+    home = make_home(tmp_path / "w", "http://127.0.0.1:9")
+    out = tmp_path / "terminal.txt"
+    proc = newsdesk("worker", "--redis", REDIS, home=home, log=out)  # with -v, as the scale tests run it
+    try:
+        assert wait_for(lambda: any("Spider opened" in p.read_text(errors="replace")
+                                    for p in (home / "logs").glob("worker-*.log")), 60)
+    finally:
+        stop(proc)
+    terminal = out.read_text(errors="replace").splitlines()
+    logs = list((home / "logs").glob("worker-*.log"))
+    assert len(logs) == 1 and "[scrapy.core.engine] INFO: Spider opened" in logs[0].read_text()
+    # Scrapy's INFO lines are in the file only (its warnings still reach the terminal).
+    assert not any(line.startswith(("INFO scrapy", "DEBUG scrapy")) for line in terminal), terminal
+    assert len(terminal) < 10, terminal
+    stopped = next(i for i, line in enumerate(terminal) if line.startswith("worker ") and " stopped; its log: " in line)
+    assert str(logs[0]) in terminal[stopped] and terminal[stopped + 1] == "  gen: 0 pages, 0 items written, 0 errors"
