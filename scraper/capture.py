@@ -32,9 +32,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from newsdesk.home import Home
 from newsdesk.runid import new_run_id
 from scraper.items import NewsItem
+from scraper.settings import home_of
 from scraper.warcfile import WarcWriter, warc_name, warc_root
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class RunCapture:
         # The outbox pipeline names the run when the spider opens, before any response arrives.
         run_id = (self.crawler.stats.get_value("newsdesk/run_id") or self.crawler.settings.get("NEWSDESK_RUN_ID")
                   or new_run_id(getattr(source, "id", "run")))
-        home = Home.resolve(self.crawler.settings.get("NEWSDESK_HOME") or None)
+        home = home_of(self.crawler.settings)
         self.name = warc_name(run_id)
         info = {"run-id": run_id, "source": getattr(source, "id", ""), "spider": getattr(spider, "name", ""),
                 "starts": list(getattr(spider, "start_urls", []))}

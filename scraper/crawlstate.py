@@ -21,7 +21,6 @@ instead of skipping what it never saved.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
 from newsdesk.sqlite import connect_wal
