@@ -7,9 +7,9 @@ Every page has a JSON twin under ``/api/``.  Only GET and HEAD are served; every
 value from the archive goes through Jinja's autoescaping; a bad query or date is
 a 400 with the CLI's message and hint.
 
-The index is reached only through :class:`Archive`: the seam where one warm,
-shared searcher per process plugs in (``index.search.search`` keeps one per
-index directory once the shared-searcher work is merged; nothing here changes).
+The index is reached only through :class:`Archive`.  ``index.search.search``
+keeps a warm searcher per server thread (a Whoosh searcher is not safe to share
+between threads); a damaged index is a 503 with the CLI's one line.
 """
 
 from __future__ import annotations
