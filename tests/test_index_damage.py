@@ -165,3 +165,19 @@ def test_a_read_error_in_a_healthy_index_is_not_called_damage(tmp_path: Path, mo
     monkeypatch.setattr(index.search, "build_query", broken)
     with pytest.raises(ValueError, match="a bug"):
         index.search.search(home.index, "harbour")
+
+
+def test_a_checksum_write_that_fails_does_not_fail_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk after the commit: the records are indexed, the checksums stay one commit behind."""
+    home = _home(tmp_path)
+
+    def full(ix: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(integrity, "record", full)
+    write_outbox(home.root, "20241024T140000Z-wire-cccccc", [record("https://example.org/d/new", "Harbour reopens",
+                                                                    "2024-10-24T09:00:00+00:00")])
+    assert run(home, "ingest").exit_code == 0  # type: ignore[attr-defined]
+    assert not integrity.current(home.index)
+    found = run(home, "search", "reopens", "--json")
+    assert found.exit_code == 0 and "https://example.org/d/new" in found.output  # type: ignore[attr-defined]
