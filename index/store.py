@@ -6,6 +6,7 @@ needs nothing of the write path (``index.ingest``).
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import struct
@@ -22,6 +23,8 @@ from index.schema import SCHEMA_VERSION, PlainCodec, make_schema
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from newsdesk.locks import FileLock, LockBusy
+
+logger = logging.getLogger(__name__)
 
 INDEX_NAME = integrity.INDEX_NAME  # "newsdesk": the files are newsdesk_<segment>.*
 LIMIT_MB = 128  # a writer's posting buffer; past it, sorted runs spill to disk
@@ -114,7 +117,10 @@ def new_writer(ix: Any, procs: int = 1) -> Any:
 
     def commit_and_record(*args: Any, **kwargs: Any) -> None:
         commit(*args, **kwargs)
-        integrity.record(ix)
+        try:
+            integrity.record(ix)
+        except OSError as exc:  # the commit holds: checksums one commit behind are not damage (index.integrity)
+            logger.warning("could not write the index's checksums in %s: %s", ix.storage.folder, exc)
 
     writer.commit = commit_and_record
     return writer
