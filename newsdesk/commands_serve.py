@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from newsdesk.cliutils import home_option, resolve_home
+from newsdesk.commands_scale import archive_option, resolve_archive
 from newsdesk.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
@@ -59,13 +60,16 @@ def make_server(app: Any, host: str, port: int, threads: int = 4, **overrides: A
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port (0: any free one).")
 @click.option("--tz", "tz_name", help="Zone for shown times and typed dates (default: local; ?tz= overrides).")
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Requests served at once.")
+@archive_option
 @home_option
-def serve(host: str, port: int, tz_name: str | None, threads: int, home: Path | None) -> None:
+def serve(host: str, port: int, tz_name: str | None, threads: int, archive: str | None, home: Path | None) -> None:
     """Serve a read-only web page for the archive: search, timeline chart, records, saved searches, sources.
 
     Pages at /, /record?key=…, /saved, /sources; the same data as JSON under /api/
     (/api/search takes the search command's options and answers its --json --facets shape).
     Only GET and HEAD; binds to 127.0.0.1 unless told otherwise.  Stop it with Ctrl-C.
+    With --archive, searches and records come from the PostgreSQL archive (saved searches
+    and sources still from the home).
 
     Example:
 
@@ -74,7 +78,8 @@ def serve(host: str, port: int, tz_name: str | None, threads: int, home: Path | 
     from newsdesk.web.app import create_app
 
     where = resolve_home(home)
-    app = create_app(where, tz_name)
+    archive_url = resolve_archive(archive, home)
+    app = create_app(where, tz_name, archive_url)
     if host not in LOOPBACK:
         click.echo(f"warning: serving on {host}: anyone who can reach it can read the archive", err=True)
     try:
@@ -82,7 +87,8 @@ def serve(host: str, port: int, tz_name: str | None, threads: int, home: Path | 
     except OSError as exc:
         raise PortUnavailable(host, port, exc) from None
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"newsdesk: serving {where.root} on http://{shown}:{server.effective_port}/ (Ctrl-C stops)", err=True)
+    served = "the PostgreSQL archive" if archive_url else where.root
+    click.echo(f"newsdesk: serving {served} on http://{shown}:{server.effective_port}/ (Ctrl-C stops)", err=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -184,3 +184,31 @@ def test_a_record_past_postgresqls_tsvector_limits_is_still_archived(home: Any) 
     assert deliver(home, PG).new == 2  # nothing left in the outbox
     assert [h.record["key"] for h in search(PG, "w000001q").hits] == [huge["key"]]
     assert [h.record["key"] for h in search(PG, "enormous").hits] == [huge["key"]]
+
+
+def test_the_web_app_answers_from_the_postgresql_archive_as_from_the_local_index(home: Any) -> None:
+    """`newsdesk serve --archive URL`: the same search, timeline and record pages as over the local index."""
+    from index.ingest import ingest
+    from index.pg import load_archive
+    from newsdesk.web.app import create_app
+
+    write_outbox(home.root, "20241024T100000Z-a", [V1])
+    ingest(home)
+    write_outbox(home.root, "20241024T120000Z-b", [V2])
+    ingest(home)
+    load_archive(home, PG)
+    local = create_app(home, "UTC").test_client()
+    shared = create_app(home, "UTC", PG).test_client()
+    for url in ("/api/search?q=minister&sort=newest", "/api/timeline?q=minister&by=day",
+                f"/api/record?key={V1['key']}"):
+        mine, theirs = local.get(url), shared.get(url)
+        assert mine.status_code == theirs.status_code == 200, (url, theirs.get_json())
+        a, b = mine.get_json(), theirs.get_json()
+        if "hits" in a:  # scores are each backend's own; everything else agrees
+            for hit in a["hits"] + b["hits"]:
+                hit.pop("score")
+        assert a == b, url
+    record = shared.get(f"/record?key={V1['key']}")
+    assert record.status_code == 200 and b"Minister resigns after vote" in record.data
+    missing = shared.get("/api/record?key=https://news.example/none")
+    assert missing.status_code == 404 and "PostgreSQL" in missing.get_json()["error"]

@@ -15,8 +15,9 @@ from index.ingest import ingest
 from index.watch import SavedSearch, add, matches
 from newsdesk.cli import cli
 from newsdesk.home import Home
-from newsdesk.web.app import create_app, web_words
+from newsdesk.web.app import create_app
 from newsdesk.web.chart import build_chart, nice_step
+from newsdesk.web.forms import web_words
 from tests.records import record, write_outbox
 from tests.records_search import SEARCH_ARCHIVE, WIRE_A, WIRE_B
 
