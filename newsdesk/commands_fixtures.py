@@ -46,9 +46,11 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Follow at most N links from each page (the first N, in page order).")
 @click.option("--update", is_flag=True,
               help="Re-record the start URLs this fixture was recorded from (or --url), overwriting their pages.")
+@click.option("--from-warc", "warc", metavar="FILE|RUN",
+              help="Save the pages a past run captured (its WARC file, or its run id) instead of fetching them.")
 @set_option
 @home_option
-def record(source_id: str, root: Path, url: str | None, limit: int | None, update: bool,
+def record(source_id: str, root: Path, url: str | None, limit: int | None, update: bool, warc: str | None,
            settings: tuple[str, ...], home: Path | None) -> None:
     """Save what SOURCE's pages look like today, and the records they yield, as fixtures.
 
@@ -58,18 +60,26 @@ def record(source_id: str, root: Path, url: str | None, limit: int | None, updat
     Add-only: start URLs already recorded are kept.  --update re-records the
     start URLs the fixture was recorded from (a local copy too; the source's
     URLs when there is no fixture yet, --url for another) and prints which
-    pages and record fields changed.
+    pages and record fields changed.  --from-warc saves the pages a past run
+    captured (see `newsdesk show KEY --capture`) without fetching anything.
 
     Example:
 
         newsdesk record jpost-breaking --dir fixtures/ --limit 5
     """
     from newsdesk.fixtures import record as do_record
+    from newsdesk.fixtures import record_from_warc
 
     if url and not url.startswith(("http://", "https://")):
         raise click.UsageError(f"--url must be an http(s) URL, not {url!r}")
     where = resolve_home(home)
     check_sources(where, [source_id])
+    if warc:
+        if url or limit or settings:
+            raise click.UsageError("--from-warc saves the pages the run fetched: --url, --limit and --set do not apply")
+        for line in record_from_warc(where, source_id, root, warc, update=update).describe(update):
+            click.echo(line)
+        return
     result = do_record(where, source_id, root, url=url, limit=limit, update=update,
                        settings=_settings(settings))
     for line in result.describe(update):

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,10 @@ from newsdesk.crawl import CrawlOutcome, run_crawl
 from newsdesk.errors import NewsdeskError
 from newsdesk.home import Home
 from scraper.fixtures import (
-    PAGES, Fixture, FixtureError, Page, find_fixtures, load_expected, page_file, save_expected, stable,
+    KEPT_HEADERS, PAGES, Fixture, FixtureError, Page, find_fixtures, load_expected, page_file, save_expected, stable,
 )
 from scraper.sources import Source, load_sources
-from scraper.warcfile import WarcRun
+from scraper.warcfile import WarcRun, read_capture, run_id_of, warc_files, warc_root
 
 logger = logging.getLogger(__name__)
 
@@ -405,27 +406,9 @@ def record(home: Home, source_id: str, root: Path, url: str | None = None, limit
     if failed:
         raise RecordError(f"{source_id}: {failed[0].start}: {failed[0].problem}; nothing was saved")
 
-    old_expected = load_expected(fixture) if fixture.index_path.exists() else []
-    _merge_pages(fixture, runs, update, result)
-    fixture.spider = source.spider
-    fixture.starts += [s for s in result.recorded if s not in fixture.starts]
-    fixture.save()
-
-    # Add-only keeps the records of the starts already recorded, so only the new ones are replayed.
-    replayed = replay_fixture(home, source, fixture, starts=None if update else result.recorded)
-    problems = [f"{r.start}: {r.problem}" for r in replayed if r.problem]
-    if problems:
-        raise RecordError(f"{source_id}: pages saved, but replaying them failed: {problems[0]}")
-    new_records = merged_records(replayed)
-    if update:
-        _remove_unused(fixture, replayed, result)
-        expected = new_records
-    else:
-        known = {r["key"] for r in old_expected}
-        expected = old_expected + [stable(r) for r in new_records if r["key"] not in known]
-    save_expected(fixture, expected)
-    result.records = len(expected)
-    result.drift = compare(old_expected, expected)
+    responses = [(entry, run.bodies.get(entry["body"], b"") if entry.get("body") else b"")
+                 for run in runs for entry in run.responses]
+    new_records = _save_recording(home, source, fixture, responses, update, result)
 
     live = merged_records(runs)
     live_keys = {r["key"] for r in live}
@@ -437,15 +420,108 @@ def record(home: Home, source_id: str, root: Path, url: str | None = None, limit
     return result
 
 
-def _merge_pages(fixture: Fixture, runs: list[Run], update: bool, result: RecordResult) -> None:
+def record_from_warc(home: Home, source_id: str, root: Path, warc: str, update: bool = False) -> RecordResult:
+    """Save the pages a run captured (its WARC file, or its run id), and the records they yield, as fixtures.
+
+    Like :func:`record` without fetching anything: the capture's responses
+    become the fixture's pages (content-encoding undone, as ``record`` saves
+    them), its start URLs the fixture's starts.
+    """
+    sources = load_sources(home.sources_file)
+    if source_id not in sources:
+        raise FixtureError(f"unknown source {source_id!r} (known: {', '.join(sources) or 'none'})")
+    source = sources[source_id]
+    capture = WarcRun.open(_warc_path(home, warc))
+    if capture.source and capture.source != source_id:
+        raise FixtureError(f"{capture.path} is a capture of source {capture.source!r}, not {source_id!r}",
+                           hint=f"newsdesk record {capture.source} --from-warc {warc}")
+    starts = [s for s in capture.starts if capture.fetched_at(s) is not None]
+    if not starts:
+        raise RecordError(f"{capture.path} holds no start page of its run; nothing was saved")
+    existing = find_fixtures(root, None) if root.is_dir() else []
+    mine = [f for f in existing if f.source == source_id]
+    fixture = mine[0] if mine else Fixture(directory=root / source_id, source=source_id, spider=source.spider)
+    result = RecordResult(source=source_id, directory=fixture.directory)
+    result.recorded = [s for s in starts if update or s not in fixture.starts]
+    result.kept = [s for s in starts if s not in result.recorded]
+    if not result.recorded:
+        return result
+    if not capture.complete:
+        result.warnings.append(f"{capture.path} ends inside a record (its crawl was killed): the pages up to its "
+                               "last whole record were saved; requests for the others are answered 404")
+    _save_recording(home, source, fixture, list(warc_responses(capture)), update, result)
+    return result
+
+
+def _warc_path(home: Home, warc: str) -> Path:
+    """A capture file named as a path, or by its run's id (found in the home's captures)."""
+    path = Path(warc)
+    if path.is_file():
+        return path
+    found = [p for p in warc_files(home) if run_id_of(p) == warc]
+    if found:
+        return found[0]
+    raise FixtureError(f"no capture file {warc!r}, and no run of that id has one in {warc_root(home)}",
+                       hint="pass a .warc.gz file, or a run id as `newsdesk runs` lists them")
+
+
+def warc_responses(capture: WarcRun) -> Iterator[tuple[dict[str, Any], bytes]]:
+    """A capture's responses as ``record`` saves downloads: (the responses.jsonl line, the decoded body)."""
+    for number, page in enumerate(capture.pages):
+        served = read_capture(capture.path, page.offset)
+        if served is None:
+            continue
+        headers = {name: value for name, value in served.headers}
+        # The body is saved decoded when warcio undid its content-encoding (gzip, deflate, br).
+        decoded = served.content != served.body
+        kept: dict[str, str | list[str]] = {}
+        for name in KEPT_HEADERS:
+            values = [v for k, v in served.headers if k.lower() == name.lower()]
+            if values and not (decoded and name == "Content-Encoding"):
+                kept[name] = values[0] if len(values) == 1 else values
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        fetched = datetime.fromisoformat(served.fetched_at).astimezone(timezone.utc)
+        entry = {"url": served.url, "method": page.method, "status": served.status, "content_type": content_type,
+                 "headers": kept, "fetched_at": fetched.isoformat(timespec="seconds"),
+                 "body": f"bodies/{number:05d}" if served.content else None}
+        yield entry, served.content
+
+
+def _save_recording(home: Home, source: Source, fixture: Fixture, responses: list[tuple[dict[str, Any], bytes]],
+                    update: bool, result: RecordResult) -> list[dict[str, Any]]:
+    """Merge the responses into the fixture, replay it, write expected.json; the records the replay yielded."""
+    old_expected = load_expected(fixture) if fixture.index_path.exists() else []
+    _merge_pages(fixture, responses, update, result)
+    fixture.spider = source.spider
+    fixture.starts += [s for s in result.recorded if s not in fixture.starts]
+    fixture.save()
+
+    # Add-only keeps the records of the starts already recorded, so only the new ones are replayed.
+    replayed = replay_fixture(home, source, fixture, starts=None if update else result.recorded)
+    problems = [f"{r.start}: {r.problem}" for r in replayed if r.problem]
+    if problems:
+        raise RecordError(f"{source.id}: pages saved, but replaying them failed: {problems[0]}")
+    new_records = merged_records(replayed)
+    if update:
+        _remove_unused(fixture, replayed, result)
+        expected = new_records
+    else:
+        known = {r["key"] for r in old_expected}
+        expected = old_expected + [stable(r) for r in new_records if r["key"] not in known]
+    save_expected(fixture, expected)
+    result.records = len(expected)
+    result.drift = compare(old_expected, expected)
+    return new_records
+
+
+def _merge_pages(fixture: Fixture, responses: list[tuple[dict[str, Any], bytes]], update: bool,
+                 result: RecordResult) -> None:
     """Add the downloaded responses to the fixture: new URLs always, known ones only with ``update``."""
     latest: dict[tuple[str, str], tuple[dict[str, Any], bytes]] = {}
-    for run in runs:
-        for entry in run.responses:
-            if entry["status"] == 404 and entry["url"].endswith("/robots.txt"):
-                continue  # no robots.txt: replay answers 404 for it anyway
-            body = run.bodies.get(entry["body"], b"") if entry.get("body") else b""
-            latest[(entry["method"], entry["url"])] = (entry, body)
+    for entry, body in responses:
+        if entry["status"] == 404 and entry["url"].endswith("/robots.txt"):
+            continue  # no robots.txt: replay answers 404 for it anyway
+        latest[(entry["method"], entry["url"])] = (entry, body)
     taken = {p.file for p in fixture.pages if p.file}
     for (method, url), (entry, body) in latest.items():
         old = fixture.find(url, method)

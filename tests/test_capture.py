@@ -485,3 +485,48 @@ def test_show_capture_of_each_version_and_the_mistakes_it_names(tmp_path: Path) 
     ingest(home)
     none = _show(home.root, plain["key"], "--capture")
     assert none.exit_code == 1 and "has no captured page" in none.output
+
+
+def test_record_from_warc_makes_fixtures_that_check_replays_with_the_records_the_run_archived(
+        crawled: Any, tmp_path: Path) -> None:
+    home, site = crawled  # the site is closed by now: nothing below fetches anything
+    warc = next(home.glob("archive/warc/*/*/*.warc.gz"))
+    folder = tmp_path / "fixtures"
+    runner = CliRunner()
+    made = runner.invoke(cli, ["record", "jpost-breaking", "--from-warc", str(warc), "--dir", str(folder),
+                               "--home", str(home)], catch_exceptions=False)
+    assert made.exit_code == 0, made.output
+    index = json.loads((folder / "jpost-breaking" / "index.json").read_text())
+    assert index["starts"] == [site.url("/breaking-news")]
+    responses = _responses(warc)
+    assert {p["url"] for p in index["pages"]} == {r["url"] for r in responses.values()}
+    served = {site.url(path): (headers, body) for path, headers, body in site.sent}
+    for page in index["pages"]:
+        headers, body = served[page["url"]]
+        saved = (folder / "jpost-breaking" / page["file"]).read_bytes() if page["file"] else b""
+        # Saved as `record` saves a download: the content-encoding undone (and so not kept as a header).
+        assert saved == (gzip.decompress(body) if headers.get("Content-Encoding") == "gzip" else body)
+        assert "Content-Encoding" not in page.get("headers", {})
+    expected = {r["key"]: r for r in json.loads((folder / "jpost-breaking" / "expected.json").read_text())}
+    archived = {r["key"]: r for r in archived_records(home)}
+    assert expected.keys() == archived.keys()
+    for key, record_ in expected.items():
+        assert {n: archived[key].get(n) for n in record_ if n not in ("fetched_at",)} == \
+            {n: v for n, v in record_.items() if n != "fetched_at"}, key
+    assert f"records: {len(archived)} expected" in made.output
+
+    checked = runner.invoke(cli, ["check", "jpost-breaking", "--dir", str(folder), "--home", str(home)])
+    assert checked.exit_code == 0, checked.output
+    assert f"ok, {len(archived)} records as expected" in checked.output
+
+    # Named by its run id; the run's source must be the one asked for; a name that is neither: one line, exit 2.
+    other = runner.invoke(cli, ["record", "bbc-world", "--from-warc", warc.name[: -len(".warc.gz")], "--dir",
+                                str(folder), "--home", str(home)])
+    assert other.exit_code == 2 and "is a capture of source 'jpost-breaking', not 'bbc-world'" in other.output
+    nothing = runner.invoke(cli, ["record", "jpost-breaking", "--from-warc", "no-such-run", "--dir", str(folder),
+                                  "--home", str(home)])
+    assert nothing.exit_code == 2 and "no capture file 'no-such-run'" in nothing.output
+    assert "Traceback" not in nothing.output
+    mixed = runner.invoke(cli, ["record", "jpost-breaking", "--from-warc", str(warc), "--limit", "2", "--home",
+                                str(home)])
+    assert mixed.exit_code == 2 and "--url, --limit and --set do not apply" in mixed.output

@@ -24,8 +24,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from newsdesk.cli import cli
-from newsdesk.crawl import CrawlOutcome
-from newsdesk.fixtures import RecordResult, Run, _merge_pages, check_fixture, compare, describe_drift, replay_fixture
+from newsdesk.fixtures import RecordResult, _merge_pages, check_fixture, compare, describe_drift, replay_fixture
 from newsdesk.home import Home
 from scraper.fixtures import INDEX, Fixture, FixtureError, Page, load_expected, load_fixture, page_file, stable
 from scraper.replay import ReplayDownloadHandler, _decode
@@ -300,10 +299,8 @@ def test_update_never_overwrites_or_deletes_hand_written_pages(tmp_path: Path) -
     (tmp_path / "hand.html").write_bytes(b"<p>hand-written</p>")
     fixture = Fixture(tmp_path, "s", starts=["https://a.example/"], pages=[
         Page("https://a.example/", 200, "2024-01-01T00:00:00+00:00", file="hand.html", content_type="text/html")])
-    outcome = CrawlOutcome(source="s", run_id="r", exit_code=0, log_file=tmp_path / "log")
-    fetched = Run(start="https://a.example/", outcome=outcome, bodies={"bodies/00001": b"<p>live</p>"}, responses=[
-        {"url": "https://a.example/", "method": "GET", "status": 200, "content_type": "text/html", "headers": {},
-         "fetched_at": "2024-02-01T00:00:00+00:00", "body": "bodies/00001"}])
+    fetched = ({"url": "https://a.example/", "method": "GET", "status": 200, "content_type": "text/html",
+                "headers": {}, "fetched_at": "2024-02-01T00:00:00+00:00", "body": "bodies/00001"}, b"<p>live</p>")
     result = RecordResult(source="s", directory=tmp_path)
     _merge_pages(fixture, [fetched], update=True, result=result)
     assert result.changed == ["https://a.example/"]
