@@ -6,7 +6,8 @@ either limit off).  A file is kept whatever its age while anything still
 needs it: the capture of an indexed record (each record's newest version,
 so the page of a record's only version is never removed; pages of versions
 a later fetch replaced may go), or of a record still waiting in the outbox
-(its run is not ingested yet, or is still crawling).
+(its run is not ingested yet, or is still crawling).  With archived records
+but no index to say which pages they need, nothing is removed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def prune_captures(home: Home, keep_days: float, max_bytes: int, now: datetime |
     if not aged and not over:
         return result  # nothing to do: the index is not read
     needed = _needed(home)
+    if needed is None:
+        logger.warning("capture: retention skipped: the archive holds records but there is no index to say "
+                       "which pages they need (run `newsdesk reindex`)")
+        return result
     root = warc_root(home)
     for path in files:  # oldest run first
         past_age = path in aged
@@ -69,15 +74,20 @@ def prune_captures(home: Home, keep_days: float, max_bytes: int, now: datetime |
     return result
 
 
-def _needed(home: Home) -> set[str]:
-    """WARC files (relative names) of indexed records, and run ids with records still in the outbox."""
+def _needed(home: Home) -> set[str] | None:
+    """WARC files (relative names) of indexed records, and run ids with records still in the outbox.
+
+    None when that cannot be known: archived records but no index (removed
+    for a rebuild, say) must not make every old capture look unneeded.
+    """
     needed: set[str] = set()
     if home.outbox.is_dir():
         needed |= {p.name.split(".", 1)[0] for p in home.outbox.iterdir()}
     try:
         ix = open_index(home.index)
     except IndexMissing:
-        return needed
+        archived = home.archive.is_dir() and next(home.archive.glob("*/*/*.jsonl.gz"), None) is not None
+        return None if archived else needed
     try:
         with ix.searcher() as searcher:
             for stored in searcher.all_stored_fields():

@@ -7,6 +7,7 @@ import io
 import json
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -344,6 +345,12 @@ def test_retention_removes_old_and_over_budget_captures_oldest_first_but_never_o
     assert budget.removed == [names[runs[4]][0]]
     left = sorted(p.name for p in warc_files(home))
     assert left == sorted(Path(names[r][0]).name for r in (runs[1], runs[3], runs[5]))
+    assert record_capture(home, needed).url == f"https://example.org/{runs[1]}/2"
+
+    # With the index gone (removed for a rebuild), the archive's records still need their pages: nothing goes.
+    shutil.rmtree(home.index)
+    blind = prune_captures(home, keep_days=0.001, max_bytes=1, now=now)
+    assert blind.removed == [] and sorted(p.name for p in warc_files(home)) == left
     assert record_capture(home, needed).url == f"https://example.org/{runs[1]}/2"
 
 
