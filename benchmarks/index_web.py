@@ -124,7 +124,7 @@ def _shared_searcher() -> Any:
                 try:
                     if found.up_to_date():
                         return found
-                except Exception:  # noqa: BLE001 - as the code before did: open afresh
+                except Exception:  # as the code before did: open afresh
                     logger.debug("reopening", exc_info=True)
             found = open_index(key).searcher()
             opened[key] = found

@@ -224,7 +224,13 @@ def guarded(read: F) -> F:
 
     @functools.wraps(read)
     def wrapper(index_dir: Path, *args: Any, **kwargs: Any) -> Any:
-        with reading(index_dir):
-            return read(index_dir, *args, **kwargs)
+        try:
+            with reading(index_dir):
+                return read(index_dir, *args, **kwargs)
+        except FileNotFoundError:
+            # A merge removed a file a searcher opened before it had not read yet (and the files are
+            # as written: else ``reading`` said damaged): once more, with the new generation.
+            with reading(index_dir):
+                return read(index_dir, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

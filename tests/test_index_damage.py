@@ -181,3 +181,22 @@ def test_a_checksum_write_that_fails_does_not_fail_the_commit(tmp_path: Path, mo
     assert not integrity.current(home.index)
     found = run(home, "search", "reopens", "--json")
     assert found.exit_code == 0 and "https://example.org/d/new" in found.output  # type: ignore[attr-defined]
+
+
+def test_a_file_a_merge_removed_mid_search_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FileNotFoundError in a healthy index (a merge removed an old segment's file) is one retry, not an error."""
+    home = _home(tmp_path)
+    import index.search
+
+    real = index.search.build_query
+    calls = []
+
+    def once_missing(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", "newsdesk_gone._stored.col")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(index.search, "build_query", once_missing)
+    assert index.search.search(home.index, "harbour").total == len(RECORDS)
+    assert len(calls) == 2
