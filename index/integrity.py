@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 CHECKSUMS = "CHECKSUMS.json"
 INDEX_NAME = "newsdesk"  # the index's name in Whoosh (index.store.INDEX_NAME)
 CHUNK = 1 << 20
+READ_ATTEMPTS = 3  # a read that failed while commits replaced the index is tried this often in all
 _TOC = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
 #: What Whoosh raises when it reads bytes that are not what it wrote (a damaged file, or a bug).
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -224,13 +225,17 @@ def guarded(read: F) -> F:
 
     @functools.wraps(read)
     def wrapper(index_dir: Path, *args: Any, **kwargs: Any) -> Any:
-        try:
-            with reading(index_dir):
-                return read(index_dir, *args, **kwargs)
-        except FileNotFoundError:
-            # A merge removed a file a searcher opened before it had not read yet (and the files are
-            # as written: else ``reading`` said damaged): once more, with the new generation.
-            with reading(index_dir):
-                return read(index_dir, *args, **kwargs)
+        for attempt in range(READ_ATTEMPTS):
+            started = latest_toc(Path(index_dir))
+            try:
+                with reading(index_dir):
+                    return read(index_dir, *args, **kwargs)
+            except READ_ERRORS:
+                # The files are as written (else ``reading`` said damaged).  If a commit came while
+                # this read ran, a merge may have removed an old segment's file before the searcher
+                # opened it (Whoosh opens some columns lazily): once more, on the new generation.
+                if attempt + 1 == READ_ATTEMPTS or latest_toc(Path(index_dir)) == started:
+                    raise
+        raise AssertionError("unreachable")
 
     return wrapper  # type: ignore[return-value]

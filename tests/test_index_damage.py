@@ -163,7 +163,7 @@ def test_a_read_error_in_a_healthy_index_is_not_called_damage(tmp_path: Path, mo
         raise ValueError("a bug, not damage")
 
     monkeypatch.setattr(index.search, "build_query", broken)
-    with pytest.raises(ValueError, match="a bug"):
+    with pytest.raises(ValueError, match="a bug"):  # and not retried: no commit came meanwhile
         index.search.search(home.index, "harbour")
 
 
@@ -184,7 +184,7 @@ def test_a_checksum_write_that_fails_does_not_fail_the_commit(tmp_path: Path, mo
 
 
 def test_a_file_a_merge_removed_mid_search_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A FileNotFoundError in a healthy index (a merge removed an old segment's file) is one retry, not an error."""
+    """A read error in a healthy index while a commit replaced it (a merge removed a file) is retried, not an error."""
     home = _home(tmp_path)
     import index.search
 
@@ -193,8 +193,10 @@ def test_a_file_a_merge_removed_mid_search_is_read_again(tmp_path: Path, monkeyp
 
     def once_missing(*args: object, **kwargs: object) -> object:
         calls.append(1)
-        if len(calls) == 1:
-            raise FileNotFoundError(2, "No such file or directory", "newsdesk_gone._stored.col")
+        if len(calls) == 1:  # as if an ingest committed (and merged) while this search read
+            write_outbox(home.root, "20241024T150000Z-wire-dddddd", RECORDS[:3])
+            ingest(home)
+            raise TypeError("'NoneType' object is not subscriptable")  # a column file a merge removed
         return real(*args, **kwargs)
 
     monkeypatch.setattr(index.search, "build_query", once_missing)
