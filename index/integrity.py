@@ -149,9 +149,9 @@ def _check(index_dir: Path, full: bool) -> None:
         try:
             actual = path.stat().st_size
         except FileNotFoundError:
-            if current:
+            if current and latest_toc(index_dir) == toc:
                 raise Damage(f"{name} is missing") from None
-            continue  # merged away since the checksums were written
+            continue  # merged away by a commit since the checksums were written (or meanwhile)
         if actual != size:
             raise Damage(f"{name} is {actual} bytes, was written with {size}")
         if full and crc_of(path) != crc:
