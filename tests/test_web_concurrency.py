@@ -217,7 +217,7 @@ def test_request_headers_are_bounded(server: tuple[str, Any]) -> None:
 def test_docs_state_the_server_limits() -> None:
     """docs/limits.md gives the numbers serve runs with."""
     from newsdesk import commands_serve
-    from newsdesk.web.app import MAX_URL_QUERY
+    from newsdesk.web.forms import MAX_URL_QUERY
 
     text = " ".join((Path(__file__).parent.parent / "docs" / "limits.md").read_text().split())
     assert f"within {commands_serve.CHANNEL_TIMEOUT} seconds" in text
