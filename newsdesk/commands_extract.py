@@ -22,7 +22,8 @@ def _iso(raw: str | None, zone: str | None) -> str | None:
     """A raw date as ISO 8601 with the offset it was read in (its own, else ``zone``'s).
 
     Without a zone of its own or ``zone``, the zone is unknown: a time of day is
-    printed without an offset ("2024-05-14T10:00:00"), a day alone as the day.
+    printed without an offset ("2024-05-14T10:00:00").  A day alone is printed as
+    the day in any zone (never as its midnight).
     """
     from scraper.dates import get_zone, names_its_zone, parse_printed
 
@@ -43,7 +44,10 @@ def _iso(raw: str | None, zone: str | None) -> str | None:
         where = timezone.utc
     else:
         where = get_zone(parsed.zone)
-    return parsed.value.astimezone(where).isoformat()
+    local = parsed.value.astimezone(where)
+    if not re.search(r"\d:\d\d", raw or "") and (local.hour, local.minute, local.second) == (0, 0, 0):
+        return local.date().isoformat()  # a day without a time of day
+    return local.isoformat()
 
 
 def extraction_json(html: bytes, url: str | None, zone: str | None) -> dict[str, Any]:

@@ -322,7 +322,7 @@ def test_dates_keep_their_offset_and_a_bare_day_stays_that_day(tmp_path: Path) -
                     '<meta property="article:published_time" content="2024-05-14">'
                     '<meta property="article:modified_time" content="2024-05-14T09:30:00+05:30"></head></html>')
     got = _run(str(page), "--tz", "Asia/Tokyo")
-    assert got["published"] == "2024-05-14T00:00:00+09:00"
+    assert got["published"] == "2024-05-14"  # a day, not its midnight in Tokyo
     assert got["updated"] == "2024-05-14T09:30:00+05:30"
 
 

@@ -131,11 +131,23 @@ def test_a_zoneless_time_takes_the_pages_own_offset(tmp_path: Path) -> None:
     assert got["published"] == "2026-11-30T10:05:00-05:00" and got["updated"] == "2026-11-30T12:30:00-05:00"
 
 
-def test_a_zoneless_time_is_never_silently_utc(tmp_path: Path) -> None:
+def test_a_zoneless_time_is_never_silently_utc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tzlocal
+
     head = _ld(headline=HEADLINE, datePublished="2026-11-30T10:05:00")
-    assert _extract(tmp_path, _page(head))["published"] == "2026-11-30T10:05:00"  # zone unknown
+    monkeypatch.setenv("TZ", "America/Chicago")
+    tzlocal.reload_localzone()  # tzlocal keeps the zone it found first
+    try:
+        assert _extract(tmp_path, _page(head))["published"] == "2026-11-30T10:05:00-06:00"  # this machine's zone
+    finally:
+        monkeypatch.undo()
+        tzlocal.reload_localzone()
     got = _extract(tmp_path, _page(head), "--tz", "America/New_York")
     assert got["published"] == "2026-11-30T10:05:00-05:00"  # the source's zone
+    from scraper.extract import extract_article
+
+    article = extract_article(_page(head), "https://valleytribune.example/news/1")
+    assert article.published_raw == "2026-11-30T10:05:00"  # as printed: the reader of it chooses the zone
 
 
 def test_an_update_time_is_not_the_publication_time(tmp_path: Path) -> None:
@@ -162,8 +174,8 @@ def test_a_label_and_its_date_in_separate_elements(tmp_path: Path) -> None:
 
 def test_a_last_updated_line_is_no_publication_time(tmp_path: Path) -> None:
     body = "<p>Last updated: 30 November 2026, 18:20</p>"
-    got = _extract(tmp_path, _page(body=body), url="https://valleytribune.example/news/harbour")
-    assert got["updated"] == "2026-11-30T18:20:00"
+    got = _extract(tmp_path, _page(body=body), "--tz", "Europe/Lisbon", url="https://valleytribune.example/news/harbour")
+    assert got["updated"] == "2026-11-30T18:20:00+00:00"
     assert got["published"] in (None, "2026-11-30")  # at most the day, never 18:20 nor midnight
     assert got["body"].startswith("The harbour wall gave way")
 
@@ -176,3 +188,46 @@ def test_rss_extra_field_that_feedparser_knows_is_kept_as_text() -> None:
                                       {"extra_fields": ["Tags", "itemID"]})
     assert error is None
     assert items[0].extra == {"Tags": "Hezbollah,Lebanon,IDF", "itemID": "826101"}
+
+
+# --- body ------------------------------------------------------------------------------------
+
+DEK = ("the harbour board said on Tuesday that the works on the north pier would go on through the winter, "
+       "and that boats could use the old slipway while the cranes are there")
+
+
+def test_other_articles_teasers_and_player_text_leave_the_body(tmp_path: Path) -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the harbour story: the council met on Monday to hear the engineers, and the "
+        f"<a href='/news/ferry'>ferry timetable</a> was changed for the winter months ahead of the repairs.</p>"
+        for n in range(1, 7))
+    player = ("<div class='player'><video src='/v.mp4'><p>To view this video please enable JavaScript, and consider "
+              "upgrading to a web browser that <a href='https://videojs.example/html5'>supports HTML5 video</a>"
+              "</p></video></div>")
+    cards = "".join(  # other articles' cards: a linked headline and its dek
+        f"<div class='card'><h3><a href='/news/{n}'>Other story number {n} about the valley</a></h3>"
+        f"<p>A dek for the other story number {n}: {DEK}.</p></div>" for n in range(1, 4))
+    linked = "".join(  # whole teasers wrapped in a link (their headline an <h1>, after the page's own)
+        f"<li><a href='/news/9{n}'><div><h1>A teaser headline {n} set as a heading</h1>"
+        f"<p><b>RELATED {n}:</b> a whole teaser paragraph wrapped in a link to another page, {DEK}. {DEK}.</p>"
+        "</div></a></li>" for n in range(3))
+    half = len(paragraphs) // 2
+    page = (f"<!doctype html><html lang='en'><head><title>{HEADLINE} | Valley Tribune</title></head><body>"
+            f"<article class='story'><h1>{HEADLINE}</h1><div class='text'>{paragraphs[:half]}{player}"
+            f"{paragraphs[half:]}</div><section><h2>More from the Tribune</h2>{cards}</section>"
+            f"<ul>{linked}</ul></article></body></html>")
+    body = _extract(tmp_path, page)["body"]
+    assert [line[:11] for line in body.split("\n")] == [f"Paragraph {n}" for n in range(1, 7)]
+    assert "ferry timetable" in body  # a link inside a paragraph is text
+
+
+def test_a_paragraph_inside_the_article_is_kept_though_mostly_a_link() -> None:
+    from scraper.extract.fallbacks import _with_inner_gaps_filled
+
+    precise = "First paragraph.\nThird paragraph.\nFourth paragraph."
+    whole = "Share this story\nFirst paragraph.\nIn 2008 the council said the wall could be rebuilt.\n" \
+            "Third paragraph.\nFourth paragraph.\nMore from the Tribune"
+    assert _with_inner_gaps_filled(precise, whole).split("\n") == [
+        "First paragraph.", "In 2008 the council said the wall could be rebuilt.", "Third paragraph.",
+        "Fourth paragraph."]  # the inner gap filled, the edges left out
+    assert _with_inner_gaps_filled(precise, None) == precise

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 from scraper.extract.printed_dates import _same_day
+from scraper.extract.teasers import without_teasers
 
 if TYPE_CHECKING:
     from scraper.extract.page import _Page
@@ -19,18 +21,63 @@ def _generic(text: str, url: str | None) -> dict[str, Any]:
     if not _has_markup(text):
         return {}
     import trafilatura  # lazy: only pages that need it pay the import
+    from trafilatura.utils import load_html
 
+    options = {"include_comments": False, "include_tables": False, "deduplicate": False}
     try:
-        doc = trafilatura.bare_extraction(
-            text, url=url, with_metadata=True, include_comments=False, include_tables=False,
-            favor_precision=True, deduplicate=False,
-        )
+        tree = load_html(text)
+        if tree is None:
+            return {}
+        tree = without_teasers(tree)
+        second = copy.deepcopy(tree)  # trafilatura prunes the tree it reads
+        doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, favor_precision=True, **options)
+        if doc is None:
+            return {}
+        doc = doc if isinstance(doc, dict) else doc.as_dict()
+        if doc.get("text"):
+            whole = trafilatura.bare_extraction(second, url=url, with_metadata=False, **options)
+            whole = whole if isinstance(whole, dict) or whole is None else whole.as_dict()
+            doc["text"] = _with_inner_gaps_filled(doc["text"], (whole or {}).get("text"))
     except Exception as exc:  # trafilatura can fail on odd markup; the other layers still count
         logger.debug("trafilatura failed on %s: %s", url, exc)
         return {}
-    if doc is None:
-        return {}
-    return doc if isinstance(doc, dict) else doc.as_dict()
+    return doc
+
+
+def _with_inner_gaps_filled(precise: str, whole: str | None) -> str:
+    """The precise reading, with the paragraphs the whole reading has between two of its lines.
+
+    trafilatura's precision mode keeps the page's edges out (teasers, notes, share
+    lines) but also drops a paragraph inside the article that is mostly a link
+    ("In 2008 the alliance said that <a>Ukraine could eventually join</a>.").
+    A paragraph the default mode reads *between* two paragraphs both modes keep
+    is inside the article; what it reads before the first or after the last is
+    not taken.
+    """
+    if not whole:
+        return precise
+    lines, full = precise.split("\n"), whole.split("\n")
+    keys = [_squashed(x) for x in full]
+    at, placed = 0, []  # each precise line's place in the whole reading, in order
+    for line in lines:
+        key = _squashed(line)
+        found = next((j for j in range(at, len(full)) if key and keys[j] == key), None)
+        placed.append(found)
+        if found is not None:
+            at = found + 1
+    merged: list[str] = []
+    previous = None
+    for line, found in zip(lines, placed):
+        if found is not None:
+            if previous is not None:
+                merged.extend(full[previous + 1: found])
+            previous = found
+        merged.append(line)
+    return "\n".join(merged)
+
+
+def _squashed(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
 
 
 def _has_markup(text: str) -> bool:
