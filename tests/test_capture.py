@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import io
 import json
 import random
@@ -15,6 +16,7 @@ import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -472,6 +474,18 @@ def test_show_capture_of_each_version_and_the_mistakes_it_names(tmp_path: Path) 
         assert printed.exit_code == 0 and printed.stdout_bytes == text, wanted
     first = _show(home.root, key, "--capture", "--version", "1")
     assert first.output.startswith("archived page of version 1:\n")
+    # The web record page links each version to its archived page.
+    client = app_for(home.root).test_client()
+    page = client.get("/record", query_string={"key": key}).data.decode()
+    links = [html.unescape(link) for link in re.findall(r'href="(/capture\?[^"]*version=[^"]*)"', page)]
+    assert len(links) == 2
+    for day, link in zip((1, 2), links):
+        assert parse_qs(urlsplit(link).query) == {"key": [key], "version": [str(day)]}
+        shown = client.get(link)
+        assert shown.status_code == 200 and pages[day] in shown.data
+        assert shown.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert client.get("/capture", query_string={"key": key, "version": 3}).status_code == 404
+    assert client.get("/capture", query_string={"key": key, "version": "one"}).status_code == 400
     assert f"url:          {key}\n" in first.output
 
     missing = _show(home.root, key, "--capture", "--version", "3")

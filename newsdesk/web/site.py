@@ -61,11 +61,15 @@ class Site:
         return {"record": record, "versions": versions if len(versions) > 1 else [],
                 "duplicates": self.archive.near_duplicates(record)}
 
-    def capture(self, key: str) -> Capture:
-        """The page a record was read from, as captured in its run's WARC file."""
+    def capture(self, key: str, version: int | None = None) -> Capture:
+        """The page a record (or one of its versions) was read from, as captured in its run's WARC file."""
         record = self.archive.record(key)
         if record is None:
             raise NotFound(f"no record with key {key!r}", "search for it instead")
+        if version is not None and version != int(record.get("version") or 1):
+            record = next((v for v in self.archive.history(key) if int(v.get("version") or 1) == version), None)
+            if record is None:
+                raise NotFound(f"{key} has no version {version} in {self.archive.name}", "see its record page")
         try:
             return record_capture(self.home, record)
         except CaptureMissing as exc:

@@ -182,8 +182,11 @@ def api_record_path(key: str) -> Response:
 
 @bp.get("/capture")
 def capture_page() -> Response:
-    """The archived page a record was read from, served from the WARC file, sandboxed."""
-    return capture_response(site().capture(_key()))
+    """The archived page a record (``&version=N``: that version) was read from, from the WARC file, sandboxed."""
+    version = request.args.get("version", "")
+    if version and not version.isdigit():
+        raise WebInputError(f"version {version[:20]!r} is not a whole number", "link to /record?key=<the key>")
+    return capture_response(site().capture(_key(), int(version) if version else None))
 
 def _key() -> str:
     key = request.args.get("key", "")
