@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +232,19 @@ def test_a_paragraph_inside_the_article_is_kept_though_mostly_a_link() -> None:
         "First paragraph.", "In 2008 the council said the wall could be rebuilt.", "Third paragraph.",
         "Fourth paragraph."]  # the inner gap filled, the edges left out
     assert _with_inner_gaps_filled(precise, None) == precise
+
+
+def test_an_embedded_social_post_and_a_caption_line_leave_the_body(tmp_path: Path) -> None:
+    tweet = ('<blockquote class="twitter-tweet"><p lang="en">Highlights from our win at the harbour ground '
+             '<a href="https://t.co/x">pic.twitter.com/abc</a></p>&mdash; Valley Rovers (@valleyrovers) '
+             '<a href="https://twitter.com/valleyrovers/status/1">November 30, 2026</a></blockquote>')
+    caption = "The harbour wall on Monday morning (Picture: Jane Roe)"
+    first, second = (re.sub("<[^>]+>", "", p) for p in BODY.split("</p><p>"))
+    body_text = "\n\n".join([first, caption, second])  # a JSON-LD body with the caption as a line
+    head = _ld(headline=HEADLINE, articleBody=body_text)
+    page = _page(head, f'<figure><img src="/wall.jpg" alt=""><figcaption>{caption}</figcaption></figure>{tweet}')
+    got = _extract(tmp_path, page)
+    assert caption not in got["body"] and "The harbour wall gave way on Sunday night" in got["body"]
+    got = _extract(tmp_path, _page(body=tweet))  # no JSON-LD: the page's main text
+    assert "Valley Rovers" not in got["body"] and "pic.twitter.com" not in got["body"]
+    assert got["body"].startswith("The harbour wall gave way")

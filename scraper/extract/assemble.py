@@ -9,7 +9,8 @@ from parsel import Selector
 
 from scraper.bylines import parse_byline
 from scraper.extract.article import ExtractedArticle
-from scraper.extract.body import _body_byline, _byline_line, _paragraphs_like, _without_credit_lines, _without_headline
+from scraper.extract.body import (_body_byline, _byline_line, _paragraphs_like, _without_captions,
+                                   _without_credit_lines, _without_headline)
 from scraper.extract.fallbacks import _generic_date
 from scraper.extract.jsonld import _URLISH, _ld_list, _ld_names, _ld_text
 from scraper.extract.metas import _META_AUTHOR, _META_PUBLISHED, _META_TITLE, _META_UPDATED, _itemprop
@@ -203,7 +204,7 @@ def extract_article(html: str | bytes, url: str | None = None,
     result.updated_raw = (_ld_text(page.ld("dateModified")) or page.meta(*_META_UPDATED)
                           or _itemprop(sel, "dateModified") or page.labelled.updated
                           or next(iter(page.times[1]), None))
-    result.body = _body(page)
+    result.body = _without_captions(_body(page), sel)
     result.summary = (_ld_text(page.ld("description", "abstract"))
                       or page.meta("og:description", "description", "twitter:description", "dc.description")
                       or page.selected_text("summary"))

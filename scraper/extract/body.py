@@ -1,11 +1,13 @@
-"""The body's edges: a repeated headline, a byline or credit printed as a line of the text, paragraph breaks."""
+"""The body's edges: a repeated headline, a byline or credit printed as a line of the text, captions, paragraph breaks."""
 
 from __future__ import annotations
 
 import re
 
+from parsel import Selector
+
 from scraper.bylines import parse_byline
-from scraper.titles import fold
+from scraper.titles import fold, squash
 
 
 def _without_headline(body: str | None, title: str | None) -> str | None:
@@ -91,3 +93,19 @@ def _paragraphs_like(flat: str, page_text: str | None) -> str:
         last = at
     pieces.append(flat[last:].strip())
     return "\n".join(p for p in pieces if p)
+
+
+def _without_captions(body: str | None, sel: Selector) -> str | None:
+    """The body without a line that is exactly an image's caption (a ``<figcaption>`` or ``<figure>`` text).
+
+    JSON-LD bodies and some main texts carry the captions of the article's images
+    as lines of their own ("The harbour on Monday (Picture: Jane Roe)"); a
+    caption describes a picture, it is not the article's text.
+    """
+    if not body:
+        return body
+    captions = {squash(" ".join(n.xpath(".//text()").getall())) for n in sel.xpath("//figcaption | //figure")}
+    captions.discard("")
+    if not captions:
+        return body
+    return "\n".join(line for line in body.split("\n") if squash(line) not in captions)

@@ -4,7 +4,7 @@ trafilatura reads the page's main text well, but keeps what sits next to it and
 looks like text: a list of other articles' cards under the article ("More from
 …", "Popular"), a related story wrapped whole in a link, the "please enable
 JavaScript" text of a video player.  The rules here hold for any site and only
-look at the markup, never at class names:
+look at the markup, never at a site's class names:
 
 * a link that holds block content (a paragraph, a heading, a list) is a card
   pointing to another page, not a part of the text, which links words, not
@@ -14,6 +14,9 @@ look at the markup, never at class names:
   heading and only a short text besides) goes with it;
 * what a ``<video>``, ``<audio>`` or ``<object>`` element holds is shown only by
   browsers that cannot play it;
+* a post embedded from a social network (the ``<blockquote>`` its embed code
+  prints, ``class="twitter-tweet"``, ``instagram-media``, ``tiktok-embed`` …) is
+  quoted from another site, not written for the article;
 * a container left with only a short label once its cards are gone ("More from
   the Tribune") goes too.
 
@@ -28,6 +31,9 @@ from lxml.html import HtmlElement
 _BLOCKS = frozenset({"p", "div", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "section", "article",
                      "figure", "blockquote", "table"})
 _PLAYERS = ("video", "audio", "object")
+#: The classes the social networks' embed codes give the <blockquote> they print.
+_EMBED_CLASSES = ("twitter-tweet", "twitter-video", "instagram-media", "tiktok-embed", "fb-xfbml-parse-ignore",
+                  "threads-embed", "bluesky-embed", "reddit-embed-bq")
 #: Longest text (letters and digits) a removed card may hold; more is the page itself.
 _CARD_CHARS = 1500
 #: A card's text besides its headline (a dek, a date, a kicker), at most.
@@ -66,6 +72,9 @@ def _cards(tree: HtmlElement, headline: HtmlElement | None) -> list[HtmlElement]
     found: list[HtmlElement] = []
     for player in tree.iter(*_PLAYERS):
         found.append(player)
+    for quote in tree.iter("blockquote"):
+        if any(name in (quote.get("class") or "") for name in _EMBED_CLASSES):
+            found.append(quote)
     for a in tree.iter("a"):
         if (_external_link(a) and any(isinstance(d.tag, str) and d.tag in _BLOCKS for d in a.iterdescendants())
                 and not _holds(a, headline) and _size(a) <= _CARD_CHARS):
