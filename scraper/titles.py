@@ -8,12 +8,15 @@ written for search engines or social media.  The rules here hold for any site:
 
 * a tail is the site's name when it is the page's ``og:site_name`` (or
   publisher, application name), contains the host's own label ("AP News" on
-  apnews.com), or is the text of the page's link to its home page;
+  apnews.com, accents aside: "Aktuálně.cz" on aktualne.cz), is what the label
+  abbreviates ("Los Angeles Times" on latimes.com), or is the text of the
+  page's link to its home page;
 * a tail is a section when it is the page's section (``article:section``,
   JSON-LD ``articleSection``), a breadcrumb or navigation link's text, or a
   short name printed between the headline and the site's name;
 * the page's ``<h1>`` is the arbiter: a head that is the ``<h1>`` is the
-  headline, whatever its tail;
+  headline, whatever its tail, and so is a tail that is the ``<h1>``, whatever
+  kicker stands before it ("Infant abandonment: Newborns left in …");
 * a leading label ("Opinion |", "Analysis:", "Live:") is cut when it is one of
   the labels below (several languages) and what follows is still a headline.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from parsel import Selector
@@ -53,6 +57,8 @@ _LEADING_LABELS = frozenset("""
 """.split())
 #: "Analysis: Headline": a one- or two-word label and a colon right after it.
 _LABEL_COLON = re.compile(r"([^\W\d_]+(?:\s[^\W\d_]+)?)\s*:\s+")
+#: Where a kicker before a headline ends: a separator, or a colon ("Kicker: Headline").
+_KICKER_END = re.compile(TITLE_SEPARATOR.pattern + r"|:\s+")
 #: Longest decoration (in words) taken for a section name between a headline and the site.
 _SECTION_WORDS = 3
 
@@ -65,6 +71,35 @@ def fold(text: str) -> str:
 def squash(text: str) -> str:
     """Only the letters and digits of a text, case folded (quotes and dashes ignored)."""
     return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _plain(text: str) -> str:
+    """Letters and digits without their accents, case folded: 'Aktuálně.cz' → 'aktualnecz' (hosts are ASCII)."""
+    return squash("".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)))
+
+
+def abbreviates(label: str, name: str) -> bool:
+    """Whether a host label is a name's words, each whole or as its initial, in order.
+
+    'latimes' for "Los Angeles Times", 'nzherald' for "The New Zealand Herald",
+    'wsj' for "Wall Street Journal"; a leading "The" may be left out.
+    """
+    words = [_plain(w) for w in name.split()]
+    words = [w for w in words if w]
+    if len(words) < 2 or len(words) > 6:
+        return False
+    if words[0] == "the":
+        return abbreviates(label, " ".join(words[1:])) or abbreviates(label, "t " + " ".join(words[1:]))
+
+    @functools.lru_cache(maxsize=None)
+    def fits(i: int, at: int) -> bool:
+        if i == len(words):
+            return at == len(label)
+        word = words[i]
+        return ((label.startswith(word, at) and fits(i + 1, at + len(word)))
+                or (label.startswith(word[0], at) and fits(i + 1, at + 1)))
+
+    return fits(0, 0)
 
 
 def host_label(url: str | None) -> str | None:
@@ -119,8 +154,9 @@ class TitleContext:
         """Whether a title part names the site: og:site_name, the home link's text, or the host."""
         if fold(text) in self.site_names:
             return True
-        squashed = squash(text)
-        return bool(self.host and len(squashed) >= 3 and (self.host in squashed or squashed in self.host))
+        plain = _plain(text)
+        return bool(self.host and len(plain) >= 3
+                    and (self.host in plain or plain in self.host or abbreviates(self.host, text)))
 
     def is_heading(self, text: str) -> bool:
         """Whether a text is one of the page's <h1> headlines (quotes and punctuation aside)."""
@@ -158,6 +194,11 @@ def clean_title(title: str | None, context: TitleContext) -> str | None:
         if own:
             return own
     title = _without_tail(title, context)
+    # The same on the other side: "Kicker: Headline" where the <h1> is the headline.
+    for head in sorted(context.headings, key=len, reverse=True):
+        own = _own_suffix(title, head) if len(squash(head)) >= 5 else None
+        if own:
+            return own
     return _without_label(title, context)
 
 
@@ -166,6 +207,15 @@ def _own_prefix(title: str, head: str) -> str | None:
     for match in TITLE_SEPARATOR.finditer(title):
         if squash(title[: match.start()]) == squash(head):
             return title[: match.start()].strip()
+    return None
+
+
+def _own_suffix(title: str, head: str) -> str | None:
+    """The title from the separator after which it is ``head`` (an <h1>) to its end, as the title prints it."""
+    for match in _KICKER_END.finditer(title):
+        rest = title[match.end():].strip()
+        if squash(rest) == squash(head) and squash(title[: match.start()]):
+            return rest
     return None
 
 

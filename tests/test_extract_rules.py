@@ -60,6 +60,20 @@ def test_title_loses_site_section_and_label(tmp_path: Path, head: str) -> None:
     assert _extract(tmp_path, _page(head, h1=""))["title"] == HEADLINE  # without an <h1> to compare
 
 
+@pytest.mark.parametrize("site, url", [
+    ("Valley Times Herald", "https://www.vtherald.example/news/1"),  # the host abbreviates the name
+    ("Údolní Noviny", "https://www.udolninoviny.example/zpravy/1"),  # the host is the name without accents
+])
+def test_title_loses_the_site_name_the_host_spells(tmp_path: Path, site: str, url: str) -> None:
+    page = _page(f"<title>{HEADLINE} - {site}</title>", h1="")  # no metadata, no <h1>: only the host
+    assert _extract(tmp_path, page, url=url)["title"] == HEADLINE
+
+
+def test_a_kicker_before_the_displayed_headline_is_cut(tmp_path: Path) -> None:
+    page = _page(f"<title>Coast road closed: {HEADLINE} | World News | Valley Tribune</title>")
+    assert _extract(tmp_path, page)["title"] == HEADLINE
+
+
 def test_title_loses_a_section_after_a_wide_colon(tmp_path: Path) -> None:
     page = _page('<meta property="og:title" content="大谷が2本塁打、チームは5連勝 : スポーツ">', h1="大谷が2本塁打、チームは5連勝")
     assert _extract(tmp_path, page)["title"] == "大谷が2本塁打、チームは5連勝"
