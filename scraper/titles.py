@@ -73,7 +73,7 @@ def squash(text: str) -> str:
     return "".join(c for c in text.casefold() if c.isalnum())
 
 
-def _plain(text: str) -> str:
+def plain_letters(text: str) -> str:
     """Letters and digits without their accents, case folded: 'Aktuálně.cz' → 'aktualnecz' (hosts are ASCII)."""
     return squash("".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)))
 
@@ -84,7 +84,7 @@ def abbreviates(label: str, name: str) -> bool:
     'latimes' for "Los Angeles Times", 'nzherald' for "The New Zealand Herald",
     'wsj' for "Wall Street Journal"; a leading "The" may be left out.
     """
-    words = [_plain(w) for w in name.split()]
+    words = [plain_letters(w) for w in name.split()]
     words = [w for w in words if w]
     if len(words) < 2 or len(words) > 6:
         return False
@@ -154,7 +154,7 @@ class TitleContext:
         """Whether a title part names the site: og:site_name, the home link's text, or the host."""
         if fold(text) in self.site_names:
             return True
-        plain = _plain(text)
+        plain = plain_letters(text)
         return bool(self.host and len(plain) >= 3
                     and (self.host in plain or plain in self.host or abbreviates(self.host, text)))
 

@@ -111,6 +111,26 @@ def test_printed_bylines_are_cleaned(tmp_path: Path, printed: str, people: list[
     assert got["people"] == people and got["authors"] == people
 
 
+@pytest.mark.parametrize("printed", [
+    '<div data-testid="byline-contributors"><span class="x1">Jane Roe</span></div>',  # marked by a data attribute
+    "<div class='meta'><a href='/author/jane-roe'>Jane Roe</a> 30 November 2026</div>",  # a link to the author's page
+    "<div class='meta'><span>Written by Jane Roe</span></div>",
+], ids=["data-attribute", "author-link", "written-by"])
+def test_a_byline_without_metadata_or_byline_class(tmp_path: Path, printed: str) -> None:
+    page = _page(body=printed).replace("<nav>", "<nav><a href='/author/omar-haddad'>Omar Haddad</a> ")
+    got = _extract(tmp_path, page)  # the author link before the headline is another page's
+    assert got["people"] == ["Jane Roe"]
+
+
+def test_the_publication_its_host_names_is_no_person(tmp_path: Path) -> None:
+    head = _ld(headline=HEADLINE, author=[{"@type": "Person", "name": "Jane Roe"},
+                                         {"@type": "Person", "name": "Valley Tribune"}])
+    got = _extract(tmp_path, _page(head))  # no og:site_name: the host valleytribune.example names it
+    assert got["people"] == ["Jane Roe"] and got["authors"] == ["Jane Roe"]
+    alone = _extract(tmp_path, _page(_ld(headline=HEADLINE, author={"@type": "Person", "name": "Valley Tribune"})))
+    assert alone["people"] == [] and alone["authors"] == ["Valley Tribune"]
+
+
 def test_the_publisher_is_never_a_person(tmp_path: Path) -> None:
     head = ('<meta property="og:site_name" content="The Valley Tribune">'
             + _ld(headline=HEADLINE, author={"@type": "Person", "name": "The Valley Tribune"},

@@ -47,6 +47,8 @@ def _authors(page: _Page, result: ExtractedArticle, names: Iterable[str | tuple[
             if fold(person) in page.sections:  # "Politics" printed where the byline goes
                 byline.credits.remove(person)
                 continue
+            if page.is_site(person):  # the publication, named as its host spells it: no person
+                continue
             if person not in result.authors:
                 result.authors.append(person)
         for credit in byline.credits:
@@ -64,14 +66,22 @@ _BYLINE_XPATHS = (
     '//*[contains(translate(@class, "BYLINE", "byline"), "byline") or contains(translate(@id, "BYLINE", "byline"), "byline")]',
     '//*[@itemprop="author"][not(self::meta or self::link)]',
     '//a[@rel="author"]',
+    # A byline marked by a data attribute (data-testid="byline-contributors", data-component="byline").
+    '//*[@*[starts-with(name(), "data-")][contains(translate(., "BYLINE", "byline"), "byline")]]',
     '//*[not(self::body or self::html or self::article)][contains(translate(@class, "AUTHOR", "author"), "author")]',
+    # A link to the author's page after the headline ("/author/jane-roe", "/profiles/47", "/autor/…"),
+    # its text a name of two words or more.
+    '(//h1)[1]/following::a[contains(normalize-space(), " ")][contains(@href, "/author/") or contains(@href, "/authors/")'
+    ' or contains(@href, "/autor/") or contains(@href, "/autore/") or contains(@href, "/auteur/")'
+    ' or contains(@href, "/profiles/") or contains(@href, "/journalist/") or contains(@href, "/staff/")]',
     # A short paragraph or credit line that is only "By …" ("By A and B, Reuters" in p.credit).
     '(//article | //main | //body)[1]//*[self::p or self::div or self::span or self::em or self::strong]'
     '[not(*[self::p or self::div])][string-length(normalize-space()) < 150]'
     '[starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "by ")'
     ' or starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "par ")'
     ' or starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "von ")'
-    ' or starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "por ")]',
+    ' or starts-with(translate(normalize-space(), "BYPARVONOR", "byparvonor"), "por ")'
+    ' or starts-with(translate(normalize-space(), "WRITENBY", "writenby"), "written by ")]',
 )
 _BY_PREFIX = re.compile(r"^\s*by[:\s]+", re.IGNORECASE)
 
@@ -87,6 +97,7 @@ def _printed_byline(sel: Selector) -> list[str]:
                 continue
             if xpath == _BYLINE_XPATHS[-1]:  # any "By …" line: only if it is names and nothing else
                 text = re.split(r",\s+in\s", text, maxsplit=1)[0].strip(" ,;.")  # "By X, in News, Sport"
+                text = re.sub(r"^written\s+(?=by\s)", "", text, flags=re.IGNORECASE)  # "Written by X"
                 if not _byline_line(text):
                     continue
             if parse_byline(text).credits:
@@ -124,11 +135,11 @@ def _title(page: _Page) -> str | None:
 
 def _fill_authors(page: _Page, result: ExtractedArticle) -> None:
     """JSON-LD authors, meta authors, then the author selector or the printed byline."""
-    names = [(n, is_org or fold(n) in page.site_names)
+    names = [(n, is_org or page.is_site(n))
              for n, is_org in _ld_names(page.ld("author", "creator"))]
     if not names:
         for key in _META_AUTHOR:
-            names = [(v, fold(v) in page.site_names) for v in page.metas.get(key, [])
+            names = [(v, page.is_site(v)) for v in page.metas.get(key, [])
                      if not _URLISH.match(v) and clean_line(v)]
             if names:
                 break
@@ -233,8 +244,8 @@ def extract_article(html: str | bytes, url: str | None = None,
             result.body = body
     if result.authors:
         # Once people are known, the publication itself named as author is no credit.
-        result.credits = [c for c in result.credits if fold(c) not in page.site_names]
-        if result.agency and fold(result.agency) in page.site_names:
+        result.credits = [c for c in result.credits if not page.is_site(c)]
+        if result.agency and page.is_site(result.agency):
             result.agency = None
     result.body = _without_credit_lines(result.body, result.credits)
     result.language = _language_tag(result.language)

@@ -13,7 +13,7 @@ from scraper.extract.metas import _first, _metas
 from scraper.extract.parsing import _selector, _to_text
 from scraper.extract.printed_dates import _labelled_dates, _PrintedDates, _printed_times
 from scraper.extract.selected import _by_selector, _node_text
-from scraper.titles import TitleContext, fold
+from scraper.titles import TitleContext, fold, plain_letters
 
 _BREADCRUMB_XPATH = '//*[contains(translate(@class, "BREADCRUMB", "breadcrumb"), "breadcrumb")]//a//text()'
 
@@ -57,6 +57,16 @@ class _Page:
     def selected_text(self, name: str) -> str | None:
         nodes = self.selected(name)
         return _node_text(nodes[0]) if nodes else None
+
+    def is_site(self, name: str) -> bool:
+        """Whether a name is the publication itself: its og:site_name or publisher, or the name its host spells.
+
+        "Seattle Times" on seattletimes.com, "CNN" on cnn.com (letters and digits, accents aside).
+        """
+        if fold(name) in self.site_names:
+            return True
+        host = self.title_context.host
+        return bool(host) and plain_letters(name) in (host, "the" + host)
 
     @functools.cached_property
     def labelled(self) -> _PrintedDates:
