@@ -171,6 +171,8 @@ def _body(page: _Page) -> str | None:
     page_text = "\n".join(parts) or clean_block(page.generic.get("text"))
     if ld_text and (page_text is None or len(ld_text) >= _TEASER_RATIO * len(page_text)):
         return _paragraphs_like(ld_text, page_text)
+    if not parts and page_text:
+        page_text = clean_block(page.main_text) or page_text
     return page_text or ld_text
 
 

@@ -16,32 +16,55 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _generic(text: str, url: str | None) -> dict[str, Any]:
-    """trafilatura's reading of the page (body and metadata); {} if it finds nothing."""
-    if not _has_markup(text):
-        return {}
-    import trafilatura  # lazy: only pages that need it pay the import
+_OPTIONS = {"include_comments": False, "include_tables": False, "deduplicate": False}
+
+
+def _tree(text: str) -> Any:
+    """The page's lxml tree as trafilatura reads it, without other articles' teasers (None if unreadable)."""
     from trafilatura.utils import load_html
 
-    options = {"include_comments": False, "include_tables": False, "deduplicate": False}
+    tree = load_html(text)
+    return None if tree is None else without_teasers(tree)
+
+
+def _generic(text: str, url: str | None) -> tuple[dict[str, Any], Any]:
+    """trafilatura's reading of the page (body and metadata) in precision mode ({} if it finds nothing),
+    and an unread copy of the page's tree for a second reading (None if there is none)."""
+    if not _has_markup(text):
+        return {}, None
+    import trafilatura  # lazy: only pages that need it pay the import
+
     try:
-        tree = load_html(text)
+        tree = _tree(text)
         if tree is None:
-            return {}
-        tree = without_teasers(tree)
-        second = copy.deepcopy(tree)  # trafilatura prunes the tree it reads
-        doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, favor_precision=True, **options)
-        if doc is None:
-            return {}
-        doc = doc if isinstance(doc, dict) else doc.as_dict()
-        if doc.get("text"):
-            whole = trafilatura.bare_extraction(second, url=url, with_metadata=False, **options)
-            whole = whole if isinstance(whole, dict) or whole is None else whole.as_dict()
-            doc["text"] = _with_inner_gaps_filled(doc["text"], (whole or {}).get("text"))
+            return {}, None
+        spare = copy.deepcopy(tree)  # trafilatura prunes the tree it reads
+        doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, favor_precision=True, **_OPTIONS)
     except Exception as exc:  # trafilatura can fail on odd markup; the other layers still count
         logger.debug("trafilatura failed on %s: %s", url, exc)
-        return {}
-    return doc
+        return {}, None
+    if doc is None:
+        return {}, None
+    return (doc if isinstance(doc, dict) else doc.as_dict()), spare
+
+
+def _main_text(tree: Any, url: str | None, precise: str | None) -> str | None:
+    """The precise reading of the page's text with its inner gaps filled from trafilatura's default reading.
+
+    ``tree`` is the unread copy ``_generic`` kept.  Costs a second reading of the
+    page: only asked for when that text becomes the body.
+    """
+    if not precise or tree is None:
+        return precise
+    import trafilatura
+
+    try:
+        whole = trafilatura.bare_extraction(tree, url=url, with_metadata=False, **_OPTIONS)
+    except Exception as exc:  # as above: the precise reading stands
+        logger.debug("trafilatura failed on %s: %s", url, exc)
+        return precise
+    whole = whole if isinstance(whole, dict) or whole is None else whole.as_dict()
+    return _with_inner_gaps_filled(precise, (whole or {}).get("text"))
 
 
 def _with_inner_gaps_filled(precise: str, whole: str | None) -> str:

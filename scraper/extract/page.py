@@ -7,7 +7,7 @@ from typing import Any
 
 from parsel import Selector
 
-from scraper.extract.fallbacks import _generic
+from scraper.extract.fallbacks import _generic, _main_text
 from scraper.extract.jsonld import _jsonld_articles, _ld_list, _ld_text, _url_key
 from scraper.extract.metas import _first, _metas
 from scraper.extract.parsing import _selector, _to_text
@@ -34,6 +34,7 @@ class _Page:
                                               *self.metas.get("application-name", []),
                                               _ld_text(self.ld("publisher")) or ""] if n}
         self._generic: dict[str, Any] | None = None
+        self._spare_tree: Any = None  # the page's tree kept unread for main_text
         self._title_context: TitleContext | None = None
         #: The page's own section names (metadata, breadcrumbs), folded.
         self.sections = {fold(s) for s in [*self.metas.get("article:section", []), *_ld_list(self.ld("articleSection")),
@@ -85,9 +86,16 @@ class _Page:
             self._title_context = TitleContext(self.sel, self.site_names, self.url, self.sections)
         return self._title_context
 
+    @functools.cached_property
+    def main_text(self) -> str | None:
+        """trafilatura's precise text with the paragraphs inside the article it left out (``_main_text``)."""
+        text = self.generic.get("text")
+        spare, self._spare_tree = self._spare_tree, None  # read once
+        return _main_text(spare, self.url, text)
+
     @property
     def generic(self) -> dict[str, Any]:
         """trafilatura's reading of the page, computed once."""
         if self._generic is None:
-            self._generic = _generic(self.text, self.url)
+            self._generic, self._spare_tree = _generic(self.text, self.url)
         return self._generic

@@ -26,6 +26,8 @@ unclosed link by broken markup stays whole).
 
 from __future__ import annotations
 
+import re
+
 from lxml.html import HtmlElement
 
 _BLOCKS = frozenset({"p", "div", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "section", "article",
@@ -43,8 +45,12 @@ _LABEL_CHARS = 40
 _KEEP = frozenset({"html", "body", "main", "article"})
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _size(node: HtmlElement) -> int:
-    return sum(1 for c in node.text_content() if c.isalnum())
+    """How many letters and digits a node's text has."""
+    return len(_NOT_ALNUM.sub("", node.text_content()))
 
 
 def _headline(tree: HtmlElement) -> HtmlElement | None:
