@@ -1,7 +1,7 @@
 """The scheduler's entry point: ``python scheduler.py [--home DIR] [-s NAME=VALUE]…`` (or ``newsdesk schedule``).
 
 It only reads its arguments; the scheduler itself (one APScheduler job per enabled source, the runners,
-housekeeping, the clean stop) is :mod:`newsdesk.scheduling`.
+housekeeping, the clean stop) is :mod:`newsdesk.ops.scheduling`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 import os
 import sys
 
-from newsdesk.errors import NewsdeskError
-from newsdesk.scheduling import run
+from newsdesk.core.errors import NewsdeskError
+from newsdesk.ops.scheduling import run
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 import index.afteringest as afteringest
 from index.ingest import ingest
 from index.watch import SavedSearch, add
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from tests.records import record, write_outbox
 
 logger = logging.getLogger(__name__)

@@ -185,7 +185,7 @@ def _phase(name: str, home: Path, count: int) -> tuple[int, int, int]:
         updated = 0
     else:
         from index.ingest import ingest, reindex
-        from newsdesk.home import Home
+        from newsdesk.core.home import Home
 
         result = reindex(Home(home)) if name == "reindex" else ingest(Home(home))
         records, new, updated = result.records, result.new, result.updated

@@ -165,7 +165,7 @@ def ensure_index(home: Path) -> float:
     """Build the Whoosh index of the home's archive with ``reindex`` unless it is current; seconds taken."""
     from index.ingest import reindex
     from index.schema import SCHEMA_VERSION
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     marker = home / "index" / "SCHEMA_VERSION"
     if marker.exists() and marker.read_text().strip() == str(SCHEMA_VERSION):

@@ -7,7 +7,7 @@ Each is a tight loop of a fixed number of calls (no timed loop), best of 5, in Â
 * the JPost spider's printed time read with its strptime format first vs by guessing
   (``scraper.dates.parse_printed`` with and without ``formats``), distinct strings so its
   memo does not answer;
-* a pipeline's view of a record: ``scraper.items.adapt`` vs ``itemadapter.ItemAdapter``
+* a pipeline's view of a record: ``newsdesk.core.record.adapt`` vs ``itemadapter.ItemAdapter``
   (the wrap and one read, as each pipeline does per item).
 
 The third figure (what a receiver of a Scrapy signal costs per item, scraper/outcomes.py)
@@ -52,7 +52,7 @@ def printed_times(n: int) -> tuple[float, float]:
 def item_views(n: int) -> tuple[float, float]:
     from itemadapter import ItemAdapter
 
-    from scraper.items import NewsItem, adapt
+    from newsdesk.core.record import NewsItem, adapt
 
     items = [NewsItem(key=f"https://e.example/{i}", title=f"Title {i}") for i in range(n)]
     cheap = best_of(lambda: [adapt(item)["key"] for item in items], n)

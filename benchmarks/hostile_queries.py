@@ -30,7 +30,7 @@ from benchmarks.search_during_ingest import _words, make_records  # noqa: E402
 from index.ingest import ingest  # noqa: E402
 from index.query import QueryError  # noqa: E402
 from index.search import search  # noqa: E402
-from newsdesk.home import Home  # noqa: E402
+from newsdesk.core.home import Home  # noqa: E402
 from tests.hostile_inputs import PATHOLOGICAL  # noqa: E402
 from tests.records import write_outbox  # noqa: E402
 

@@ -49,7 +49,7 @@ def _outbox(home: Path, n: int, records: list[dict[str, Any]]) -> None:
 
 def build(home: Path, records: int, files: int) -> Archive:
     from index.ingest import ingest
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     archive = Archive(7)
     per = records // files
@@ -73,7 +73,7 @@ def integrity_costs(home: Path, archive: Archive, records: int) -> None:
     from index import integrity
     from index.ingest import ingest
     from index.store import open_index
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     index = home / "index"
     size = sum(p.stat().st_size for p in index.iterdir()) / 1e6
@@ -135,8 +135,8 @@ def _shared_searcher() -> Any:
 
 def web_load(home: Path, archive: Archive, records: int, requests: int, in_flight: int, label: str) -> None:
     from index.ingest import ingest
-    from newsdesk.commands_serve import make_server
-    from newsdesk.home import Home
+    from newsdesk.cli.serve import make_server
+    from newsdesk.core.home import Home
     from newsdesk.web.app import create_app
 
     srv = make_server(create_app(Home(home), "UTC"), "127.0.0.1", 0, threads=8)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.ingest import ingest  # noqa: E402
 from index.search import search  # noqa: E402
-from newsdesk.home import Home  # noqa: E402
+from newsdesk.core.home import Home  # noqa: E402
 from tests.records import record, write_outbox  # noqa: E402
 
 QUERIES = ['"special counsel"', "troops korea", "title:missile", "weather OR rain", "border NOT talks",

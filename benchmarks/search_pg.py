@@ -83,7 +83,7 @@ def main() -> int:
     from index import pg
     from index.ingest import ingest
     from index.search import search
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     data = records(args.records)
     tmp = Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))

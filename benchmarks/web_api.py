@@ -71,7 +71,7 @@ def synthetic_records(count: int, seed: int = SEED) -> list[dict[str, Any]]:
 def build_home(root: Path, count: int) -> None:
     """Write the records to the outbox and ingest them (skipped if the index exists)."""
     from index.ingest import ingest
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     if (root / "index").is_dir():
         print(f"reusing {root}", file=sys.stderr)
@@ -131,7 +131,7 @@ def in_process(root: Path, queries: list[dict[str, str | list[str]]]) -> list[fl
     """Seconds per query through the app's Archive and JSON shaping, in this process (after a warm-up)."""
     from werkzeug.datastructures import MultiDict
 
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
     from newsdesk.web.app import Archive, SearchForm, search_json
 
     archive = Archive(Home(root))

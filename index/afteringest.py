@@ -7,7 +7,7 @@ before the outbox files move to the archive: a crash here means the files are
 ingested again, and both steps are idempotent (a key is grouped once, a match
 recorded once).  The work is proportional to the number of records, never to
 the size of the archive.  Sending the matches to people is not the index's
-job: the application does it after the ingest (``newsdesk.alerts.after_ingest``),
+job: the application does it after the ingest (``newsdesk.ops.alerts.after_ingest``),
 outside the index lock.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 from index import neardup, watch
 from index.store import new_writer
 from index.schema import to_document
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 
 logger = logging.getLogger(__name__)
 

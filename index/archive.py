@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from index.search import Filters, SearchResult
 from index.timeline import Timeline
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 
 
 class Archive(Protocol):

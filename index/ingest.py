@@ -35,9 +35,9 @@ from whoosh import index as whoosh_index
 
 from index.schema import to_document
 from index.store import INDEX_NAME, IndexDamaged, index_lock, new_writer, open_index, writer_procs
-from newsdesk.home import Home
-from newsdesk.locks import is_locked
-from newsdesk.runid import run_time
+from newsdesk.core.home import Home
+from newsdesk.core.locks import is_locked
+from newsdesk.core.runid import run_time
 
 if TYPE_CHECKING:
     from index.afteringest import AfterIngest
@@ -49,7 +49,7 @@ MAX_SEGMENTS = 16  # past this many segments, a commit also merges the small one
 PARALLEL_MIN = 50_000  # a smaller archive is rebuilt by one writer (starting workers costs more)
 PARALLEL_BATCH = 5_000  # an ingest batch this big is written by worker processes (one segment each)
 
-# The record's fields (scraper/items.py NewsItem, which index/ may not import) by the JSON type they
+# The record's fields (newsdesk/core/record.py NewsItem, which index/ may not import) by the JSON type they
 # must have; a field left out, or null, is always allowed, and fields not named here are kept as they are.
 TEXT_FIELDS = ("url", "source", "kind", "title", "summary", "body", "byline", "agency", "published",
                "published_raw", "published_tz", "updated", "updated_raw", "fetched_at", "language",

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from newsdesk.errors import NewsdeskError
+from newsdesk.core.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
 

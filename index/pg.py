@@ -43,9 +43,9 @@ from index.schema import keyword_value, make_analyzer, make_schema
 from index.search import (Filters, Hit, QueryError, SearchResult, check_page, filter_values, make_snippet, sort_for,
                           text_of)
 from index.timeline import BY, Timeline, tally, window
-from newsdesk.errors import NewsdeskError
-from newsdesk.home import Home
-from newsdesk.locks import FileLock, LockBusy
+from newsdesk.core.errors import NewsdeskError
+from newsdesk.core.home import Home
+from newsdesk.core.locks import FileLock, LockBusy
 
 logger = logging.getLogger(__name__)
 

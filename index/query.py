@@ -30,7 +30,7 @@ from whoosh import collectors, query
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
 
 from index.schema import KEYWORD_FIELDS, keyword_value
-from newsdesk.errors import NewsdeskError
+from newsdesk.core.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from index.store import open_index
 from index.integrity import guarded
 from index.schema import item_time
 from index.search import GROUP_FIELD
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 
 logger = logging.getLogger(__name__)
 

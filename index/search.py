@@ -34,8 +34,8 @@ from index.query import MAX_QUERY_CHARS, SEARCH_FIELDS, QueryError, parse_query,
 from index.schema import keyword_value
 from index.timequery import TIME, newest_in_range, time_range
 from index.vectorized import top_docs
-from newsdesk.errors import NewsdeskError
-from scraper.items import FIELD_NAMES
+from newsdesk.core.errors import NewsdeskError
+from newsdesk.core.record import FIELD_NAMES
 
 __all__ = ["MAX_QUERY_CHARS", "SEARCH_FIELDS", "QueryError", "parse_query", "search", "build_query"]
 

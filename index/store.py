@@ -20,9 +20,9 @@ from whoosh import index as whoosh_index
 from index import integrity
 from index.integrity import Damage, IndexDamaged, check_open, damaged
 from index.schema import SCHEMA_VERSION, PlainCodec, make_schema
-from newsdesk.errors import NewsdeskError
-from newsdesk.home import Home
-from newsdesk.locks import FileLock, LockBusy
+from newsdesk.core.errors import NewsdeskError
+from newsdesk.core.home import Home
+from newsdesk.core.locks import FileLock, LockBusy
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from index.store import INDEX_NAME, index_lock, new_writer, open_index
 from index import integrity
 from index.integrity import check_full
 from index.schema import to_document
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 
 logger = logging.getLogger(__name__)
 

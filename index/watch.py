@@ -6,7 +6,7 @@ indexed, so the cost grows with the size of the ingest, not of the archive.  Eac
 recorded once in ``<home>/state/watch.sqlite``: a record seen again (a re-run,
 a corrected headline) is not reported again.  New matches are shown once by
 ``watch show --new`` and stay "not alerted" until the application's alert
-sender (``newsdesk.alerts``, which reads :func:`pending_alerts`) has put them
+sender (``newsdesk.ops.alerts``, which reads :func:`pending_alerts`) has put them
 into a message and called :func:`mark_alerted`.  A saved search may carry its
 own notification URLs and cooldown; this module only stores them.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from index.search import Filters, query_for
-from newsdesk.errors import NewsdeskError
+from newsdesk.core.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """``python -m newsdesk`` runs the CLI."""
 
-from newsdesk.cli import main
+from newsdesk.cli.main import main
 
 main()

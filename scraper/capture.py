@@ -5,7 +5,7 @@
   writes a request/response pair for every response except robots.txt, and
   notes the response record's ``WARC-Record-ID`` in the request's meta.
 * :class:`CaptureLinkMiddleware` (a spider middleware) copies that id, and the
-  WARC file's name, into every :class:`~scraper.items.NewsItem` the response's
+  WARC file's name, into every :class:`~newsdesk.core.record.NewsItem` the response's
   callback yields (``capture``, ``capture_warc``), and into a record handed
   on to the next page in a request's ``cb_kwargs["item"]``.  A replay of a WARC
   (:mod:`scraper.replay`) puts the original capture's id in the meta, so
@@ -32,8 +32,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from newsdesk.runid import new_run_id
-from scraper.items import NewsItem
+from newsdesk.core.runid import new_run_id
+from newsdesk.core.record import NewsItem
 from scraper.settings import home_of
 from scraper.warcfile import WarcWriter, warc_name, warc_root
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from newsdesk.sqlite import connect_wal
+from newsdesk.core.sqlite import connect_wal
 
 logger = logging.getLogger(__name__)
 

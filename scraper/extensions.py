@@ -6,7 +6,7 @@ with a source's recent runs.  Coverage counts only items whose page this run
 read: a known item not fetched again (:class:`KnownListing`) has no body
 because nobody looked, not because the page lost it.
 
-Before it is written, the report's numbers are checked (:mod:`newsdesk.tally`):
+Before it is written, the report's numbers are checked (:mod:`newsdesk.core.tally`):
 an item that vanished without a counted reason is logged as an error.  A
 crawl forced to stop (a second SIGTERM) never closes its spider; its report is
 then written as the process exits, with the counts so far.
@@ -26,8 +26,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newsdesk.tally import Tally
-from scraper.items import adapt
+from newsdesk.core.tally import Tally
+from newsdesk.core.record import adapt
 from scraper.listing import KnownListing
 from scraper.outcomes import ItemOutcomes
 from scraper.settings import home_of

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from w3lib.url import canonicalize_url
 
-from newsdesk.errors import NewsdeskError
+from newsdesk.core.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
 

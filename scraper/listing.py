@@ -6,7 +6,7 @@ They sit below both the spiders that yield them and the dedupe pipeline that dro
 
 from __future__ import annotations
 
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 
 
 class KnownListing(NewsItem):

@@ -19,7 +19,7 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.listing import RepeatedListing
 from scraper.pipelines.normalize import NormalizePipeline
 from scraper.pipelines.validate import ValidatePipeline

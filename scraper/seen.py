@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from newsdesk.sqlite import connect_wal
+from newsdesk.core.sqlite import connect_wal
 
 #: Answers kept for a second look at the same key; beyond this many the oldest go.
 KEPT_ANSWERS = 20_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

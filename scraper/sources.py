@@ -22,8 +22,8 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from newsdesk.errors import NewsdeskError
-from newsdesk.timeparse import UnknownZone, zone_by_name
+from newsdesk.core.errors import NewsdeskError
+from newsdesk.core.timeparse import UnknownZone, zone_by_name
 from scraper import selector
 
 logger = logging.getLogger(__name__)

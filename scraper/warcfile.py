@@ -37,9 +37,9 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newsdesk.errors import NewsdeskError
-from newsdesk.home import Home
-from newsdesk.runid import run_time
+from newsdesk.core.errors import NewsdeskError
+from newsdesk.core.home import Home
+from newsdesk.core.runid import run_time
 from scraper.fixtures import Page, canonical
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.expatreader import DefusedExpatParser
 from lxml import etree
 
-from newsdesk.errors import NewsdeskError
+from newsdesk.core.errors import NewsdeskError
 
 logger = logging.getLogger(__name__)
 

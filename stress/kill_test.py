@@ -42,9 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from newsdesk.crawl import crawl_command  # noqa: E402
-from newsdesk.home import Home  # noqa: E402
-from newsdesk.runid import new_run_id  # noqa: E402
+from newsdesk.ops.crawl import crawl_command  # noqa: E402
+from newsdesk.core.home import Home  # noqa: E402
+from newsdesk.core.runid import new_run_id  # noqa: E402
 from scraper.sources import get_source  # noqa: E402
 from tests.generated_site import GeneratedSite, item_title, serve_generated  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 Every crawl the suite runs leaves a run report under a temporary home; after
 each test (and, for homes shared by a module, at the end of the session) the
-numbers of every report are checked to add up (:mod:`newsdesk.tally`).
+numbers of every report are checked to add up (:mod:`newsdesk.core.tally`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from newsdesk.tally import Tally
+from newsdesk.core.tally import Tally
 from tests.helpers import FIXTURES, FixtureSite, serve
 
 # Crawl subprocesses inherit this: any request off the loopback fails loudly.

@@ -21,11 +21,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
 
-from newsdesk.cli import cli
-from newsdesk.config import load_config
-from newsdesk.health import deliver
-from newsdesk.home import Home
-from newsdesk.runs import AlertRecord
+from newsdesk.cli.main import cli
+from newsdesk.ops.config import load_config
+from newsdesk.ops.health import deliver
+from newsdesk.core.home import Home
+from newsdesk.ops.runs import AlertRecord
 from tests.records import record, write_outbox
 
 T0 = datetime(2024, 10, 25, 9, 30, tzinfo=timezone.utc)
@@ -357,7 +357,7 @@ def test_wire_copies_fold_into_one_line_and_later_copies_are_not_sent(tmp_path: 
 
 
 def test_fold_names_two_sources_then_counts_the_rest() -> None:
-    from newsdesk.alerts import fold
+    from newsdesk.ops.alerts import fold
 
     copies = [{**KURSK, "key": f"k{i}", "source": s, "dupgroup": "g", "published": f"2024-10-25T1{i}:00:00+00:00"}
               for i, s in enumerate(["JPost", "ynet", "toi", "i24", "ynet"])]
@@ -408,14 +408,14 @@ def test_alerts_config_mistakes_are_one_line(tmp_path: Path) -> None:
     configure(home, urls="json://x")
     result = run(home, "ingest")
     assert result.exit_code == 0 and "Traceback" not in result.output
-    from newsdesk.config import ConfigError
+    from newsdesk.ops.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"\[alerts\] urls must be a list of strings"):
         load_config(home / "config.toml")
 
 
 def test_the_scheduler_sends_after_its_ingest(tmp_path: Path, receiver: Receiver) -> None:
-    from newsdesk.scheduling import Runner
+    from newsdesk.ops.scheduling import Runner
 
     home = tmp_path / "home"
     configure(home, urls=[receiver.url])

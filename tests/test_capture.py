@@ -25,10 +25,10 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from index.ingest import ingest
 from index.records import get_record
-from newsdesk.captures import prune_captures
-from newsdesk.cli import cli
-from newsdesk.config import ConfigError, load_config
-from newsdesk.home import Home
+from newsdesk.ops.captures import prune_captures
+from newsdesk.cli.main import cli
+from newsdesk.ops.config import ConfigError, load_config
+from newsdesk.core.home import Home
 from newsdesk.web.app import app_for
 from scraper.sources import SourceConfigError, load_sources
 from scraper.warcfile import WarcRun, WarcWriter, read_capture, record_capture, warc_files, warc_name, warc_root

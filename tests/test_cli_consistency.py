@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from index.ingest import ingest
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from tests.helpers import FIXTURES, ROOT
 from tests.records import ARCHIVE, write_outbox
 

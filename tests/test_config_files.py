@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from newsdesk.cli import cli
-from newsdesk.config import ConfigError, load_config
-from newsdesk.schedules import plan_for
+from newsdesk.cli.main import cli
+from newsdesk.ops.config import ConfigError, load_config
+from newsdesk.ops.schedules import plan_for
 from scraper.sources import SourceConfigError, load_sources
 
 

@@ -24,8 +24,8 @@ from click.testing import CliRunner
 from index.ingest import ingest, reindex
 from index.store import IngestBusy, open_index
 from index.verify import verify
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from stress.kill_test import check, finish, start_crawl, start_ingest
 from tests.generated_site import serve_generated
 from tests.records import record, write_outbox
@@ -42,7 +42,7 @@ def _child(code: str, home: Path) -> subprocess.CompletedProcess[str]:
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from newsdesk.home import Home
+        from newsdesk.core.home import Home
         home = Home(Path({str(home)!r}))
         def die(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -225,7 +225,7 @@ def test_two_ingests_started_together_serialize_without_an_error(tmp_path: Path)
 
 def test_an_ingest_that_waits_too_long_is_one_line(tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
-    from newsdesk.locks import FileLock
+    from newsdesk.core.locks import FileLock
 
     with FileLock(home.locks / "index.lock"):
         with pytest.raises(IngestBusy, match="busy"):

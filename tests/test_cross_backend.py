@@ -205,7 +205,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from index.ingest import ingest
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     where = Home.resolve(tmp_path_factory.mktemp("cross") / "home")
     write_outbox(where.root, "20241201T000000Z-cross", make_records())

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from newsdesk.cli import cli
-from newsdesk.commands_demo import MARKER
+from newsdesk.cli.main import cli
+from newsdesk.cli.demo import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 

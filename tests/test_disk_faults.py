@@ -23,8 +23,8 @@ from whoosh.filedb.structfile import StructFile
 
 from index.ingest import ingest
 from index.store import INDEX_NAME, open_index
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from tests.records import indexed_count, record, write_outbox
 
 RUN = "20241024T170000Z-jpost-breaking-aaaaaa"

@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 import pytest
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

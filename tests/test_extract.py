@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 from scraper.bylines import parse_byline
 from scraper.dates import parse_printed
 from scraper.extract import ExtractedArticle, extract_article
@@ -327,7 +327,7 @@ def test_dates_keep_their_offset_and_a_bare_day_stays_that_day(tmp_path: Path) -
 
 
 def test_extract_does_not_import_scrapy_at_cli_import() -> None:
-    code = "import sys, newsdesk.cli; print('scrapy' in sys.modules)"
+    code = "import sys, newsdesk.cli.main; print('scrapy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 from scraper.bylines import parse_byline
 from scraper.spiders.feed import feedparser_entries
 from tests.helpers import get_fixture

@@ -20,9 +20,9 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 from scraper.extract import MAX_JSONLD_DEPTH, extract_article
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.middlewares import CharsetCheckMiddleware
 from scraper.offline import parse_page
 from scraper.sources import load_sources

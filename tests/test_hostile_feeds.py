@@ -20,7 +20,7 @@ from scrapy.http import TextResponse, XmlResponse
 from scrapy.utils.test import get_crawler
 
 import scraper.settings as project_settings
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.sources import Source, load_sources
 from scraper.spiders.feed import FeedSpider, json_feed_entries, read_feed
 import scraper.spiders.sitemap as sitemap_module

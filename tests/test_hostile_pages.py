@@ -23,7 +23,7 @@ import pytest
 from parsel import Selector
 from scrapy.http import XmlResponse
 
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.offline import parse_page
 from scraper.sources import get_source
 from scraper.xmlsafety import HostileXML, check_xml, parse_xml

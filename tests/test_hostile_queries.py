@@ -26,8 +26,8 @@ from index.query import QueryError, SearchTimeout, parse_query, run_limited
 from index.schema import make_schema
 from index.search import parse_query as parse_query_from_search
 from index.search import search
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from tests.hostile_inputs import PATHOLOGICAL, RUN_AS_WORDS
 from tests.records import ARCHIVE, record, write_outbox
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_cold_search_does_not_import_scrapy_or_twisted(tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from newsdesk.cli import main\n"
+        "from newsdesk.cli.main import main\n"
         "sys.argv = ['newsdesk', 'search', 'korea', '--home', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted'))\n"

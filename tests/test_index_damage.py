@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from index import integrity
 from index.ingest import ingest
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from newsdesk.web.app import create_app
 from tests.records import record, write_outbox
 

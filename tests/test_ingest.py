@@ -16,7 +16,7 @@ from index.ingest import ingest, reindex
 from index.store import IngestBusy, index_lock, open_index
 from index.search import search
 from index.workers import CleanWorkersWriter
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from tests.records import ARCHIVE, record, write_outbox
 
 RUN1 = "20241024T170000Z-jpost-breaking-aaaaaa"
@@ -154,7 +154,7 @@ def test_reindex_merges_repeated_keys_in_archive_order(tmp_path: Path) -> None:
 def test_optimize_merges_segments_and_keeps_every_item(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from newsdesk.cli import cli
+    from newsdesk.cli.main import cli
 
     home = Home(tmp_path)
     write_outbox(tmp_path, RUN1, ARCHIVE[:4])

@@ -1,11 +1,11 @@
-"""scraper.items.adapt: ItemAdapter's mapping interface, cheaply, for NewsItem."""
+"""newsdesk.core.record.adapt: ItemAdapter's mapping interface, cheaply, for NewsItem."""
 
 from __future__ import annotations
 
 import pytest
 from itemadapter import ItemAdapter
 
-from scraper.items import NewsItem, adapt
+from newsdesk.core.record import NewsItem, adapt
 
 
 def _item() -> NewsItem:

@@ -10,7 +10,7 @@ import numpy as np
 from index.ingest import ingest
 from index.store import open_index
 from index.neardup import GroupStore, normalize, shingles, signature
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from tests.records import ARCHIVE, record, write_outbox
 from tests.records_search import GRID_BODY, OTHER_GRID, WIRE_A, WIRE_B
 
@@ -87,7 +87,7 @@ def test_ingest_writes_group_ids_into_the_index(tmp_path: Path) -> None:
 def test_ingest_summary_reports_grouping(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from newsdesk.cli import cli
+    from newsdesk.cli.main import cli
 
     write_outbox(tmp_path, "20241024T170000Z-a-aaaaaa", [WIRE_A, WIRE_B])
     result = CliRunner().invoke(cli, ["ingest", "--home", str(tmp_path)], catch_exceptions=False)

@@ -14,7 +14,7 @@ from scrapy import Request
 from scrapy.utils.test import get_crawler
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 from scraper.middlewares import AddressGuardMiddleware, BackoffRetryMiddleware
 from scraper.sources import load_sources
 from tests.failing_dns import OFFLINE_SETTINGS

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from index.ingest import ingest
-from newsdesk import scheduling
-from newsdesk.cli import cli
-from newsdesk.crawl import CrawlOutcome
-from newsdesk.home import Home
-from newsdesk.words import plural
+from newsdesk.ops import scheduling
+from newsdesk.cli.main import cli
+from newsdesk.ops.crawl import CrawlOutcome
+from newsdesk.core.home import Home
+from newsdesk.core.words import plural
 from tests.records import ARCHIVE, record, write_outbox
 
 LONG_ID = "a-source-id-far-longer-than-eighteen-characters"

@@ -30,7 +30,7 @@ V2 = {**V1, "title": "Minister resigns after vote", "body": "The minister resign
 def home(tmp_path: Path) -> Any:
     import psycopg
 
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     with psycopg.connect(PG) as conn:
         conn.execute("DROP TABLE IF EXISTS newsdesk_records, newsdesk_record_versions")
@@ -65,7 +65,7 @@ def test_an_older_outbox_delivered_late_does_not_replace_the_correction(home: An
 
 
 def test_loading_the_same_archive_again_adds_no_version(home: Any) -> None:
-    from newsdesk.cli import cli
+    from newsdesk.cli.main import cli
 
     write_outbox(home.root, "20241024T100000Z-a", [V1])
     write_outbox(home.root, "20241024T120000Z-b", [V2])
@@ -84,7 +84,7 @@ def test_loading_the_same_archive_again_adds_no_version(home: Any) -> None:
 def test_show_prints_versions_and_changes_the_same_from_either_backend(home: Any) -> None:
     from index.ingest import ingest
     from index.pg import load_archive
-    from newsdesk.cli import cli
+    from newsdesk.cli.main import cli
 
     write_outbox(home.root, "20241024T100000Z-a", [V1])
     ingest(home)
@@ -150,7 +150,7 @@ def test_a_table_of_an_older_newsdesk_is_brought_up_to_date(home: Any) -> None:
 def test_snippets_and_titles_are_the_same_from_either_backend(home: Any) -> None:
     from index.ingest import ingest
     from index.pg import load_archive
-    from newsdesk.cli import cli
+    from newsdesk.cli.main import cli
 
     long_body = ("Officials met in the capital on Monday to discuss the budget for the coming year. " * 4
                  + "The harbour authority said the new quay would open in spring. "

@@ -12,8 +12,8 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from newsdesk.locks import is_locked
-from scraper.items import NewsItem, adapt
+from newsdesk.core.locks import is_locked
+from newsdesk.core.record import NewsItem, adapt
 from scraper.outcomes import ItemOutcomes
 from scraper.pipelines.dedupe import DedupePipeline
 from scraper.pipelines.normalize import NormalizePipeline
@@ -196,7 +196,7 @@ def test_the_spider_and_the_dedupe_pipeline_share_one_store_and_one_lookup(tmp_p
 
 
 def test_a_record_is_one_json_line_whatever_its_extra_holds() -> None:
-    from scraper.items import _JSONL, _iso_times
+    from newsdesk.core.record import _JSONL, _iso_times
 
     odd = NewsItem(key="k", title="Tïtle\u2028with\x00controls 😀", extra={"n": 2**70, 3: "int key", "nan": float("nan")},
                    published=FETCHED)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from newsdesk.commands_demo import ADDON, demo_pages
-from newsdesk.progress import CrawlProgress, Meter
+from newsdesk.cli.demo import ADDON, demo_pages
+from newsdesk.cli.progress import CrawlProgress, Meter
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from index.ingest import _merge, ingest
 from index.store import open_index
 from index.verify import verify
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from scraper.dates import parse_printed
 from scraper.keys import TRACKING_PARAMS, canonical_url
 from scraper.text import clean_block, clean_line

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import index.ingest as ingest_module
 from index.ingest import IngestResult, ingest, read_records
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from tests.records import indexed_count, record, write_outbox
 
 RUN1 = "20241024T170000Z-jpost-breaking-aaaaaa"

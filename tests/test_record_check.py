@@ -23,9 +23,9 @@ from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
-from newsdesk.cli import cli
-from newsdesk.fixtures import RecordResult, _merge_pages, check_fixture, compare, describe_drift, replay_fixture
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.ops.fixtures import RecordResult, _merge_pages, check_fixture, compare, describe_drift, replay_fixture
+from newsdesk.core.home import Home
 from scraper.fixtures import INDEX, Fixture, FixtureError, Page, load_expected, load_fixture, page_file, stable
 from scraper.replay import ReplayDownloadHandler, _decode
 from scraper.sources import load_sources

@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from index.search import search
-from newsdesk.cli import cli
-from newsdesk.crawl import CrawlOutcome
-from newsdesk.home import Home
-from newsdesk.runs import RunHistory, RunRecord
+from newsdesk.cli.main import cli
+from newsdesk.ops.crawl import CrawlOutcome
+from newsdesk.core.home import Home
+from newsdesk.ops.runs import RunHistory, RunRecord
 from tests.conftest import tally_problems
 from tests.generated_site import GeneratedSite, article_page, item_title, serve_generated
 from tests.helpers import NOT_FOUND, Answer, LoopbackSite, wait_for
@@ -298,9 +298,9 @@ def test_allow_private_in_sources_toml_lets_a_source_reach_a_private_host(home: 
 
 
 def test_dates_in_the_future_are_counted_in_the_summary_and_the_health_check() -> None:
-    from newsdesk.config import load_config
-    from newsdesk.health import check_run
-    from newsdesk.runs import utcnow
+    from newsdesk.ops.config import load_config
+    from newsdesk.ops.health import check_run
+    from newsdesk.ops.runs import utcnow
 
     stats = {"item_scraped_count": 10, "newsdesk/items_new": 10, "newsdesk/date_future/published": 3}
     outcome = CrawlOutcome(source="s", run_id="r", exit_code=0, log_file=Path("x.log"), stats=stats)
@@ -313,8 +313,8 @@ def test_dates_in_the_future_are_counted_in_the_summary_and_the_health_check() -
 def test_a_scheduled_run_skipped_because_the_last_still_runs_is_in_the_history(home: Path) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from newsdesk import scheduling
-    from newsdesk.config import load_config
+    from newsdesk.ops import scheduling
+    from newsdesk.ops.config import load_config
 
     setup_home(home, '[sources.slow]\nspider = "jpost_breaking"\nurls = ["http://127.0.0.1:9/"]\n'
                      'schedule = "every 1h"\n')

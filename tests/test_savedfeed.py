@@ -11,8 +11,8 @@ import click
 import feedparser
 from click.testing import CliRunner
 
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from newsdesk.web.app import create_app
 from tests.records import record, write_outbox
 

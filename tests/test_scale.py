@@ -131,7 +131,7 @@ def test_whoosh_and_postgresql_return_the_same_keys(tmp_path: Path, clean: None)
     from index import pg
     from index.ingest import ingest
     from index.search import search
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     home = Home.resolve(tmp_path / "home")
     write_outbox(home.root, "20241024T170000Z-fixture", SEARCH_ARCHIVE)
@@ -162,8 +162,8 @@ def test_cli_search_and_timeline_print_the_same_json_from_either_backend(tmp_pat
 
     from index import pg
     from index.ingest import ingest
-    from newsdesk.cli import cli
-    from newsdesk.home import Home
+    from newsdesk.cli.main import cli
+    from newsdesk.core.home import Home
 
     home = Home.resolve(tmp_path / "home")
     write_outbox(home.root, "20241024T170000Z-fixture", SEARCH_ARCHIVE)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 from tests.records import record, write_outbox
 from tests.test_scale import PG, REASON, REDIS, needs_servers
 
@@ -46,7 +46,7 @@ def test_worker_without_redis_is_a_usage_error(home: Path) -> None:
 
 
 def test_config_names_the_servers(home: Path) -> None:
-    from newsdesk.commands_scale import resolve_archive, resolve_redis
+    from newsdesk.cli.scale import resolve_archive, resolve_redis
 
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text('[scale]\nredis = "redis://127.0.0.1:1/0"\narchive = "postgresql://a@b/c"\n')
@@ -157,7 +157,7 @@ def pg_url() -> str:
 @needs_servers
 def test_a_changed_record_is_a_new_version_and_an_empty_field_keeps_the_old_value(home: Path, pg_url: str) -> None:
     from index import pg
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     where = Home.resolve(home)
     first = record("https://x.example/1", "Grid attacked", "2024-10-24T05:00:00+00:00", body="Long body.")
@@ -180,7 +180,7 @@ def test_a_changed_record_is_a_new_version_and_an_empty_field_keeps_the_old_valu
 @needs_servers
 def test_delivery_to_a_server_that_is_down_leaves_the_outbox_alone(home: Path) -> None:
     from index import pg
-    from newsdesk.home import Home
+    from newsdesk.core.home import Home
 
     where = Home.resolve(home)
     path = write_outbox(home, "20241024T050000Z-a", [record("https://x.example/1", "Kept", None)])

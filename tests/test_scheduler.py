@@ -15,16 +15,16 @@ import time_machine
 from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 
-from newsdesk import scheduling
-from newsdesk import crawl
-from newsdesk.cli import cli
-from newsdesk.config import ConfigError, load_config
-from newsdesk.crawl import settle_orphans, source_lock_path
-from newsdesk.health import check_run, check_stale, evaluate_run
-from newsdesk.home import Home
-from newsdesk.locks import FileLock
-from newsdesk.runs import RunHistory, RunRecord, prune
-from newsdesk.schedules import ScheduleError, plan_for
+from newsdesk.ops import scheduling
+from newsdesk.ops import crawl
+from newsdesk.cli.main import cli
+from newsdesk.ops.config import ConfigError, load_config
+from newsdesk.ops.crawl import settle_orphans, source_lock_path
+from newsdesk.ops.health import check_run, check_stale, evaluate_run
+from newsdesk.core.home import Home
+from newsdesk.core.locks import FileLock
+from newsdesk.ops.runs import RunHistory, RunRecord, prune
+from newsdesk.ops.schedules import ScheduleError, plan_for
 from scraper.sources import Source, SourceConfigError, load_sources
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)  # a Wednesday

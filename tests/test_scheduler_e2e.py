@@ -23,10 +23,10 @@ import pytest
 from click.testing import CliRunner
 
 from index.search import search
-from newsdesk.cli import cli
-from newsdesk.crawl import run_crawl
-from newsdesk.home import Home
-from newsdesk.runs import RunHistory, RunRecord
+from newsdesk.cli.main import cli
+from newsdesk.ops.crawl import run_crawl
+from newsdesk.core.home import Home
+from newsdesk.ops.runs import RunHistory, RunRecord
 from scraper.sources import get_source
 from tests.helpers import FIXTURES, ROOT, FixtureSite, load_expected, only_source, serve, wait_for
 from tests.helpers import archived_records as archived

@@ -10,7 +10,7 @@ import pytest
 from index.ingest import ingest
 from index.store import IndexMissing
 from index.search import QueryError, search
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from tests.records import ARCHIVE, write_outbox
 
 UTC = timezone.utc

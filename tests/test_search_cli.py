@@ -13,9 +13,9 @@ import time_machine
 from click.testing import CliRunner
 
 from index.ingest import ingest, reindex
-from newsdesk.cli import cli
-from newsdesk.home import Home
-from newsdesk.output import RECORD_FIELDS
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
+from newsdesk.cli.output import RECORD_FIELDS
 from tests.records_search import OTHER_GRID, SEARCH_ARCHIVE, WIRE_A, WIRE_B
 from tests.records import write_outbox
 
@@ -45,7 +45,7 @@ def titles(home: Path, *args: str) -> list[str]:
 
 
 def test_record_fields_follow_newsitem() -> None:
-    from scraper.items import FIELD_NAMES
+    from newsdesk.core.record import FIELD_NAMES
 
     assert RECORD_FIELDS == FIELD_NAMES
 

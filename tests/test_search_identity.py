@@ -22,7 +22,7 @@ import pytest
 from benchmarks.synth import Archive
 from index.ingest import ingest, optimize, reindex
 from index.search import search
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from tests.records import write_outbox
 
 EXPECTED = Path(__file__).resolve().parent.parent / "fixtures" / "search" / "expected_hits.json"

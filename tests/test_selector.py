@@ -16,10 +16,10 @@ from parsel import Selector
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 from scraper import selector
 from scraper.extract import ExtractedArticle
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.sources import ARTICLE_SELECTOR_KEYS, Source, SourceConfigError, load_sources
 from scraper.spiders import MERGE_RULES
 from scraper.spiders.listpage import ListPageSpider

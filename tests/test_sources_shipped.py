@@ -10,9 +10,9 @@ from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 from scrapy.spiderloader import get_spider_loader
 
-from newsdesk.cli import cli
-from newsdesk.home import Home
-from newsdesk.lastrun import last_runs
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
+from newsdesk.ops.lastrun import last_runs
 from scraper.offline import _settings
 from scraper.sources import load_sources
 from tests.helpers import FIXTURES

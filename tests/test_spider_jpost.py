@@ -10,7 +10,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.offline import parse_page
 from scraper.sources import get_source
 from scraper.spiders.jpost import JPostBreakingSpider

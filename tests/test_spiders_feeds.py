@@ -17,7 +17,7 @@ from scrapy.utils.test import get_crawler
 
 from scraper.crawlstate import CrawlState
 from scraper.extract import ExtractedArticle
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.keys import canonical_url
 from scraper.offline import parse_page
 from scraper.pipelines.dedupe import KnownListing, RepeatedListing

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsdesk.sqlite import connect_wal
+from newsdesk.core.sqlite import connect_wal
 
 
 def test_wal_switch_waits_for_another_connections_lock(tmp_path: Path) -> None:

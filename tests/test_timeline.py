@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from index.ingest import ingest
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from tests.records import write_outbox
 from tests.records_search import SEARCH_ARCHIVE
 

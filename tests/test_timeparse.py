@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.ingest import ingest
-from newsdesk.cli import cli
-from newsdesk.home import Home
-from newsdesk.timeparse import EARLIEST, LATEST, DateInputError, resolve_range, user_zone
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
+from newsdesk.core.timeparse import EARLIEST, LATEST, DateInputError, resolve_range, user_zone
 from newsdesk.web.app import create_app
 from tests.records import ARCHIVE, write_outbox
 

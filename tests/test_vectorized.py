@@ -13,7 +13,7 @@ from benchmarks.synth import Archive
 from index import vectorized
 from index.ingest import ingest
 from index.search import StableTopCollector, _searcher, build_query, search
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from tests.records import write_outbox
 
 UTC = timezone.utc

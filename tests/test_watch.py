@@ -11,7 +11,7 @@ import click
 import time_machine
 from click.testing import CliRunner
 
-from newsdesk.cli import cli
+from newsdesk.cli.main import cli
 from tests.records import ARCHIVE, record, write_outbox
 
 KURSK = record("https://www.jpost.com/bn/21", "Ukraine says North Korea troops reached Kursk", "2024-10-25T09:00:00+00:00",

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from index.ingest import ingest
 from index.watch import SavedSearch, add, matches
-from newsdesk.cli import cli
-from newsdesk.home import Home
+from newsdesk.cli.main import cli
+from newsdesk.core.home import Home
 from newsdesk.web.app import create_app
 from newsdesk.web.chart import build_chart, nice_step
 from newsdesk.web.forms import web_words

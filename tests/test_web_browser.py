@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from index.ingest import ingest
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from tests.records import record, write_outbox
 from tests.records_search import SEARCH_ARCHIVE, WIRE_A
 from tests.test_web import HOSTILE

@@ -1,6 +1,6 @@
 """The web server under load: many threads on a multi-segment index while an ingest commits; slow clients.
 
-Runs the real waitress server of ``newsdesk serve`` (``newsdesk.commands_serve.make_server``) on a
+Runs the real waitress server of ``newsdesk serve`` (``newsdesk.cli.serve.make_server``) on a
 loopback port, so what is tested is what a user runs.
 """
 
@@ -21,8 +21,8 @@ import pytest
 
 from index.ingest import ingest
 from index.store import open_index
-from newsdesk.commands_serve import make_server
-from newsdesk.home import Home
+from newsdesk.cli.serve import make_server
+from newsdesk.core.home import Home
 from newsdesk.web.app import create_app
 from tests.records import record, write_outbox
 
@@ -156,7 +156,7 @@ def test_serve_on_a_port_in_use_is_one_line_exit_2(tmp_path: Path) -> None:
     """`newsdesk serve` on a taken port: one line naming the port and suggesting --port, exit 2."""
     from click.testing import CliRunner
 
-    from newsdesk.cli import cli
+    from newsdesk.cli.main import cli
 
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
@@ -192,7 +192,7 @@ def test_slow_client_is_disconnected_after_the_channel_timeout(busy_home: Path) 
 
 def test_serve_bounds_slow_clients() -> None:
     """The limits ``serve`` runs with: a stalled request is dropped, and 100 stalled ones leave room."""
-    from newsdesk import commands_serve
+    from newsdesk.cli import serve as commands_serve
 
     srv = make_server(create_app(Home(Path("/nonexistent-home")), "UTC"), "127.0.0.1", 0)
     try:
@@ -216,7 +216,7 @@ def test_request_headers_are_bounded(server: tuple[str, Any]) -> None:
 
 def test_docs_state_the_server_limits() -> None:
     """docs/limits.md gives the numbers serve runs with."""
-    from newsdesk import commands_serve
+    from newsdesk.cli import serve as commands_serve
     from newsdesk.web.forms import MAX_URL_QUERY
 
     text = " ".join((Path(__file__).parent.parent / "docs" / "limits.md").read_text().split())

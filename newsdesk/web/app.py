@@ -14,8 +14,8 @@ from pathlib import Path
 from flask import Flask
 
 from index.archive import open_archive
-from newsdesk.home import Home
-from newsdesk.timeparse import user_zone
+from newsdesk.core.home import Home
+from newsdesk.core.timeparse import user_zone
 from newsdesk.web.site import Site
 from newsdesk.web.views import bp
 

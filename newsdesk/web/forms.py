@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from index.search import Filters, SearchResult
-from newsdesk.errors import NewsdeskError
+from newsdesk.core.errors import NewsdeskError
 
 MAX_URL_QUERY = 4000  # characters of ?query string: the CLI's 1000-character query plus filters
 PAGE_LIMIT = 20
@@ -65,7 +65,7 @@ class SearchForm:
 
     def filters(self, zone: tzinfo) -> Filters:
         """The time range (typed dates read in ``zone``, as ``--tz``) and field filters."""
-        from newsdesk.timeparse import resolve_range
+        from newsdesk.core.timeparse import resolve_range
 
         since, until = resolve_range(self.since or None, self.until or None, self.on or None, zone)
         return Filters(since=since, until=until, sources=self.sources, agencies=self.agencies,

@@ -9,7 +9,7 @@ from flask import current_app
 
 from index.archive import Archive
 from index.search import SearchResult
-from newsdesk.home import Home
+from newsdesk.core.home import Home
 from newsdesk.web.forms import (
     AUTO_HOURLY_DAYS,
     AUTO_WEEKLY_DAYS,
@@ -78,7 +78,7 @@ class Site:
     def saved(self) -> list[dict[str, Any]]:
         """Saved searches with their matches not yet shown (read only: nothing is marked shown)."""
         from index.watch import matches, saved_searches
-        from newsdesk.alerts import public_search
+        from newsdesk.ops.alerts import public_search
 
         rows = []
         for saved, total, new in saved_searches(self.home.state):
@@ -90,10 +90,10 @@ class Site:
 
     def sources(self) -> dict[str, Any]:
         """What ``newsdesk status --json`` prints: each source's last run, next run and health."""
-        from newsdesk.config import load_config
-        from newsdesk.crawl import config_path
-        from newsdesk.runs import utcnow
-        from newsdesk.status import source_status
+        from newsdesk.ops.config import load_config
+        from newsdesk.ops.crawl import config_path
+        from newsdesk.ops.runs import utcnow
+        from newsdesk.ops.status import source_status
 
         return source_status(self.home, load_config(config_path(self.home)), utcnow())
 

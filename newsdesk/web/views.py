@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from index.search import marked_parts
-from newsdesk.errors import NewsdeskError
-from newsdesk.timeparse import local_time, user_zone
+from newsdesk.core.errors import NewsdeskError
+from newsdesk.core.timeparse import local_time, user_zone
 from newsdesk.web.capture import capture_response
 from newsdesk.web.forms import (
     _WEB_FIELDS,
@@ -164,7 +164,7 @@ def api_timeline() -> Response:
 def record_page() -> str:
     """Every field of one record, its versions and its near-duplicates."""
     data = site().record(_key())
-    from scraper.items import FIELD_NAMES
+    from newsdesk.core.record import FIELD_NAMES
 
     record = data["record"]
     fields = [*FIELD_NAMES, *(k for k in record if k not in FIELD_NAMES)]
@@ -207,7 +207,7 @@ def api_saved() -> Response:
 @bp.get("/saved.atom")
 def saved_feed_all() -> Response:
     """One Atom feed of every saved search (``newsdesk watch feed``)."""
-    from newsdesk.savedfeed import all_feed
+    from newsdesk.ops.savedfeed import all_feed
 
     return Response(all_feed(site().home.state, request.host_url), mimetype="application/atom+xml")
 
@@ -215,7 +215,7 @@ def saved_feed_all() -> Response:
 def saved_feed(name: str) -> Response:
     """A saved search's Atom feed (``newsdesk watch feed NAME``)."""
     from index.watch import WatchError
-    from newsdesk.savedfeed import search_feed
+    from newsdesk.ops.savedfeed import search_feed
 
     try:
         document = search_feed(site().home.state, name, request.host_url)

@@ -131,7 +131,7 @@ class WorkerOutboxPipeline(OutboxPipeline):
         """Close the current file (if it holds records) so delivery can ship it; start the next."""
         if not self.count:
             return
-        from newsdesk.runid import new_run_id
+        from newsdesk.core.runid import new_run_id
 
         super().close_spider()
         self.run_id = new_run_id(self.crawler.spider.source.id)  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from scraper.items import adapt
+from newsdesk.core.record import adapt
 from scraper.listing import KnownListing, RepeatedListing
 from scraper.outcomes import ItemOutcomes
 from scraper.pipelines import drop

@@ -10,7 +10,7 @@ from scrapy.crawler import Crawler
 
 from scraper.bylines import parse_byline
 from scraper.dates import parse_printed
-from scraper.items import adapt
+from newsdesk.core.record import adapt
 from scraper.keys import canonical_url, fingerprint, linkless_key
 from scraper.sources import Source
 from scraper.text import clean_block, clean_line

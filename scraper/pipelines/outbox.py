@@ -22,9 +22,9 @@ from typing import IO, Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from newsdesk.runid import new_run_id
+from newsdesk.core.runid import new_run_id
 from scraper.capture import RunCapture
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.outcomes import ItemOutcomes
 from scraper.settings import home_of
 

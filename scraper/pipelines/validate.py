@@ -6,7 +6,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from scraper.items import KINDS, adapt
+from newsdesk.core.record import KINDS, adapt
 from scraper.pipelines import drop
 
 #: Longer than any real headline: a page's mistake or an attack, never a title.

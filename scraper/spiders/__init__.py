@@ -15,7 +15,7 @@ The base class holds what every kind shares:
 * an article page that failed is kept in the crawl state and fetched again by
   the next runs (even when the start page answers 304), at most
   ``ARTICLE_ATTEMPTS`` times in all, then given up and counted;
-* accounting (:mod:`newsdesk.tally`): every article request carries its
+* accounting (:mod:`newsdesk.core.tally`): every article request carries its
   listed item and is counted when sent and when its item comes back, so an
   item can not vanish unseen.  Article requests bypass Scrapy's duplicate
   filter, which drops a request silently (two links that redirect to one URL,
@@ -39,9 +39,9 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from newsdesk.tally import NETWORK_ERRORS
+from newsdesk.core.tally import NETWORK_ERRORS
 from scraper.crawlstate import CrawlState
-from scraper.items import NewsItem, adapt
+from newsdesk.core.record import NewsItem, adapt
 from scraper.keys import canonical_url, fingerprint
 from scraper.listing import KnownListing, RepeatedListing
 from scraper.outcomes import ItemOutcomes
@@ -344,7 +344,7 @@ class NewsSpider(scrapy.Spider):
         yield self.article_request(key, item, callback)
 
     def article_request(self, key: str, item: NewsItem, callback: Callable[..., Any] | None = None) -> scrapy.Request:
-        """The request for ``item``'s article page, counted until its item comes back (see :mod:`newsdesk.tally`)."""
+        """The request for ``item``'s article page, counted until its item comes back (see :mod:`newsdesk.core.tally`)."""
         self._followed.add(key)
         self.count("articles_followed")
         name = getattr(callback, "__name__", "parse_article")

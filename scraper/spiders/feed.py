@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import feedparser
 from scrapy.http import Response
 
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.spiders import NewsSpider
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"

@@ -22,7 +22,7 @@ from typing import Any
 
 from scrapy.http import Response
 
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.selector import select
 from scraper.spiders import NewsSpider
 

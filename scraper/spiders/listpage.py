@@ -25,7 +25,7 @@ from typing import Any
 from parsel import Selector
 from scrapy.http import Response
 
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.selector import select
 from scraper.sources import SourceConfigError
 from scraper.spiders import NewsSpider

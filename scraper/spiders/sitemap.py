@@ -35,7 +35,7 @@ from parsel import Selector
 from scrapy.http import Response
 
 from scraper.dates import parse_printed
-from scraper.items import NewsItem
+from newsdesk.core.record import NewsItem
 from scraper.keys import canonical_url
 from scraper.spiders import NewsSpider
 from scraper.sources import SourceConfigError
