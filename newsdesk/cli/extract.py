@@ -76,7 +76,7 @@ def extraction_json(html: bytes, url: str | None, zone: str | None) -> dict[str,
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--url", help="The page's URL, if known (helps the generic extractor).")
 @click.option("--tz", "tz_name", default=None,
-              help="IANA zone for dates the page prints without one (the source's zone; default: local).")
+              help="The page's zone, for dates it prints without one (default: none, they stay zoneless).")
 @home_option
 def extract(file: Path, url: str | None, tz_name: str | None, home: Path | None) -> None:
     """Print as JSON the title, authors, dates, body and language of a saved article page.
@@ -84,20 +84,19 @@ def extract(file: Path, url: str | None, tz_name: str | None, home: Path | None)
     Authors lists the people a byline credits, then its wire agency or desk.
     Dates are ISO 8601 with the offset the page gives (on the date, or on its
     other dates of the same day); a date printed without a zone is read in
-    --tz (default: this machine's zone, as in every command).  Reads no data
-    home; --home is taken as everywhere.
+    --tz, the zone of the site that printed it.  Without --tz such a date is
+    printed without an offset: its zone is unknown, and never assumed (not
+    this machine's, not UTC).  Reads no data home; --home is taken as everywhere.
 
     Example:
 
         newsdesk extract saved/article.html --url https://example.com/news/1 --tz Asia/Jerusalem
     """
-    from newsdesk.core.timeparse import local_zone_name, user_zone
+    from newsdesk.core.timeparse import user_zone
 
     resolve_home(home)  # checked as in every command (it holds nothing extract needs)
     if tz_name is not None:
         user_zone(tz_name)  # a zone name checked as every typed zone is (exit 2, before the zone database)
-    else:
-        tz_name = local_zone_name()
     try:
         html = file.read_bytes()
     except OSError as exc:

@@ -64,17 +64,6 @@ def zone_by_name(name: object) -> tzinfo:
     return zone
 
 
-def local_zone_name() -> str:
-    """The IANA name of this machine's zone (``$TZ``, else the system's), "UTC" when it has none."""
-    import tzlocal  # a dependency of APScheduler 3
-
-    try:
-        name = tzlocal.get_localzone_name()
-    except Exception:  # noqa: BLE001  (tzlocal raises its own errors for a misconfigured machine)
-        name = None
-    return name if name and _ZONE_NAME.fullmatch(name) else "UTC"
-
-
 def user_zone(name: str | None, option: str = "--tz") -> tzinfo:
     """The zone a user's dates are read in: ``name``, or the machine's local zone."""
     if not name:
