@@ -7,6 +7,7 @@ loopback port, so what is tested is what a user runs.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import urllib.error
@@ -224,3 +225,26 @@ def test_docs_state_the_server_limits() -> None:
     assert f"Up to {commands_serve.CONNECTION_LIMIT} connections" in text
     assert f"at most {commands_serve.MAX_REQUEST_HEADER // 1024} KiB" in text
     assert f"query string at most {MAX_URL_QUERY} characters" in text
+
+
+def test_the_server_answers_when_its_descriptors_are_numbered_past_1023(busy_home: Path) -> None:
+    """select() cannot watch a descriptor numbered 1024 or more; the server polls, so it still answers."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows only {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # the server's sockets come after these
+    srv = make_server(create_app(Home(busy_home), "UTC"), "127.0.0.1", 0, threads=2)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        status, body = _get(f"http://127.0.0.1:{srv.effective_port}/api/search?q=korea")
+        assert status == 200 and body["total"] > 0
+    finally:
+        srv.close()
+        thread.join(10)
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

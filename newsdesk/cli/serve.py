@@ -49,6 +49,9 @@ def make_server(app: Any, host: str, port: int, threads: int = 4, **overrides: A
         "threads": threads, "ident": "newsdesk", "channel_timeout": CHANNEL_TIMEOUT,
         "cleanup_interval": CLEANUP_INTERVAL, "connection_limit": CONNECTION_LIMIT,
         "max_request_header_size": MAX_REQUEST_HEADER, "max_request_body_size": MAX_REQUEST_BODY,
+        # poll(), not select(): select() fails ("filedescriptor out of range") once a descriptor is
+        # numbered past 1023 — a thousand connections, or a long-lived process's open index files.
+        "asyncore_use_poll": True,
     }
     settings.update(overrides)
     return create_server(app, host=host, port=port, **settings)
