@@ -81,16 +81,22 @@ def test_loading_the_same_archive_again_adds_no_version(home: Any) -> None:
     assert current == ("Minister resigns after vote", 2) and [v for v, _ in versions] == [1, 2]
 
 
-def test_show_prints_versions_and_changes_the_same_from_either_backend(home: Any) -> None:
+def _two_versions_in_both(home: Any) -> None:
+    """V1 then its correction V2 ingested into the local index, and the archive loaded into PostgreSQL."""
     from index.ingest import ingest
     from index.pg import load_archive
-    from newsdesk.cli.main import cli
 
     write_outbox(home.root, "20241024T100000Z-a", [V1])
     ingest(home)
     write_outbox(home.root, "20241024T120000Z-b", [V2])
     ingest(home)
     load_archive(home, PG)
+
+
+def test_show_prints_versions_and_changes_the_same_from_either_backend(home: Any) -> None:
+    from newsdesk.cli.main import cli
+
+    _two_versions_in_both(home)
     runner = CliRunner()
     base = ["show", V1["key"], "--home", str(home.root)]
     local = runner.invoke(cli, [*base, "--json"])
@@ -188,15 +194,9 @@ def test_a_record_past_postgresqls_tsvector_limits_is_still_archived(home: Any) 
 
 def test_the_web_app_answers_from_the_postgresql_archive_as_from_the_local_index(home: Any) -> None:
     """`newsdesk serve --archive URL`: the same search, timeline and record pages as over the local index."""
-    from index.ingest import ingest
-    from index.pg import load_archive
     from newsdesk.web.app import create_app
 
-    write_outbox(home.root, "20241024T100000Z-a", [V1])
-    ingest(home)
-    write_outbox(home.root, "20241024T120000Z-b", [V2])
-    ingest(home)
-    load_archive(home, PG)
+    _two_versions_in_both(home)
     local = create_app(home, "UTC").test_client()
     shared = create_app(home, "UTC", PG).test_client()
     for url in ("/api/search?q=minister&sort=newest", "/api/timeline?q=minister&by=day",
