@@ -27,7 +27,7 @@ import re
 import shutil
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -36,6 +36,7 @@ from whoosh import index as whoosh_index
 from index.schema import to_document
 from index.store import INDEX_NAME, IndexDamaged, index_lock, new_writer, open_index, writer_procs
 from newsdesk.core.home import Home
+from newsdesk.core.record import NewsItem
 from newsdesk.core.locks import is_locked
 from newsdesk.core.runid import run_time
 
@@ -49,12 +50,13 @@ MAX_SEGMENTS = 16  # past this many segments, a commit also merges the small one
 PARALLEL_MIN = 50_000  # a smaller archive is rebuilt by one writer (starting workers costs more)
 PARALLEL_BATCH = 5_000  # an ingest batch this big is written by worker processes (one segment each)
 
-# The record's fields (newsdesk/core/record.py NewsItem, which index/ may not import) by the JSON type they
-# must have; a field left out, or null, is always allowed, and fields not named here are kept as they are.
-TEXT_FIELDS = ("url", "source", "kind", "title", "summary", "body", "byline", "agency", "published",
-               "published_raw", "published_tz", "updated", "updated_raw", "fetched_at", "language",
-               "section", "fingerprint", "dupgroup")
-LIST_FIELDS = ("authors", "tags")
+# The record's fields by the JSON type they must have, read from NewsItem (the key is checked on its own;
+# ``dupgroup`` is the index's own field); a field left out, or null, is always allowed, and fields not
+# named here are kept as they are.
+_DECLARED = {f.name: str(f.type) for f in fields(NewsItem)}
+TEXT_FIELDS = (*(name for name, kind in _DECLARED.items()
+                 if kind in ("str | None", "datetime | None") and name != "key"), "dupgroup")
+LIST_FIELDS = tuple(name for name, kind in _DECLARED.items() if kind.startswith("list["))
 
 
 #: How a long job reports how far it is: (units done, units in all); the CLI draws it.

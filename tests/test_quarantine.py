@@ -111,3 +111,18 @@ def test_any_record_shape_is_indexed_or_set_aside_never_fatal(tmp_path_factory: 
     result = ingest(Home(home_dir))
     assert result.records == len(readable) and result.records + result.quarantined == len(shapes) + 2
     assert indexed_count(home_dir) == len({r["key"] for r in readable})
+
+
+def test_the_schema_checked_is_the_records_own(tmp_path: Path) -> None:
+    """Every text field NewsItem declares is checked (capture too), so a new field cannot slip past."""
+    from dataclasses import fields
+
+    from index.ingest import LIST_FIELDS, TEXT_FIELDS
+    from newsdesk.core.record import NewsItem
+
+    declared = {f.name for f in fields(NewsItem)} - {"key", "extra", "version"}
+    assert declared == (set(TEXT_FIELDS) - {"dupgroup"}) | set(LIST_FIELDS)
+    write_outbox(tmp_path, RUN1, [{**record("https://x.test/c1", "t", None), "capture": 7}] + _good("c", 2))
+    result = _run("ingest", "--home", str(tmp_path))
+    assert result.exit_code == 0 and "1 record does not fit the record schema" in result.output, result.output
+    assert indexed_count(tmp_path) == 2

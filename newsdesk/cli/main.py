@@ -129,7 +129,8 @@ def _run_ingest(where: Home, quiet: bool) -> None:
         click.echo(f"ingest: {plural(result.bad_lines, 'unreadable line')} skipped (kept in the archive)", err=True)
     if result.quarantined:
         names = ", ".join(str(path) for path in result.quarantine_files)
-        click.echo(f"ingest: {result.quarantined} records do not fit the record schema, set aside in {names}",
+        click.echo(f"ingest: {plural(result.quarantined, 'record')} "
+                   f"{'does' if result.quarantined == 1 else 'do'} not fit the record schema, set aside in {names}",
                    err=True)
     if result.after is not None and not quiet:
         from newsdesk.cli.search import describe_after_ingest
