@@ -66,7 +66,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
         newsdesk crawl jpost-breaking --url http://127.0.0.1:8000/breaking-news
     """
     from newsdesk.ops.config import load_config
-    from newsdesk.ops.crawl import StopRequest, config_path, run_crawls
+    from newsdesk.ops.crawl import StopRequest, run_crawls
     from newsdesk.cli.progress import CrawlProgress
     from scraper.sources import load_sources
 
@@ -88,7 +88,7 @@ def crawl(source_ids: tuple[str, ...], url: str | None, no_ingest: bool, refresh
     overrides = dict(settings)
     if refresh:
         overrides["NEWSDESK_REFRESH"] = "1"
-    config = load_config(config_path(where))
+    config = load_config(where.config_file)
     stop = StopRequest(grace=0.0, kill_after=config.kill_timeout)
     outcomes = run_crawls(where, chosen, url=url, settings=overrides, parallel=parallel,
                           trigger="cron" if quiet else "manual", config=config, stop=stop,

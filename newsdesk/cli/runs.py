@@ -99,12 +99,11 @@ def status(as_json: bool, home: Path | None) -> None:
         newsdesk status --json
     """
     from newsdesk.ops.config import load_config
-    from newsdesk.ops.crawl import config_path
     from newsdesk.ops.runs import utcnow
     from newsdesk.ops.status import source_status
 
     where = resolve_home(home)
-    config = load_config(config_path(where))
+    config = load_config(where.config_file)
     now = utcnow()
     report = source_status(where, config, now)
     if as_json:

@@ -33,11 +33,10 @@ def resolve_archive(option: str | None, home: Path | None) -> str | None:
     """The archive URL a command uses, or None for the local Whoosh index."""
     from index.pg import archive_url
     from newsdesk.ops.config import load_config
-    from newsdesk.ops.crawl import config_path
 
     if option:
         return archive_url(option)
-    config = load_config(config_path(resolve_home(home)))
+    config = load_config(resolve_home(home).config_file)
     return archive_url(None, str(config.get("scale", "archive")))
 
 
@@ -51,11 +50,10 @@ def chosen_archive(option: str | None, home: Path | None) -> Any:
 def resolve_redis(option: str | None, home: Path | None) -> str | None:
     """The Redis URL a command uses: --redis, else [scale] redis in config.toml; None: not distributed."""
     from newsdesk.ops.config import load_config
-    from newsdesk.ops.crawl import config_path
 
     if option:
         return option
-    return str(load_config(config_path(resolve_home(home))).get("scale", "redis")) or None
+    return str(load_config(resolve_home(home).config_file).get("scale", "redis")) or None
 
 
 @click.command()

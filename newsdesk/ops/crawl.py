@@ -366,7 +366,7 @@ def run_crawl(home: Home, source: Source, url: str | None = None,
     :param stop: a scheduler's shutdown request, which a running crawl obeys.
     """
     home.ensure(home.root, home.logs, home.runs, home.outbox, home.locks)
-    config = config or load_config(config_path(home))
+    config = config or load_config(home.config_file)
     lock = FileLock(source_lock_path(home, source.id))
     try:
         lock.acquire()
@@ -500,11 +500,6 @@ def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def config_path(home: Home) -> Path:
-    """The user's config file in a home (see :mod:`newsdesk.ops.config`)."""
-    return home.config_file
-
-
 def unresolved_hosts(source: Source, resolver: str = "") -> str:
     """Why none of ``source``'s start hosts resolves ("DNS lookup failed for a, b"), or "" if one does.
 
@@ -570,7 +565,7 @@ def run_crawls(home: Home, sources: list[Source], url: str | None = None,
     recorded as unreachable without starting Scrapy for it (a process start
     costs seconds; a failed lookup, milliseconds).
     """
-    config = config or load_config(config_path(home))
+    config = config or load_config(home.config_file)
     merged = {**config.crawl_settings, **(settings or {})}
     settle_orphans(home)
     # Crawls run in their own sessions, so Ctrl-C reaches only us: pass it on as a clean stop.

@@ -45,7 +45,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsdesk.ops.alerts import after_ingest
 from newsdesk.ops.captures import prune_captures
 from newsdesk.ops.config import Config, load_config
-from newsdesk.ops.crawl import CrawlOutcome, StopRequest, config_path, run_crawl, settle_orphans
+from newsdesk.ops.crawl import CrawlOutcome, StopRequest, run_crawl, settle_orphans
 from newsdesk.core.errors import NewsdeskError
 from newsdesk.ops.health import check_stale, deliver
 from newsdesk.core.home import Home
@@ -168,7 +168,7 @@ def build_scheduler(home: Home, kind: type[BaseScheduler] = BackgroundScheduler,
 
     Sources whose last successful run is older than one interval are due at once (catch-up).
     """
-    config = config or load_config(config_path(home))
+    config = config or load_config(home.config_file)
     runner = runner or Runner(home, config)
     now = now or utcnow()
     schedule = plans(home, config, now)
@@ -251,7 +251,7 @@ def run(home_dir: Path | str | None = None, settings: dict[str, str] | None = No
                             "stop it first, or use another --home") from None
     try:
         _log_to_file(home)
-        config = load_config(config_path(home))
+        config = load_config(home.config_file)
         runner = RedisRunner(home, config, redis_url, settings) if redis_url else Runner(home, config, settings)
         settle_orphans(home)
         scheduler = build_scheduler(home, config=config, runner=runner)

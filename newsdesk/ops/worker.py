@@ -130,7 +130,6 @@ def run_worker(home: Home, redis_url: str, archive_url: str | None = None, sourc
     from scrapy.spiderloader import SpiderLoader
 
     from newsdesk.ops.config import load_config
-    from newsdesk.ops.crawl import config_path
     from scraper import settings as base
     from scraper.distributed import new_worker_id, redis_client, worker_settings, worker_spider
     from scraper.sources import load_sources
@@ -147,7 +146,7 @@ def run_worker(home: Home, redis_url: str, archive_url: str | None = None, sourc
     if not chosen:
         raise WorkerError("no enabled sources to work on", "enable a source in sources.toml")
     home.ensure(home.root, home.outbox, home.state, home.logs)
-    config = load_config(config_path(home))
+    config = load_config(home.config_file)
     worker_id = worker_id or new_worker_id()
     merged = Settings()
     merged.setmodule(base, priority="project")

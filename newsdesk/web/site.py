@@ -56,7 +56,7 @@ class Site:
         """One record with its archived versions and its near-duplicates."""
         versions = self.archive.history(key)
         if not versions:
-            raise NotFound(f"no record with key {key!r} in {self.archive.name}", "search for it instead")
+            raise self._unknown(key)
         record = versions[-1]
         return {"record": record, "versions": versions if len(versions) > 1 else [],
                 "duplicates": self.archive.near_duplicates(record)}
@@ -65,7 +65,7 @@ class Site:
         """The page a record (or one of its versions) was read from, as captured in its run's WARC file."""
         record = self.archive.record(key)
         if record is None:
-            raise NotFound(f"no record with key {key!r}", "search for it instead")
+            raise self._unknown(key)
         if version is not None and version != int(record.get("version") or 1):
             record = next((v for v in self.archive.history(key) if int(v.get("version") or 1) == version), None)
             if record is None:
@@ -74,6 +74,9 @@ class Site:
             return record_capture(self.home, record)
         except CaptureMissing as exc:
             raise NotFound(str(exc), exc.hint) from None
+
+    def _unknown(self, key: str) -> NotFound:
+        return NotFound(f"no record with key {key!r} in {self.archive.name}", "search for it instead")
 
     def saved(self) -> list[dict[str, Any]]:
         """Saved searches with their matches not yet shown (read only: nothing is marked shown)."""
@@ -91,11 +94,10 @@ class Site:
     def sources(self) -> dict[str, Any]:
         """What ``newsdesk status --json`` prints: each source's last run, next run and health."""
         from newsdesk.ops.config import load_config
-        from newsdesk.ops.crawl import config_path
         from newsdesk.ops.runs import utcnow
         from newsdesk.ops.status import source_status
 
-        return source_status(self.home, load_config(config_path(self.home)), utcnow())
+        return source_status(self.home, load_config(self.home.config_file), utcnow())
 
 
 def site() -> Site:
